@@ -1,0 +1,51 @@
+"""Progress messages (API.md "Progress messages"), as tagged msgspec structs.
+
+`event_id` is not a field: it is the Redis stream entry id, spliced into the
+encoded JSON when a message is read back (see `events.with_event_id`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+
+from .models import TOTAL_STEPS, Recipe
+
+
+class Progress(msgspec.Struct, tag="progress", tag_field="type", kw_only=True, omit_defaults=False):
+    task_id: str
+    step: int
+    stage: str
+    status: str
+    details: str | None = None
+    fraction: float | None = None
+    total_steps: int = TOTAL_STEPS
+    timestamp: float = msgspec.field(default_factory=time.time)
+
+
+class Completion(msgspec.Struct, tag="completion", tag_field="type", kw_only=True):
+    task_id: str
+    recipe_id: str
+    recipe_name: str
+    recipe: Recipe
+    status: str = "SUCCESS"
+    message: str = "Recipe successfully processed and saved"
+    timestamp: float = msgspec.field(default_factory=time.time)
+
+
+class ErrorMessage(msgspec.Struct, tag="error", tag_field="type", kw_only=True):
+    task_id: str
+    error: str
+    message: str
+    retryable: bool = False
+    status: str = "FAILURE"  # or "CANCELLED"
+    timestamp: float = msgspec.field(default_factory=time.time)
+
+
+Message = Progress | Completion | ErrorMessage
+
+STAGES = ("init", "scrape", "media", "extract", "store")
+
+encode = msgspec.json.Encoder().encode
+decode = msgspec.json.Decoder(Message).decode

@@ -1,0 +1,92 @@
+"""The data that crosses process boundaries: recipes, tasks, requests. No I/O here.
+
+Structs are msgspec `Struct`s: they validate on decode and encode fast. Field
+names and shapes are the wire contract of `shared/design/API.md`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+
+class Ingredient(msgspec.Struct, kw_only=True):
+    text: str
+    name: str | None = None
+    quantity: float | None = None
+    # Upper bound of a range ("2-3 eggs" → quantity 2, quantity_max 3); an
+    # addition to API.md that clients may ignore.
+    quantity_max: float | None = None
+    unit: str | None = None
+    note: str | None = None
+    group: str | None = None
+
+
+class Step(msgspec.Struct, kw_only=True):
+    text: str
+    minutes: int | None = None
+
+
+class Source(msgspec.Struct, kw_only=True):
+    platform: str
+    url: str
+    video_id: str | None = None
+    author: str | None = None
+    caption: str | None = None
+    thumbnail_url: str | None = None
+
+
+class Recipe(msgspec.Struct, kw_only=True):
+    """The recipe object of API.md. Unknown values stay None, never invented."""
+
+    title: str
+    id: str | None = None
+    description: str | None = None
+    language: str | None = None
+    servings: int | None = None
+    prep_minutes: int | None = None
+    cook_minutes: int | None = None
+    total_minutes: int | None = None
+    ingredients: list[Ingredient] = msgspec.field(default_factory=list)
+    steps: list[Step] = msgspec.field(default_factory=list)
+    tags: list[str] = msgspec.field(default_factory=list)
+    source: Source | None = None
+    created_at: str | None = None
+
+
+class TaskStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    PROGRESS = "PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.CANCELLED)
+
+
+class TaskResult(msgspec.Struct, kw_only=True):
+    recipe_id: str
+    recipe_name: str
+    recipe: Recipe
+
+
+class TaskErrorInfo(msgspec.Struct, kw_only=True):
+    error: str
+    message: str
+    retryable: bool = False
+
+
+class ScrapeRequest(msgspec.Struct, kw_only=True):
+    """What the worker needs to run one task (the job's only argument besides the id)."""
+
+    url: str
+    user_id: str
+    language: str | None = None
+    caption: str | None = None
+
+
+TOTAL_STEPS = 5

@@ -1,0 +1,110 @@
+"""The protocols every provider implements, and the values passed between steps."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Protocol
+
+from ..models import Recipe, ScrapeRequest
+
+
+class ProgressReporter(Protocol):
+    """Publishes a `progress` message for the current step of the running task."""
+
+    async def update(self, details: str, fraction: float | None = None) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SubtitleTrack:
+    language: str | None
+    text: str  # WebVTT or plain text, as found
+    origin: str = "sidecar"  # request | sidecar | embedded | platform
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class VideoRef:
+    """Where the video's bytes are: a local file, or a URL to stream (with headers)."""
+
+    path: Path | None = None
+    url: str | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Loopback / private addresses are refused for URLs unless this is set.
+    allow_private: bool = False
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScrapedPost:
+    platform: str  # "tiktok", "direct", ...
+    url: str  # canonical link of the post / media
+    video: VideoRef
+    video_id: str | None = None
+    author: str | None = None
+    caption: str | None = None
+    subtitles: tuple[SubtitleTrack, ...] = ()
+    thumbnail_url: str | None = None
+    language: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Frame:
+    timestamp: float  # seconds from the start
+    jpeg: bytes
+    width: int
+    height: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MediaInfo:
+    duration_s: float
+    width: int
+    height: int
+    has_audio: bool
+    size_bytes: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ExtractionInput:
+    caption: str | None
+    subtitles: str | None  # plain text of the chosen subtitle track
+    transcript: str | None
+    frames: tuple[Frame, ...]
+    language: str | None  # the language the user asked for, if any
+    source_language: str | None  # the video's language, if known
+
+
+class Scraper(Protocol):
+    name: str
+
+    def accepts(self, url: str) -> bool:
+        """Cheap, synchronous check used by `POST /scrape/async` to answer 422 early."""
+        ...
+
+    async def scrape(self, request: ScrapeRequest, progress: ProgressReporter) -> ScrapedPost: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Extractor(Protocol):
+    name: str
+
+    async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Recipe:
+        """Return the recipe; raise `errors.NotARecipe` when there is none."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class RecipeStore(Protocol):
+    name: str
+
+    async def save(self, *, user_id: str, task_id: str, recipe: Recipe) -> Recipe:
+        """Store once per task id (a second call returns the first row) and return
+        the stored recipe with `id` and `created_at` set."""
+        ...
+
+    async def get(self, *, user_id: str, recipe_id: str) -> Recipe | None: ...
+
+    async def list(self, *, user_id: str, limit: int = 50, offset: int = 0) -> list[Recipe]: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,182 @@
+"""Typed settings, read once from the environment at the entry points.
+
+Everything below the entry points (`cli`, `worker.WorkerSettings`, the app
+factory) receives a `Settings` value; nothing else reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+ScraperName = Literal["apify", "direct"]
+ExtractorName = Literal["openai", "offline"]
+StoreName = Literal["supabase", "sqlite"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or contradicts another one."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "resimply:"
+    data_dir: Path = Path.home() / ".local/share/resimply"
+    dev: bool = False
+    dev_user_id: str = "00000000-0000-4000-8000-000000000001"
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    # External services (absent → the local provider is used).
+    supabase_url: str | None = None
+    supabase_key: str | None = None
+    supabase_jwt_secret: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256", "ES256", "RS256")
+    jwt_leeway_s: int = 30
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    apify_api_token: str | None = None
+    apify_api_url: str = "https://api.apify.com"
+    apify_actor_id: str = "S5h7zRLfKFEr8pdj7"
+    scraper: ScraperName = "direct"
+    extractor: ExtractorName = "offline"
+    store: StoreName = "sqlite"
+    allow_private_urls: bool = False
+
+    # Limits (safe defaults; all overridable).
+    max_video_bytes: int = 200 * 1024 * 1024
+    max_duration_s: float = 15 * 60
+    max_pixels: int = 4096 * 2304  # a little above 4K UHD
+    max_frames: int = 6
+    frame_max_edge: int = 768
+    jpeg_quality: int = 80
+    max_body_bytes: int = 16 * 1024
+    rate_limit_per_minute: int = 30
+    http_timeout_s: float = 30.0
+    job_timeout_s: int = 15 * 60
+    worker_max_jobs: int = 20
+    task_ttl_s: int = 3 * 24 * 3600
+    stream_maxlen: int = 1000
+    sse_heartbeat_s: float = 15.0
+    ws_ping_interval_s: float = 20.0
+    watcher_queue_size: int = 256
+    max_connections: int = 10_000
+
+    @property
+    def dev_secret_file(self) -> Path:
+        return self.data_dir / "dev-jwt-secret"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "recipes.sqlite3"
+
+    @property
+    def jwt_issuer(self) -> str | None:
+        return f"{self.supabase_url.rstrip('/')}/auth/v1" if self.supabase_url else None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return _from_env(cls, env)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], auto: str) -> str:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw or raw == "auto":
+        return auto
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)} (or auto), got {raw!r}")
+    return raw
+
+
+def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
+    def opt(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    base = cls()
+    supabase_url = opt("SUPABASE_URL")
+    supabase_key = opt("SUPABASE_KEY")
+    openai_key = opt("OPENAI_API_KEY")
+    apify_token = opt("APIFY_API_TOKEN")
+    dev = _flag(env.get("RESIMPLY_DEV"))
+    jwt_secret = opt("SUPABASE_JWT_SECRET")
+    if dev and jwt_secret:
+        raise SettingsError(
+            "RESIMPLY_DEV=1 mints development tokens and cannot be combined with a real "
+            "SUPABASE_JWT_SECRET; unset one of them."
+        )
+    algorithms = tuple(
+        a.strip().upper()
+        for a in (env.get("RESIMPLY_JWT_ALGORITHMS") or ",".join(base.jwt_algorithms)).split(",")
+        if a.strip()
+    )
+    unknown = set(algorithms) - {"HS256", "ES256", "RS256"}
+    if unknown:
+        raise SettingsError(f"RESIMPLY_JWT_ALGORITHMS may only name HS256, ES256, RS256; got {sorted(unknown)}")
+
+    settings = cls(
+        redis_url=opt("REDIS_URL") or base.redis_url,
+        key_prefix=opt("RESIMPLY_KEY_PREFIX") or base.key_prefix,
+        data_dir=Path(opt("RESIMPLY_DATA_DIR") or base.data_dir).expanduser(),
+        dev=dev,
+        log_level=(opt("LOG_LEVEL") or base.log_level).upper(),
+        log_format="json" if (opt("LOG_FORMAT") or "").lower() == "json" else "console",
+        supabase_url=supabase_url,
+        supabase_key=supabase_key,
+        supabase_jwt_secret=jwt_secret,
+        jwt_algorithms=algorithms,
+        openai_api_key=openai_key,
+        openai_base_url=opt("OPENAI_BASE_URL"),
+        openai_model=opt("OPENAI_MODEL") or base.openai_model,
+        apify_api_token=apify_token,
+        apify_api_url=opt("APIFY_API_URL") or base.apify_api_url,
+        apify_actor_id=opt("APIFY_ACTOR_ID") or base.apify_actor_id,
+        scraper=_choice(env, "RESIMPLY_SCRAPER", ("apify", "direct"), "apify" if apify_token else "direct"),  # type: ignore[arg-type]
+        extractor=_choice(env, "RESIMPLY_EXTRACTOR", ("openai", "offline"), "openai" if openai_key else "offline"),  # type: ignore[arg-type]
+        store=_choice(
+            env, "RESIMPLY_STORE", ("supabase", "sqlite"), "supabase" if supabase_url and supabase_key else "sqlite"
+        ),  # type: ignore[arg-type]
+        allow_private_urls=_flag(env.get("RESIMPLY_ALLOW_PRIVATE_URLS")),
+        max_video_bytes=_int(env, "RESIMPLY_MAX_VIDEO_BYTES", base.max_video_bytes),
+        max_duration_s=_int(env, "RESIMPLY_MAX_DURATION_S", int(base.max_duration_s)),
+        max_pixels=_int(env, "RESIMPLY_MAX_PIXELS", base.max_pixels),
+        max_frames=_int(env, "RESIMPLY_MAX_FRAMES", base.max_frames),
+        frame_max_edge=_int(env, "RESIMPLY_FRAME_MAX_EDGE", base.frame_max_edge),
+        jpeg_quality=_int(env, "RESIMPLY_JPEG_QUALITY", base.jpeg_quality),
+        rate_limit_per_minute=_int(env, "RESIMPLY_RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute),
+        job_timeout_s=_int(env, "RESIMPLY_JOB_TIMEOUT_S", base.job_timeout_s),
+        worker_max_jobs=_int(env, "RESIMPLY_WORKER_MAX_JOBS", base.worker_max_jobs),
+        task_ttl_s=_int(env, "RESIMPLY_TASK_TTL_S", base.task_ttl_s),
+        sse_heartbeat_s=float(_int(env, "RESIMPLY_SSE_HEARTBEAT_S", int(base.sse_heartbeat_s))),
+        max_connections=_int(env, "RESIMPLY_MAX_CONNECTIONS", base.max_connections),
+    )
+    if settings.store == "supabase" and not (supabase_url and supabase_key):
+        raise SettingsError("RESIMPLY_STORE=supabase needs SUPABASE_URL and SUPABASE_KEY")
+    if settings.scraper == "apify" and not apify_token:
+        raise SettingsError("RESIMPLY_SCRAPER=apify needs APIFY_API_TOKEN")
+    if settings.extractor == "openai" and not openai_key:
+        raise SettingsError("RESIMPLY_EXTRACTOR=openai needs OPENAI_API_KEY")
+    return settings
