@@ -56,7 +56,7 @@ class RequestError(ResimplyError):
 class InvalidRequest(RequestError):
     code = "invalid_request"
     http_status = 400
-    default_message = "The request body must be JSON like {\"url\": \"<video link>\"}."
+    default_message = 'The request body must be JSON like {"url": "<video link>"}.'
 
 
 class Unauthorized(RequestError):

@@ -135,7 +135,9 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
     )
     unknown = set(algorithms) - {"HS256", "ES256", "RS256"}
     if unknown:
-        raise SettingsError(f"RESIMPLY_JWT_ALGORITHMS may only name HS256, ES256, RS256; got {sorted(unknown)}")
+        raise SettingsError(
+            f"RESIMPLY_JWT_ALGORITHMS may only name HS256, ES256, RS256; got {sorted(unknown)}"
+        )
 
     settings = cls(
         redis_url=opt("REDIS_URL") or base.redis_url,
@@ -154,10 +156,17 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         apify_api_token=apify_token,
         apify_api_url=opt("APIFY_API_URL") or base.apify_api_url,
         apify_actor_id=opt("APIFY_ACTOR_ID") or base.apify_actor_id,
-        scraper=_choice(env, "RESIMPLY_SCRAPER", ("apify", "direct"), "apify" if apify_token else "direct"),  # type: ignore[arg-type]
-        extractor=_choice(env, "RESIMPLY_EXTRACTOR", ("openai", "offline"), "openai" if openai_key else "offline"),  # type: ignore[arg-type]
+        scraper=_choice(
+            env, "RESIMPLY_SCRAPER", ("apify", "direct"), "apify" if apify_token else "direct"
+        ),  # type: ignore[arg-type]
+        extractor=_choice(
+            env, "RESIMPLY_EXTRACTOR", ("openai", "offline"), "openai" if openai_key else "offline"
+        ),  # type: ignore[arg-type]
         store=_choice(
-            env, "RESIMPLY_STORE", ("supabase", "sqlite"), "supabase" if supabase_url and supabase_key else "sqlite"
+            env,
+            "RESIMPLY_STORE",
+            ("supabase", "sqlite"),
+            "supabase" if supabase_url and supabase_key else "sqlite",
         ),  # type: ignore[arg-type]
         allow_private_urls=_flag(env.get("RESIMPLY_ALLOW_PRIVATE_URLS")),
         max_video_bytes=_int(env, "RESIMPLY_MAX_VIDEO_BYTES", base.max_video_bytes),
@@ -166,7 +175,9 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         max_frames=_int(env, "RESIMPLY_MAX_FRAMES", base.max_frames),
         frame_max_edge=_int(env, "RESIMPLY_FRAME_MAX_EDGE", base.frame_max_edge),
         jpeg_quality=_int(env, "RESIMPLY_JPEG_QUALITY", base.jpeg_quality),
-        rate_limit_per_minute=_int(env, "RESIMPLY_RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute),
+        rate_limit_per_minute=_int(
+            env, "RESIMPLY_RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute
+        ),
         job_timeout_s=_int(env, "RESIMPLY_JOB_TIMEOUT_S", base.job_timeout_s),
         worker_max_jobs=_int(env, "RESIMPLY_WORKER_MAX_JOBS", base.worker_max_jobs),
         task_ttl_s=_int(env, "RESIMPLY_TASK_TTL_S", base.task_ttl_s),

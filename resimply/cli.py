@@ -1,0 +1,125 @@
+"""The `resimply` command: `serve` (web, optionally with an in-process worker) and `token`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator
+
+import structlog
+
+from . import __version__
+from .logs import configure_logging
+from .sample import SAMPLE_VIDEO
+from .settings import Settings, SettingsError
+
+log = structlog.get_logger("resimply")
+
+
+@contextlib.asynccontextmanager
+async def in_process_worker(settings: Settings) -> AsyncIterator[None]:
+    """An arq worker on the web process's event loop. Messages still go through
+    Redis, exactly as with a separate worker process."""
+    from arq.worker import Worker
+
+    from .worker import worker_options
+
+    worker = Worker(**worker_options(settings), handle_signals=False)
+    run = asyncio.create_task(worker.async_run(), name="in-process-worker")
+    try:
+        yield
+    finally:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await worker.close()
+
+
+def _print_dev_banner(settings: Settings, host: str, port: int) -> None:
+    from .auth import mint_dev_token
+
+    token = mint_dev_token(settings, settings.dev_user_id)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    print(
+        f"\nResiMply {__version__} (development mode) on {base}\n"
+        f"  open {base}/ in a browser, or try:\n\n"
+        f"  export TOKEN={token}\n"
+        f'  curl -s -X POST {base}/scrape/async -H "Authorization: Bearer $TOKEN" '
+        f"-H 'Content-Type: application/json' -d '{{\"url\": \"{SAMPLE_VIDEO}\"}}'\n"
+        f'  curl -N "{base}/events/<task_id>?token=$TOKEN"\n',
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+async def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from .web import create_app
+
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None  # our AccessLog middleware logs, with tokens redacted
+    config.errorlog = "-"
+    config.websocket_ping_interval = settings.ws_ping_interval_s
+    config.graceful_timeout = 10
+    config.keep_alive_timeout = 75  # longer than typical proxy idle timeouts
+    companion = (lambda: in_process_worker(settings)) if with_worker else None
+    app = create_app(settings, companion=companion)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if settings.dev:
+        _print_dev_banner(settings, host, port)
+    log.info(
+        "serving",
+        bind=config.bind,
+        with_worker=with_worker,
+        scraper=settings.scraper,
+        extractor=settings.extractor,
+        store=settings.store,
+    )
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="resimply", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web server (Hypercorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--with-worker", action="store_true", help="also run a worker in this process"
+    )
+    token = sub.add_parser("token", help="mint a development token (needs RESIMPLY_DEV=1)")
+    token.add_argument("--user", default=None, help="user id (default: the demo user)")
+    token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings)
+        if args.command == "token":
+            from .auth import mint_dev_token
+
+            print(mint_dev_token(settings, args.user or settings.dev_user_id, ttl_s=args.ttl))
+            return 0
+        asyncio.run(_serve(settings, args.host, args.port, args.with_worker))
+        return 0
+    except SettingsError as exc:
+        print(f"resimply: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

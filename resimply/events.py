@@ -1,0 +1,219 @@
+"""Reading task streams: replay + live fan-out from one Redis reader per process.
+
+Writers `XADD` each message to the task's stream (see `tasks.py`). A web
+process runs one `StreamHub`: a single `XREAD BLOCK` over every stream that
+some client watches, handing each entry to the watchers of that stream. A
+watcher first replays the stream with `XRANGE` (so a late client misses
+nothing), then takes live entries from its bounded buffer, skipping what the
+replay already gave it (stream ids only grow). A watcher that falls too far
+behind is cut off — it can resume with its last event id — and never slows
+the reader or the other watchers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+
+import structlog
+from redis.asyncio import Redis
+
+from .keys import Keys
+
+log = structlog.get_logger(__name__)
+
+TERMINAL_TYPES = frozenset({"completion", "error"})
+
+
+def parse_id(event_id: str) -> tuple[int, int]:
+    """A stream id ("1764064800000-0") as a sortable pair; raises ValueError if malformed."""
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def valid_event_id(event_id: str) -> bool:
+    try:
+        parse_id(event_id)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    type: str
+    data: bytes  # the message JSON, event_id included
+
+    @property
+    def terminal(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    @classmethod
+    def from_entry(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
+        body = fields[b"d"]
+        # Splice the id into the stored JSON object instead of decoding and
+        # re-encoding it: one allocation per message, shared by all watchers.
+        data = b'%s,"event_id":"%s"}' % (body[:-1], entry_id)
+        return cls(entry_id.decode(), fields[b"t"].decode(), data)
+
+
+class Lagged(Exception):
+    """The watcher fell too far behind and was cut off; it may resume from its last id."""
+
+
+class Watcher:
+    """One client's view of one task stream."""
+
+    __slots__ = ("_buffer", "_limit", "_ready", "lagged", "last_id")
+
+    def __init__(self, limit: int, after: str | None) -> None:
+        self._buffer: collections.deque[Event] = collections.deque()
+        self._limit = limit
+        self._ready = asyncio.Event()
+        self.lagged = False
+        self.last_id: tuple[int, int] = parse_id(after) if after else (0, 0)
+
+    def preload(self, events: list[Event]) -> None:
+        """Queue the replayed history; it does not count against the live limit."""
+        self._buffer.extend(events)
+        self._limit += len(events)
+        self._ready.set()
+
+    def offer(self, event: Event) -> None:
+        """Called by the reader; never blocks."""
+        if self.lagged:
+            return
+        if len(self._buffer) >= self._limit:
+            self.lagged = True
+            self._buffer.clear()
+        else:
+            self._buffer.append(event)
+        self._ready.set()
+
+    def _accept(self, event: Event) -> bool:
+        event_key = parse_id(event.event_id)
+        if event_key <= self.last_id:
+            return False
+        self.last_id = event_key
+        return True
+
+    async def next(self) -> Event:
+        """The next unseen event (wrap in `asyncio.timeout` to wait a bounded time:
+        cancelling here loses nothing)."""
+        while True:
+            while self._buffer:
+                event = self._buffer.popleft()
+                if self._accept(event):
+                    return event
+            if self.lagged:
+                raise Lagged
+            self._ready.clear()
+            await self._ready.wait()
+
+
+@dataclasses.dataclass(slots=True)
+class _Watched:
+    cursor: str
+    watchers: set[Watcher]
+
+
+class StreamHub:
+    """One reader per process following every watched stream."""
+
+    def __init__(
+        self, redis: Redis, keys: Keys, *, buffer_size: int = 256, block_ms: int = 10_000
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._buffer_size = buffer_size
+        self._block_ms = block_ms
+        self._streams: dict[bytes, _Watched] = {}
+        self._wakeup_key = keys.hub_wakeup(uuid.uuid4().hex).encode()
+        # An explicit cursor, not "$": a wake-up written between building the
+        # XREAD arguments and sending them must still be seen.
+        self._wakeup_cursor = "0-0"
+        self._has_streams = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def watcher_count(self) -> int:
+        return sum(len(w.watchers) for w in self._streams.values())
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._run(), name="stream-hub-reader")
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        with contextlib.suppress(Exception):
+            await self._redis.delete(self._wakeup_key)
+
+    @contextlib.asynccontextmanager
+    async def watch(self, task_id: str, after: str | None = None) -> AsyncIterator[Watcher]:
+        """Follow a task's stream from after `after` (or its start). Replay is queued
+        before the context is entered, so nothing between replay and live is lost."""
+        key = self._keys.events(task_id).encode()
+        watcher = Watcher(self._buffer_size, after)
+        watched = self._streams.get(key)
+        if watched is None:
+            # Start the reader where this watcher starts; a later watcher of the
+            # same stream joins at the reader's cursor and replays the gap itself.
+            watched = self._streams[key] = _Watched(after or "0-0", set())
+            await self._wake()
+        watched.watchers.add(watcher)
+        self._has_streams.set()
+        try:
+            start = f"({after}" if after else "-"
+            entries = await self._redis.xrange(key, min=start, max="+")
+            watcher.preload([Event.from_entry(entry_id, fields) for entry_id, fields in entries])
+            yield watcher
+        finally:
+            watched.watchers.discard(watcher)
+            if not watched.watchers and self._streams.get(key) is watched:
+                del self._streams[key]
+
+    async def _wake(self) -> None:
+        # The reader may be blocked in XREAD on the old set of streams; an entry
+        # in this process's wake-up stream returns it at once.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._wakeup_key, {b"w": b"1"}, maxlen=1, approximate=False)
+            pipe.expire(self._wakeup_key, 3600)
+            await pipe.execute()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self._streams:
+                self._has_streams.clear()
+                await self._has_streams.wait()
+            streams: dict[bytes, str] = {k: w.cursor for k, w in self._streams.items()}
+            streams[self._wakeup_key] = self._wakeup_cursor
+            try:
+                response = await self._redis.xread(streams, count=500, block=self._block_ms)  # type: ignore[arg-type]
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("stream_reader_error", error=type(exc).__name__, retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for key, entries in response or ():
+                if key == self._wakeup_key:
+                    self._wakeup_cursor = entries[-1][0].decode()
+                    continue
+                watched = self._streams.get(key)
+                if watched is None:
+                    continue
+                for entry_id, fields in entries:
+                    event = Event.from_entry(entry_id, fields)
+                    watched.cursor = event.event_id
+                    for watcher in tuple(watched.watchers):
+                        watcher.offer(event)

@@ -1,0 +1,58 @@
+"""Worker liveness, as `/health` counts it: a heartbeat per worker in a sorted set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+from redis.asyncio import Redis
+
+from .keys import Keys
+
+log = structlog.get_logger(__name__)
+
+INTERVAL_S = 5.0
+# A worker missing three beats is counted as gone.
+STALE_AFTER_S = 3 * INTERVAL_S
+
+
+class Heartbeat:
+    def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
+        self._redis = redis
+        self._key = keys.workers
+        self._worker_id = worker_id
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._beat()
+        self._task = asyncio.create_task(self._run(), name="worker-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self._redis.zrem(self._key, self._worker_id)
+
+    async def _beat(self) -> None:
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self._key, {self._worker_id: now})
+            pipe.zremrangebyscore(self._key, "-inf", now - STALE_AFTER_S)
+            pipe.expire(self._key, int(STALE_AFTER_S * 4))
+            await pipe.execute()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(INTERVAL_S)
+            try:
+                await self._beat()
+            except Exception as exc:  # Redis briefly away: keep beating later.
+                log.warning("heartbeat_failed", error=type(exc).__name__)
+
+
+async def live_workers(redis: Redis, keys: Keys) -> int:
+    return int(await redis.zcount(keys.workers, time.time() - STALE_AFTER_S, "+inf"))

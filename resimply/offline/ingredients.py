@@ -1,0 +1,152 @@
+"""One ingredient line → quantity, unit, name and note.
+
+    "200g spaghetti"                    → 200 g "spaghetti"
+    "1½ tbsp olive oil, divided"        → 1.5 tbsp "olive oil" (note "divided")
+    "2-3 Knoblauchzehen (fein gehackt)" → 2..3 "Knoblauchzehen" (note "fein gehackt")
+    "a pinch of salt"                   → 1 pinch "salt"
+    "Mehl: 500 g"                       → 500 g "Mehl"
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..models import Ingredient
+from .quantities import Amount, match_amount
+from .text import clean_line, word_count
+from .units import UnitMatch, match_unit
+
+_APPROXIMATELY = re.compile(r"(?:ca\.?|circa|approx\.?|about|around|etwa|ungefähr|~)\s*", re.I)
+_ARTICLE = re.compile(r"(?:an?|one|eine?[nmrs]?)\s+", re.I)
+_MULTIPLIER = re.compile(r"\s*[x×](?=\s|$)", re.I)
+_OF = re.compile(r"(?:of|von)\s+", re.I)
+_PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
+# "to taste", "nach Belieben" and friends at the end of a line are a note.
+_TRAILING_NOTE = re.compile(
+    r"[\s,]+(?P<note>to taste|as needed|optional|for (?:garnish|garnishing|serving|frying|"
+    r"topping|decoration|dusting)|nach (?:Geschmack|Belieben|Bedarf)|"
+    r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben))$",
+    re.I,
+)
+# A comma starts a note when what follows describes the ingredient ("chopped",
+# "fein gehackt", "to taste"); without an amount, "Salz, Pfeffer" is a list.
+_NOTE_WORD = re.compile(
+    r"\b(?:\w+ed|ge\w{3,}(?:t|en)|divided|optional|taste|room temperature|"
+    r"plus|more|extra|fresh|frisch|nach|zum|zur|für|in|into|cut|in Scheiben|klein)\b",
+    re.I,
+)
+_LEADING_AMOUNT = re.compile(r"(?:ca\.?\s*|~\s*)?[\d½⅓⅔¼¾⅕⅛⅜⅝⅞]")
+
+
+def _read_unit(text: str, pos: int) -> tuple[UnitMatch | None, int]:
+    unit = match_unit(text, pos)
+    return unit, unit.end if unit else pos
+
+
+def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
+    """Split "Mehl 500 g" / "Eggs: 3" into name and amount, if the line ends in one."""
+    for sep in re.finditer(r"\s*[:–—-]\s*|\s+", text):
+        start = sep.end()
+        if start >= len(text) or not _LEADING_AMOUNT.match(text, start):
+            continue
+        name = text[: sep.start()].strip()
+        approx = _APPROXIMATELY.match(text, start)
+        amount = match_amount(text, approx.end() if approx else start)
+        if not name or amount is None:
+            continue
+        unit, end = _read_unit(text, amount.end)
+        if text[end:].strip(" .") or not (unit or sep.group().strip()):
+            continue
+        return name, amount, unit
+    return None
+
+
+def _split_note(rest: str, has_amount: bool) -> tuple[str, str | None]:
+    notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
+    rest = _PARENTHESES.sub("", rest).strip()
+    slash_note = re.match(r"/\s*(\S+(?:\s+\S+)?)\s+", rest)
+    if slash_note and match_amount(slash_note.group(1)):
+        # "200 g / 7 oz spaghetti": the second measure is a note, like "(7 oz)".
+        notes.insert(0, slash_note.group(1))
+        rest = rest[slash_note.end() :]
+    name, comma, after = rest.partition(",")
+    if comma and after.strip() and (has_amount or _NOTE_WORD.search(after)):
+        notes.append(after.strip())
+        rest = name.strip()
+    trailing = _TRAILING_NOTE.search(rest)
+    if trailing and trailing.start() > 0:
+        notes.append(trailing.group("note"))
+        rest = rest[: trailing.start()]
+    return rest.strip(" ,;:-"), "; ".join(notes) or None
+
+
+def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
+    """Split one ingredient line into quantity, unit, name and note.
+
+    `text` is the line without bullets and emoji. What cannot be read stays
+    None: a line without an amount ("Salt and pepper") has only a name.
+    """
+    text = clean_line(line)
+    pos = m.end() if (m := _APPROXIMATELY.match(text)) else 0
+    amount = match_amount(text, pos)
+    unit: UnitMatch | None = None
+    modifier_note: str | None = None
+    if amount is not None:
+        multiplier = _MULTIPLIER.match(text, amount.end)
+        end = multiplier.end() if multiplier else amount.end
+        unit, end = _read_unit(text, end)
+        rest = text[end:]
+    else:
+        article = _ARTICLE.match(text)
+        unit = match_unit(text, article.end()) if article else None
+        if article and unit:
+            # "a pinch of salt", "eine Prise Salz": the article counts one unit.
+            amount = Amount(1.0, None, article.end())
+            rest = text[unit.end :]
+        elif trailing := _trailing_amount(text):
+            rest, amount, unit = trailing
+        else:
+            rest = text[article.end() :] if article and not _vague(text) else text
+    if unit and unit.modifier:
+        modifier_note = unit.modifier
+    rest = rest.strip()
+    if unit and (of := _OF.match(rest)):
+        rest = rest[of.end() :]
+    name, note = _split_note(rest, amount is not None or unit is not None)
+    if modifier_note:
+        note = f"{modifier_note}; {note}" if note else modifier_note
+    return Ingredient(
+        text=text,
+        name=name or None,
+        quantity=amount.quantity if amount else None,
+        quantity_max=amount.quantity_max if amount else None,
+        unit=unit.unit.rstrip(".") if unit else None,
+        note=note,
+        group=group,
+    )
+
+
+def _vague(text: str) -> bool:
+    # "a little oil", "ein paar Tomaten": the article is part of the name.
+    return bool(re.match(r"\S+\s+(?:few|couple|little|bit|lot|lots|paar|wenig|bisschen)\b", text, re.I))
+
+
+def has_amount(line: str) -> bool:
+    """True when the line starts with an amount ("2 eggs", "½ tsp", "ca. 200 g")."""
+    text = clean_line(line)
+    return bool(_LEADING_AMOUNT.match(text))
+
+
+def looks_like_ingredient(line: str, *, max_words: int = 10) -> bool:
+    """A short line that reads as an ingredient with an amount or a unit.
+
+    Used where no "Ingredients" heading says so; a sentence ("3 days until
+    vacation!") is turned away by its length or its final '!' / '?'.
+    """
+    text = clean_line(line)
+    if not text or text.endswith(("!", "?")) or word_count(text) > max_words:
+        return False
+    ingredient = parse_ingredient(text)
+    return ingredient.name is not None and (
+        ingredient.unit is not None or (ingredient.quantity is not None and word_count(text) <= 6)
+    )

@@ -1,0 +1,76 @@
+"""Units of measure in English and German, recognised but kept as written.
+
+API.md says the unit is "as written in the source language", so "EL" stays
+"EL" and "Tbsp" stays "Tbsp": case can matter (in US recipes "T" and "t" are
+tablespoon and teaspoon) and a client that wants to convert can normalise
+itself. Only an abbreviation's final dot is dropped ("Pck." → "Pck"), because
+it is punctuation and would make "Pck" and "Pck." two different units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+_ENGLISH = """
+g gr grs gram grams gramme grammes kg kgs kilo kilos kilogram kilograms mg
+ml mls millilitre millilitres milliliter milliliters l ltr litre litres liter liters
+dl cl tsp tsps teaspoon teaspoons tbsp tbsps tbs tbl tbls tablespoon tablespoons
+cup cups oz ounce ounces lb lbs pound pounds pint pints quart quarts gallon gallons
+pinch pinches dash dashes splash splashes drop drops clove cloves can cans tin tins
+jar jars pack packs packet packets package packages pkg bag bags bottle bottles box boxes
+slice slices stick sticks sprig sprigs bunch bunches handful handfuls piece pieces
+sheet sheets head heads stalk stalks rib ribs cube cubes cm inch inches scoop scoops
+fillet fillets knob knobs
+"""
+_GERMAN = """
+gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
+zehe zehen becher dose dosen pck pkt päckchen packung packungen stück stk st bund
+scheibe scheiben msp messerspitze messerspitzen tasse tassen glas gläser handvoll
+spritzer schuss zweig zweige stiel stiele stange stangen kopf köpfe knolle knollen
+würfel blatt blätter tropfen beutel tüte tüten flasche flaschen schale schalen
+"""
+UNITS = frozenset((_ENGLISH + _GERMAN).split())
+
+# Words that qualify a unit ("1 heaped tbsp", "1 große Dose"): kept as the note.
+MODIFIERS = frozenset(
+    """heaped heaping level rounded scant generous large small medium big
+    gehäufter gehäufte gehäuftes gestrichener gestrichene gestrichenes geh gestr
+    große großer großes kleine kleiner kleines""".split()
+)
+
+_WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/]|$)")
+_FLUID_OUNCE = re.compile(r"\s*(?P<word>fl\.?\s*oz)\.?(?=[\s,;:)(/]|$)", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitMatch:
+    """A unit read from the start of a string: the unit as written, an optional
+    qualifier such as "heaped", and where the match ended."""
+
+    unit: str
+    modifier: str | None
+    end: int
+
+
+def is_unit(word: str) -> bool:
+    """True for a known unit word, in any case and with or without its final dot."""
+    return word.rstrip(".").lower() in UNITS
+
+
+def match_unit(text: str, pos: int = 0) -> UnitMatch | None:
+    """Read a unit (optionally after a qualifier) at `text[pos:]`; None if there is none."""
+    fluid = _FLUID_OUNCE.match(text, pos)
+    if fluid:
+        return UnitMatch(fluid.group("word"), None, fluid.end())
+    first = _WORD.match(text, pos)
+    if not first:
+        return None
+    word = first.group("word")
+    if word.lower() in UNITS:
+        return UnitMatch(word, None, first.end())
+    if word.lower() in MODIFIERS:
+        second = _WORD.match(text, first.end())
+        if second and second.group("word").lower() in UNITS:
+            return UnitMatch(second.group("word"), word, second.end())
+    return None

@@ -1,0 +1,216 @@
+"""The local scraper: a direct media URL, or (in development) a file on disk.
+
+Needs no account and no network beyond the media URL itself. A local file may
+come with sidecars next to it: `<stem>.txt` (the caption) and subtitles as
+`<stem>.vtt`, `<stem>.srt` or `<stem>.<lang>.vtt` / `<stem>.<lang>.srt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import os
+import re
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from .. import errors
+from ..models import ScrapeRequest
+from ..netsafety import ensure_public_url
+from .base import ProgressReporter, ScrapedPost, SubtitleTrack, VideoRef
+
+SIDECAR_MAX_BYTES = 1024 * 1024
+MAX_SUBTITLE_TRACKS = 10
+# Pages of these platforms are not media files; their links need the platform's
+# own scraper, so they are left to it (or to a 422 `unsupported_url`).
+PLATFORM_HOSTS = ("tiktok.com", "instagram.com", "youtube.com", "youtu.be")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+_SUBTITLE_SUFFIXES = ("vtt", "srt")
+
+
+class DirectScraper:
+    """Scrapes direct http(s) media links, and local files when `dev` is set."""
+
+    name = "direct"
+
+    def __init__(self, *, dev: bool, allow_private_urls: bool) -> None:
+        self.dev = dev
+        self.allow_private_urls = allow_private_urls
+
+    def accepts(self, url: str) -> bool:
+        """True for http(s) links with a valid host that is not a video platform's
+        page, and, in development mode, for local paths and `file://` URLs."""
+        url = url.strip()
+        if _is_local(url):
+            return self.dev
+        host = _http_host(url)
+        return host is not None and not _is_platform_host(host)
+
+    async def scrape(self, request: ScrapeRequest, progress: ProgressReporter) -> ScrapedPost:
+        """Describe the video behind `request.url` (nothing is downloaded here)."""
+        url = request.url.strip()
+        if _is_local(url):
+            if not self.dev:
+                raise errors.UnsupportedUrl(
+                    "Local files are only accepted in development mode (RESIMPLY_DEV=1)."
+                )
+            return await self._scrape_file(url, request, progress)
+        host = _http_host(url)
+        if host is None or _is_platform_host(host):
+            raise errors.UnsupportedUrl("Send a direct link to a video file (http:// or https://).")
+        await progress.update("Checking the video link")
+        allow_private = self.allow_private_urls or self.dev
+        if not allow_private:
+            await ensure_public_url(url)
+        canonical = canonical_url(url)
+        return ScrapedPost(
+            platform="direct",
+            url=canonical,
+            video=VideoRef(url=url, allow_private=allow_private),
+            video_id=_video_id(canonical),
+            caption=_clean(request.caption),
+        )
+
+    async def _scrape_file(
+        self, url: str, request: ScrapeRequest, progress: ProgressReporter
+    ) -> ScrapedPost:
+        await progress.update("Reading the local video file")
+        path = await asyncio.to_thread(_resolve, _local_path(url))
+        if not await asyncio.to_thread(path.is_file):
+            raise errors.VideoNotFound(f"There is no video file at {path}.")
+        caption = _clean(request.caption)
+        if caption is None:
+            caption = _clean(await asyncio.to_thread(_read_sidecar, path.with_suffix(".txt")))
+        subtitles = await asyncio.to_thread(_subtitle_sidecars, path)
+        canonical = path.as_uri()
+        return ScrapedPost(
+            platform="direct",
+            url=canonical,
+            video=VideoRef(path=path),
+            video_id=_video_id(canonical),
+            caption=caption,
+            subtitles=subtitles,
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def canonical_url(url: str) -> str:
+    """The form of a link used to recognise the same video twice.
+
+    http(s): scheme and host lowercased, default port, fragment and credentials
+    dropped, empty path as `/`. Local paths (and `file://` URLs): the absolute,
+    resolved `file://` URL.
+    """
+    url = url.strip()
+    if _is_local(url):
+        return _resolve(_local_path(url)).as_uri()
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urllib.parse.urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _is_local(url: str) -> bool:
+    return url.startswith(("/", "~")) or url.lower().startswith("file:")
+
+
+def _local_path(url: str) -> Path:
+    if url.lower().startswith("file:"):
+        parts = urllib.parse.urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise errors.UnsupportedUrl("Only file:// URLs of this machine are supported.")
+        return Path(urllib.request.url2pathname(parts.path))
+    return Path(url).expanduser()
+
+
+def _resolve(path: Path) -> Path:
+    return path.expanduser().resolve()
+
+
+def _http_host(url: str) -> str | None:
+    """The lowercased host of a syntactically valid http(s) URL, else None."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or any(c.isspace() for c in url):
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = ascii_host.split(".")
+    return host if all(_HOST_LABEL.match(label) for label in labels) else None
+
+
+def _is_platform_host(host: str) -> bool:
+    return any(host == p or host.endswith("." + p) for p in PLATFORM_HOSTS)
+
+
+def _video_id(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _clean(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text or None
+
+
+def _read_sidecar(path: Path) -> str | None:
+    """The text of a sidecar file, or None when missing or over the size cap."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(SIDECAR_MAX_BYTES + 1)
+    except OSError:
+        return None  # missing or unreadable: the sidecar is optional
+    if len(data) > SIDECAR_MAX_BYTES:
+        return None  # not a plausible caption or subtitle file
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def _subtitle_sidecars(video: Path) -> tuple[SubtitleTrack, ...]:
+    """Subtitle files named after the video: untagged first, then by name."""
+    prefix = video.stem + "."
+    found: list[tuple[str | None, Path]] = []
+    try:
+        entries = list(os.scandir(video.parent))
+    except OSError:
+        return ()
+    for entry in entries:
+        if not entry.name.startswith(prefix) or entry.name == video.name:
+            continue
+        rest = entry.name[len(prefix) :]
+        language: str | None = None
+        if rest.lower() not in _SUBTITLE_SUFFIXES:
+            language, _, suffix = rest.rpartition(".")
+            if suffix.lower() not in _SUBTITLE_SUFFIXES or not _LANGUAGE.match(language):
+                continue
+        found.append((language, Path(entry.path)))
+    found.sort(key=lambda item: (item[0] is not None, item[1].name))
+    tracks = []
+    for language, path in found[:MAX_SUBTITLE_TRACKS]:
+        text = _read_sidecar(path)
+        if text and text.strip():
+            tracks.append(SubtitleTrack(language=language, text=text, origin="sidecar"))
+    return tuple(tracks)

@@ -1,0 +1,170 @@
+"""The local recipe store: one SQLite file, shared by the web and worker processes.
+
+Every call opens its own connection in a worker thread (`asyncio.to_thread`):
+sqlite3 connections must not cross threads, opening one costs well under a
+millisecond, and there is no shared state to guard. WAL mode lets readers run
+beside the one writer; `busy_timeout` makes a writer wait for another process's
+write instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import datetime
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+
+import msgspec
+
+from .. import errors
+from ..models import Recipe
+
+BUSY_TIMEOUT_MS = 10_000
+MAX_LIST_LIMIT = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS recipes (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    task_id TEXT UNIQUE NOT NULL,
+    title TEXT,
+    language TEXT,
+    servings INTEGER,
+    source_url TEXT,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recipes_user_created ON recipes (user_id, created_at);
+"""
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(Recipe).decode
+
+
+class SqliteRecipeStore:
+    """`RecipeStore` on a SQLite file; the file and its directory are created on
+    first use."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ready = False
+        self._init_lock = threading.Lock()
+
+    async def save(self, *, user_id: str, task_id: str, recipe: Recipe) -> Recipe:
+        """Store `recipe` for `task_id` once; a repeat returns the first stored one."""
+        stored = msgspec.structs.replace(recipe, id=str(uuid.uuid4()), created_at=_now())
+        try:
+            owner, data = await asyncio.to_thread(self._save, user_id, task_id, stored)
+            if owner != user_id:
+                # Task ids are unique per task, so this is a bug upstream: never
+                # hand one user's recipe to another.
+                raise errors.StorageFailed(
+                    "This task's recipe belongs to another user.", retryable=False
+                )
+            return _decode(data)
+        except (sqlite3.Error, OSError, msgspec.DecodeError):
+            raise errors.StorageFailed() from None
+
+    async def get(self, *, user_id: str, recipe_id: str) -> Recipe | None:
+        """The user's recipe with this id; None when absent or someone else's."""
+        rows = await self._read(
+            "SELECT data FROM recipes WHERE id = ? AND user_id = ?", (recipe_id, user_id)
+        )
+        return rows[0] if rows else None
+
+    async def list(
+        self, *, user_id: str, limit: int = 50, offset: int = 0
+    ) -> builtins.list[Recipe]:
+        """The user's recipes, newest first."""
+        limit = max(0, min(limit, MAX_LIST_LIMIT))
+        if limit == 0:
+            return []
+        return await self._read(
+            "SELECT data FROM recipes WHERE user_id = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            (user_id, limit, max(0, offset)),
+        )
+
+    async def aclose(self) -> None:
+        """Nothing to release: connections live for one call."""
+
+    async def _read(self, sql: str, params: tuple[object, ...]) -> builtins.list[Recipe]:
+        try:
+            rows = await asyncio.to_thread(self._query, sql, params)
+            return [_decode(data) for (data,) in rows]
+        except (sqlite3.Error, OSError, msgspec.DecodeError):
+            raise errors.StorageFailed(
+                "Reading the recipes failed; please try again later."
+            ) from None
+
+    # --- in worker threads -------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self._ready:
+            with self._init_lock:
+                if not self._ready:
+                    self._create()
+                    self._ready = True
+        return self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, each statement is its own transaction.
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return conn
+
+    def _create(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._open()
+        try:
+            # WAL is a property of the file: set once, every later connection uses it.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_SCHEMA)
+        finally:
+            conn.close()
+
+    def _save(self, user_id: str, task_id: str, recipe: Recipe) -> tuple[str, str]:
+        conn = self._connect()
+        try:
+            conn.execute(
+                "INSERT INTO recipes (id, user_id, task_id, title, language, servings, "
+                "source_url, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (task_id) DO NOTHING",
+                (
+                    recipe.id,
+                    user_id,
+                    task_id,
+                    recipe.title,
+                    recipe.language,
+                    recipe.servings,
+                    recipe.source.url if recipe.source else None,
+                    _encode(recipe).decode(),
+                    recipe.created_at,
+                ),
+            )
+            row = conn.execute(
+                "SELECT user_id, data FROM recipes WHERE task_id = ?", (task_id,)
+            ).fetchone()
+        finally:
+            conn.close()
+        if row is None:  # only if someone deleted the row in between
+            raise sqlite3.OperationalError("recipe row vanished")
+        return str(row[0]), str(row[1])
+
+    def _query(self, sql: str, params: tuple[object, ...]) -> builtins.list[tuple[str]]:
+        conn = self._connect()
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+
+def _now() -> str:
+    """ISO-8601 UTC with milliseconds and a `Z`, e.g. `2026-11-25T10:00:00.123Z`."""
+    now = datetime.datetime.now(datetime.UTC)
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,309 @@
+"""Task records in Redis: create (deduplicated, idempotent), read, progress, finish.
+
+A task record is a hash; its stream of progress messages sits beside it. The
+transitions that must be atomic run as Lua scripts, which is what guarantees
+the contract's "exactly one terminal message per task": `finish` writes the
+terminal message only while the task is unfinished, and `progress` refuses to
+write once it is finished (so a cancelled job learns about it at its next step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+from redis.asyncio import Redis
+
+from .keys import Keys
+from .messages import Completion, ErrorMessage, Message, Progress, encode
+from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus
+
+_TERMINAL = "'SUCCESS', 'FAILURE', 'CANCELLED'"
+
+# KEYS: task, active, dedupe, idempotency ("" when absent)
+# ARGV: task_id, now, record ttl, dedupe ttl, idempotency ttl, then field/value pairs
+_CREATE = """
+if KEYS[4] ~= '' then
+  local first = redis.call('GET', KEYS[4])
+  if first then return {first, 0} end
+end
+-- `finish` deletes the dedupe key, so while it exists its task is unfinished.
+local existing = redis.call('GET', KEYS[3])
+if existing then
+  if KEYS[4] ~= '' then redis.call('SET', KEYS[4], existing .. '|200', 'EX', ARGV[5]) end
+  return {existing .. '|200', 0}
+end
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
+if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[1] .. '|202', 'EX', ARGV[5]) end
+return {ARGV[1] .. '|202', 1}
+"""
+
+# KEYS: task, events   ARGV: status, step, text, now, type, message, maxlen, ttl
+_PROGRESS = f"""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+for _, s in ipairs({{{_TERMINAL}}}) do if status == s then return false end end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'step', ARGV[2], 'message', ARGV[3], 'updated_at', ARGV[4])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 't', ARGV[5], 'd', ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[8])
+return id
+"""
+
+# KEYS: task, events, active, dedupe
+# ARGV: task_id, status, text, now, type, message, maxlen, ttl, result json, error json
+_FINISH = f"""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+for _, s in ipairs({{{_TERMINAL}}}) do if status == s then return false end end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 't', ARGV[5], 'd', ARGV[6])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'message', ARGV[3], 'updated_at', ARGV[4],
+           'result', ARGV[9], 'error', ARGV[10], 'terminal_event_id', id)
+redis.call('EXPIRE', KEYS[1], ARGV[8])
+redis.call('EXPIRE', KEYS[2], ARGV[8])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
+return id
+"""
+
+
+def _now_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class TaskView(msgspec.Struct, kw_only=True):
+    """`GET /task/{id}` (API.md)."""
+
+    task_id: str
+    status: TaskStatus
+    url: str
+    step: int
+    total_steps: int
+    message: str
+    created_at: str
+    updated_at: str
+    result: TaskResult | None
+    error: TaskErrorInfo | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskRecord:
+    task_id: str
+    user_id: str
+    url: str
+    canonical_url: str
+    language: str | None
+    caption: str | None
+    status: TaskStatus
+    step: int
+    message: str
+    created_at: float
+    updated_at: float
+    result: TaskResult | None
+    error: TaskErrorInfo | None
+    terminal_event_id: str | None
+
+    @property
+    def request(self) -> ScrapeRequest:
+        return ScrapeRequest(
+            url=self.url, user_id=self.user_id, language=self.language, caption=self.caption
+        )
+
+    def view(self) -> TaskView:
+        return TaskView(
+            task_id=self.task_id,
+            status=self.status,
+            url=self.url,
+            step=self.step,
+            total_steps=TOTAL_STEPS,
+            message=self.message,
+            created_at=_now_iso(self.created_at),
+            updated_at=_now_iso(self.updated_at),
+            result=self.result,
+            error=self.error,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    """The outcome of `TaskStore.create`: which task answers, and with which HTTP status."""
+
+    task_id: str
+    http_status: int  # 202 new task, 200 an unfinished duplicate
+    created: bool
+
+
+_result_decoder = msgspec.json.Decoder(TaskResult)
+_error_decoder = msgspec.json.Decoder(TaskErrorInfo)
+
+
+def _text(raw: dict[bytes, bytes], field: str) -> str | None:
+    value = raw.get(field.encode())
+    return value.decode() if value else None
+
+
+class TaskStore:
+    """Task records and their progress streams; shared by the web tier and the worker."""
+
+    def __init__(
+        self, redis: Redis, keys: Keys, *, ttl_s: int, stream_maxlen: int, dedupe_ttl_s: int
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._ttl_s = ttl_s
+        self._stream_maxlen = stream_maxlen
+        self._dedupe_ttl_s = dedupe_ttl_s
+        self._create = redis.register_script(_CREATE)
+        self._progress = redis.register_script(_PROGRESS)
+        self._finish = redis.register_script(_FINISH)
+
+    async def create(
+        self,
+        *,
+        user_id: str,
+        url: str,
+        canonical_url: str,
+        language: str | None,
+        caption: str | None,
+        idempotency_key: str | None,
+    ) -> Submission:
+        task_id = str(uuid.uuid4())
+        now = time.time()
+        fields: dict[str, str] = {
+            "task_id": task_id,
+            "user_id": user_id,
+            "url": url,
+            "canonical_url": canonical_url,
+            "language": language or "",
+            "caption": caption or "",
+            "status": TaskStatus.PENDING.value,
+            "step": "0",
+            "message": "Waiting for a worker",
+            "created_at": repr(now),
+            "updated_at": repr(now),
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        idem_key = self._keys.idempotency(user_id, idempotency_key) if idempotency_key else ""
+        answer, created = await self._create(
+            keys=[
+                self._keys.task(task_id),
+                self._keys.active(user_id),
+                self._keys.dedupe(user_id, canonical_url),
+                idem_key,
+            ],
+            args=[task_id, now, self._ttl_s, self._dedupe_ttl_s, 24 * 3600, *flat],
+        )
+        answered_id, _, status = answer.decode().partition("|")
+        return Submission(task_id=answered_id, http_status=int(status), created=bool(created))
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        raw: dict[bytes, bytes] = await self._redis.hgetall(self._keys.task(task_id))  # type: ignore[misc]
+        if not raw:
+            return None
+        result = raw.get(b"result")
+        error = raw.get(b"error")
+        return TaskRecord(
+            task_id=task_id,
+            user_id=_text(raw, "user_id") or "",
+            url=_text(raw, "url") or "",
+            canonical_url=_text(raw, "canonical_url") or "",
+            language=_text(raw, "language"),
+            caption=_text(raw, "caption"),
+            status=TaskStatus(_text(raw, "status") or TaskStatus.PENDING),
+            step=int(raw.get(b"step", b"0")),
+            message=_text(raw, "message") or "",
+            created_at=float(raw[b"created_at"]),
+            updated_at=float(raw[b"updated_at"]),
+            result=_result_decoder.decode(result) if result else None,
+            error=_error_decoder.decode(error) if error else None,
+            terminal_event_id=_text(raw, "terminal_event_id"),
+        )
+
+    async def get_owned(self, task_id: str, user_id: str) -> TaskRecord | None:
+        """The task, or None when it does not exist *or belongs to someone else*."""
+        record = await self.get(task_id)
+        return record if record is not None and record.user_id == user_id else None
+
+    async def active(self, user_id: str, limit: int = 100) -> list[TaskRecord]:
+        ids: list[bytes] = await self._redis.zrevrange(self._keys.active(user_id), 0, limit - 1)
+        records = [await self.get(raw.decode()) for raw in ids]
+        return [r for r in records if r is not None and not r.status.finished]
+
+    async def progress(self, message: Progress, *, status: TaskStatus) -> str | None:
+        """Publish a progress message; None when the task is already finished."""
+        event_id = await self._progress(
+            keys=[self._keys.task(message.task_id), self._keys.events(message.task_id)],
+            args=[
+                status.value,
+                message.step,
+                message.status,
+                time.time(),
+                "progress",
+                encode(message),
+                self._stream_maxlen,
+                self._ttl_s,
+            ],
+        )
+        return event_id.decode() if event_id else None
+
+    async def succeed(self, record: TaskRecord, recipe: Recipe) -> str | None:
+        assert recipe.id is not None
+        result = TaskResult(recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe)
+        message = Completion(
+            task_id=record.task_id, recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe
+        )
+        return await self._end(record, TaskStatus.SUCCESS, message, message.message, result, None)
+
+    async def fail(
+        self, record: TaskRecord, *, code: str, text: str, retryable: bool, cancelled: bool = False
+    ) -> str | None:
+        """Write the terminal `error` message; None when the task had already finished."""
+        status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILURE
+        message = ErrorMessage(
+            task_id=record.task_id,
+            error=code,
+            message=text,
+            retryable=retryable,
+            status=status.value,
+        )
+        info = TaskErrorInfo(error=code, message=text, retryable=retryable)
+        return await self._end(record, status, message, text, None, info)
+
+    async def _end(
+        self,
+        record: TaskRecord,
+        status: TaskStatus,
+        message: Message,
+        text: str,
+        result: TaskResult | None,
+        error: TaskErrorInfo | None,
+    ) -> str | None:
+        event_id = await self._finish(
+            keys=[
+                self._keys.task(record.task_id),
+                self._keys.events(record.task_id),
+                self._keys.active(record.user_id),
+                self._keys.dedupe(record.user_id, record.canonical_url),
+            ],
+            args=[
+                record.task_id,
+                status.value,
+                text,
+                time.time(),
+                str(message.__struct_config__.tag),
+                encode(message),
+                self._stream_maxlen,
+                self._ttl_s,
+                msgspec.json.encode(result) if result else b"",
+                msgspec.json.encode(error) if error else b"",
+            ],
+        )
+        return event_id.decode() if event_id else None

@@ -1,0 +1,85 @@
+"""The app factory: routes, error handlers, and the lifespan that owns shared resources."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+from ..auth import TokenVerifier
+from ..events import StreamHub
+from ..jobs import JobQueue
+from ..keys import Keys
+from ..providers.registry import build_scraper, build_store
+from ..resources import open_redis, task_store
+from ..settings import Settings
+from . import page, rest, streams
+from .access_log import AccessLog
+from .errors import EXCEPTION_HANDLERS
+from .state import WebState
+
+Companion = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+def create_app(settings: Settings, *, companion: Companion | None = None) -> Starlette:
+    """`companion` runs beside the app for its whole life (the in-process worker of
+    `serve --with-worker`); the web tier itself never imports the worker."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, WebState]]:
+        redis = open_redis(settings)
+        keys = Keys(settings.key_prefix)
+        hub = StreamHub(redis, keys, buffer_size=settings.watcher_queue_size)
+        verifier = TokenVerifier(settings)
+        recipes = build_store(settings)
+        scraper = build_scraper(settings)
+        state = WebState(
+            settings=settings,
+            redis=redis,
+            keys=keys,
+            tasks=task_store(redis, settings),
+            jobs=JobQueue(redis, keys),
+            hub=hub,
+            verifier=verifier,
+            scraper=scraper,
+            recipes=recipes,
+        )
+        await hub.start()
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if companion is not None:
+                    await stack.enter_async_context(companion())
+                yield {"web": state}
+        finally:
+            await hub.stop()
+            await verifier.aclose()
+            await recipes.aclose()
+            await scraper.aclose()
+            await redis.aclose()
+
+    routes = [
+        Route("/", page.landing_page, methods=["GET"]),
+        Route("/health", rest.health, methods=["GET"]),
+        Route("/scrape/async", rest.start_scrape, methods=["POST"]),
+        Route("/task/{task_id}", rest.get_task, methods=["GET"]),
+        Route("/task/{task_id}", rest.cancel_task, methods=["DELETE"]),
+        Route("/tasks/active", rest.active_tasks, methods=["GET"]),
+        Route("/events/{task_id}", streams.sse, methods=["GET"]),
+        WebSocketRoute("/ws/{task_id}", streams.websocket),
+        WebSocketRoute("/wss/{task_id}", streams.websocket),
+        Route("/recipes", rest.list_recipes, methods=["GET"]),
+        Route("/recipes/{recipe_id}", rest.get_recipe, methods=["GET"]),
+        Route("/dev/token", page.dev_token, methods=["GET"]),
+        Route("/dev/sample", page.dev_sample, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLog)],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )

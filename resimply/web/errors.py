@@ -1,0 +1,49 @@
+"""Every non-2xx answer is JSON `{"error": <stable code>, "message": ...}` (API.md)."""
+
+from __future__ import annotations
+
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..errors import RateLimited, ResimplyError
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    404: ("not_found", "No such endpoint; see the API description in the README."),
+    405: ("method_not_allowed", "This endpoint does not accept that HTTP method."),
+}
+
+
+def error_response(error: ResimplyError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    if error.http_status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="resimply"'}
+    return JSONResponse(error.to_dict(), status_code=error.http_status, headers=headers)
+
+
+async def resimply_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ResimplyError)
+    return error_response(exc)
+
+
+async def http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+    return JSONResponse({"error": code, "message": message}, status_code=exc.status_code)
+
+
+async def unexpected_error(_: Request, exc: Exception) -> Response:
+    log.error("unhandled_error", exc_info=exc)
+    return JSONResponse(
+        {"error": "internal", "message": "Something went wrong on our side."}, status_code=500
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ResimplyError: resimply_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

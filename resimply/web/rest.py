@@ -1,0 +1,144 @@
+"""The REST endpoints of API.md."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import __version__
+from ..errors import AlreadyFinished, InvalidRequest, NotFound
+from ..heartbeat import live_workers
+from ..links import canonical_link
+from .requests import check_rate, check_supported, identify, parse_scrape_body, read_json, web_state
+
+_encode = msgspec.json.Encoder().encode
+
+
+def json(data: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encode(data), status_code, headers, media_type="application/json")
+
+
+async def health(request: Request) -> Response:
+    state = web_state(request)
+    try:
+        async with asyncio.timeout(2):
+            await state.redis.ping()
+            workers = await live_workers(state.redis, state.keys)
+    except Exception:
+        return json(
+            {
+                "status": "unhealthy",
+                "redis_connected": False,
+                "workers": 0,
+                "services": ["web"],
+                "version": __version__,
+            },
+            503,
+        )
+    return json(
+        {
+            "status": "healthy" if workers else "degraded",
+            "redis_connected": True,
+            "workers": workers,
+            "services": ["web", "redis", "worker"] if workers else ["web", "redis"],
+            "version": __version__,
+        }
+    )
+
+
+def _task_links(task_id: str) -> dict[str, str]:
+    return {
+        "status_url": f"/task/{task_id}",
+        "events_url": f"/events/{task_id}",
+        "ws_url": f"/ws/{task_id}",
+    }
+
+
+async def start_scrape(request: Request) -> Response:
+    state = web_state(request)
+    identity = await identify(request)
+    body = parse_scrape_body(await read_json(request, state.settings.max_body_bytes))
+    check_supported(state, body.url)
+    await check_rate(state, identity.user_id)
+    submission = await state.tasks.create(
+        user_id=identity.user_id,
+        url=body.url,
+        canonical_url=canonical_link(body.url),
+        language=body.language,
+        caption=body.caption,
+        idempotency_key=request.headers.get("idempotency-key") or None,
+    )
+    if submission.created:
+        await state.jobs.enqueue(submission.task_id)
+    task_id = submission.task_id
+    return json(
+        {"task_id": task_id, "status": "PENDING", **_task_links(task_id)},
+        submission.http_status,
+        {"Location": f"/task/{task_id}"},
+    )
+
+
+async def get_task(request: Request) -> Response:
+    state = web_state(request)
+    identity = await identify(request)
+    record = await state.tasks.get_owned(request.path_params["task_id"], identity.user_id)
+    if record is None:
+        raise NotFound("No such task.")
+    return json(record.view())
+
+
+async def active_tasks(request: Request) -> Response:
+    state = web_state(request)
+    identity = await identify(request)
+    records = await state.tasks.active(identity.user_id)
+    return json({"tasks": [r.view() for r in records]})
+
+
+async def cancel_task(request: Request) -> Response:
+    state = web_state(request)
+    identity = await identify(request)
+    task_id = request.path_params["task_id"]
+    record = await state.tasks.get_owned(task_id, identity.user_id)
+    if record is None:
+        raise NotFound("No such task.")
+    if (
+        record.status.finished
+        or await state.tasks.fail(
+            record,
+            code="cancelled",
+            text="The task was cancelled.",
+            retryable=False,
+            cancelled=True,
+        )
+        is None
+    ):
+        raise AlreadyFinished(f"The task has already finished with status {record.status}.")
+    await state.jobs.abort(task_id)
+    return json({"task_id": task_id, "status": "CANCELLED"}, 202)
+
+
+async def list_recipes(request: Request) -> Response:
+    state = web_state(request)
+    identity = await identify(request)
+    try:
+        limit = min(max(int(request.query_params.get("limit", "50")), 1), 200)
+        offset = max(int(request.query_params.get("offset", "0")), 0)
+    except ValueError:
+        raise InvalidRequest('"limit" and "offset" must be whole numbers.') from None
+    recipes = await state.recipes.list(user_id=identity.user_id, limit=limit, offset=offset)
+    return json({"recipes": recipes, "limit": limit, "offset": offset})
+
+
+async def get_recipe(request: Request) -> Response:
+    state = web_state(request)
+    identity = await identify(request)
+    recipe = await state.recipes.get(
+        user_id=identity.user_id, recipe_id=request.path_params["recipe_id"]
+    )
+    if recipe is None:
+        raise NotFound("No such recipe.")
+    return json(recipe)

@@ -1,0 +1,132 @@
+"""The arq worker: `arq resimply.worker.WorkerSettings` (or in-process with `serve --with-worker`).
+
+The job function is thin: it binds log context and hands the task to the
+pipeline with typed dependencies built once per process in `startup`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import socket
+import uuid
+from typing import Any, TypedDict
+
+import aiohttp
+import structlog
+from arq.connections import RedisSettings
+from arq.worker import func
+
+from .heartbeat import Heartbeat
+from .jobs import JOB_NAME
+from .keys import Keys
+from .logs import configure_logging
+from .media.analyze import MediaLimits
+from .pipeline import PipelineDeps, run_task
+from .providers.registry import build_extractor, build_scraper, build_store
+from .resources import open_redis, task_store
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class WorkerContext(TypedDict, total=False):
+    """The part of arq's ctx dict that is ours."""
+
+    deps: PipelineDeps
+    heartbeat: Heartbeat
+    job_try: int
+    job_id: str
+
+
+async def process_task(ctx: dict[str, Any], task_id: str) -> str:
+    structlog.contextvars.bind_contextvars(task_id=task_id, job_try=ctx.get("job_try", 1))
+    try:
+        return await run_task(ctx["deps"], task_id, attempt=int(ctx.get("job_try", 1)))
+    finally:
+        structlog.contextvars.unbind_contextvars("task_id", "job_try")
+
+
+def _startup(settings: Settings) -> Any:
+    async def startup(ctx: dict[str, Any]) -> None:
+        redis = open_redis(settings)
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=10))
+        # Decoding and JPEG encoding are CPU work: keep them off the event loop in
+        # a bounded pool (PyAV releases the GIL while it decodes).
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="media"
+        )
+        ctx["deps"] = PipelineDeps(
+            tasks=task_store(redis, settings),
+            scraper=build_scraper(settings),
+            extractor=build_extractor(settings),
+            store=build_store(settings),
+            http=http,
+            executor=executor,
+            limits=MediaLimits.from_settings(settings),
+            work_dir=settings.data_dir / "work",
+            download_timeout_s=max(settings.http_timeout_s, 120.0),
+            job_timeout_s=settings.job_timeout_s,
+        )
+        ctx["_redis"] = redis
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        ctx["heartbeat"] = Heartbeat(redis, Keys(settings.key_prefix), worker_id)
+        await ctx["heartbeat"].start()
+        log.info(
+            "worker_started",
+            worker_id=worker_id,
+            scraper=settings.scraper,
+            extractor=settings.extractor,
+            store=settings.store,
+            max_jobs=settings.worker_max_jobs,
+        )
+
+    return startup
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    if "heartbeat" in ctx:
+        await ctx["heartbeat"].stop()
+    deps: PipelineDeps | None = ctx.get("deps")
+    if deps is not None:
+        for provider in (deps.scraper, deps.extractor, deps.store):
+            await provider.aclose()
+        await deps.http.close()
+        deps.executor.shutdown(wait=False, cancel_futures=True)
+    if "_redis" in ctx:
+        await ctx["_redis"].aclose()
+    log.info("worker_stopped")
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker`, from settings."""
+    keys = Keys(settings.key_prefix)
+    return {
+        "functions": [func(process_task, name=JOB_NAME)],
+        "queue_name": keys.queue,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "on_startup": _startup(settings),
+        "on_shutdown": shutdown,
+        "max_jobs": settings.worker_max_jobs,
+        # The pipeline enforces job_timeout_s itself so it can report `timeout`;
+        # arq's own limit is the backstop.
+        "job_timeout": settings.job_timeout_s + 30,
+        "keep_result": 300,
+        "allow_abort_jobs": True,
+        # run_task gives up after its own MAX_ATTEMPTS and writes the outcome;
+        # arq must let it run that last time.
+        "max_tries": 10,
+        "health_check_interval": 10,
+        "poll_delay": 0.2,
+    }
+
+
+def __getattr__(name: str) -> Any:
+    """`arq resimply.worker.WorkerSettings`: the worker's options, built from the
+    environment when arq asks for them (not at import, so importing this module
+    for `serve --with-worker` or tests reads nothing)."""
+    if name == "WorkerSettings":
+        settings = Settings.from_env()
+        configure_logging(settings)
+        return worker_options(settings)
+    raise AttributeError(name)

@@ -1,0 +1,97 @@
+"""The stream hub: replay + live from one reader, resume, slow watchers cut off."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from resimply.events import Event, Lagged, StreamHub
+from resimply.keys import Keys
+
+
+async def publish(redis: Redis, keys: Keys, task_id: str, type_: str, n: int) -> str:
+    entry_id: bytes = await redis.xadd(keys.events(task_id), {"t": type_, "d": b'{"n":%d}' % n})
+    return entry_id.decode()
+
+
+async def take(watcher, count: int) -> list[Event]:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(5):
+        return [await watcher.next() for _ in range(count)]
+
+
+async def test_event_json_carries_its_event_id() -> None:
+    event = Event.from_entry(b"17-0", {b"t": b"progress", b"d": b'{"a":1}'})
+    assert event.data == b'{"a":1,"event_id":"17-0"}'
+    assert not event.terminal
+    assert Event.from_entry(b"18-0", {b"t": b"completion", b"d": b"{}"}).terminal
+
+
+async def test_late_watcher_replays_then_follows_live(redis: Redis, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    hub = StreamHub(redis, keys, block_ms=2000)
+    await hub.start()
+    try:
+        await publish(redis, keys, "t1", "progress", 1)
+        await publish(redis, keys, "t1", "progress", 2)
+        async with hub.watch("t1") as early, hub.watch("t1") as other:
+            got = await take(early, 2)
+            assert [e.data for e in got] == [
+                b'{"n":%d,"event_id":"%s"}' % (n, e.event_id.encode()) for n, e in enumerate(got, 1)
+            ]
+            await publish(redis, keys, "t1", "completion", 3)
+            live = await take(early, 1)
+            assert live[0].type == "completion"
+            assert [e.type for e in await take(other, 3)] == ["progress", "progress", "completion"]
+            assert hub.watcher_count == 2
+        assert hub.watcher_count == 0
+    finally:
+        await hub.stop()
+
+
+async def test_resume_after_an_event_id_skips_what_was_seen(redis: Redis, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    hub = StreamHub(redis, keys, block_ms=2000)
+    await hub.start()
+    try:
+        first = await publish(redis, keys, "t2", "progress", 1)
+        await publish(redis, keys, "t2", "progress", 2)
+        async with hub.watch("t2", after=first) as watcher:
+            (event,) = await take(watcher, 1)
+            assert b'"n":2' in event.data
+    finally:
+        await hub.stop()
+
+
+async def test_a_newly_watched_stream_is_read_without_waiting_for_the_block_timeout(
+    redis: Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    hub = StreamHub(redis, keys, block_ms=30_000)
+    await hub.start()
+    try:
+        async with hub.watch("a"):
+            await asyncio.sleep(0.2)  # the reader is now blocked on stream "a" alone
+            async with hub.watch("b") as watcher:
+                await publish(redis, keys, "b", "progress", 1)
+                async with asyncio.timeout(3):  # far below the 30 s block
+                    event = await watcher.next()
+                assert b'"n":1' in event.data
+    finally:
+        await hub.stop()
+
+
+async def test_a_slow_watcher_is_cut_off_without_holding_back_others(redis: Redis, key_prefix: str) -> None:
+    keys = Keys(key_prefix)
+    hub = StreamHub(redis, keys, buffer_size=5, block_ms=2000)
+    await hub.start()
+    try:
+        async with hub.watch("t3") as slow, hub.watch("t3") as fast:
+            for n in range(20):
+                await publish(redis, keys, "t3", "progress", n)
+                await take(fast, 1)
+            with pytest.raises(Lagged):
+                await take(slow, 20)
+    finally:
+        await hub.stop()

@@ -1,0 +1,106 @@
+"""Task records on a real Redis: dedupe, idempotency, progress, exactly one terminal message."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from resimply.keys import Keys
+from resimply.messages import Progress
+from resimply.models import Recipe, TaskStatus
+from resimply.tasks import TaskStore
+
+
+def make_store(redis: Redis, prefix: str) -> TaskStore:
+    return TaskStore(redis, Keys(prefix), ttl_s=3600, stream_maxlen=100, dedupe_ttl_s=600)
+
+
+async def create(store: TaskStore, user: str = "u1", url: str = "https://x/v.mp4", key: str | None = None):  # type: ignore[no-untyped-def]
+    return await store.create(
+        user_id=user, url=url, canonical_url=url, language=None, caption=None, idempotency_key=key
+    )
+
+
+async def test_a_new_task_is_pending_and_listed_as_active(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    sub = await create(store)
+    assert (sub.created, sub.http_status) == (True, 202)
+    record = await store.get(sub.task_id)
+    assert record is not None
+    assert record.status is TaskStatus.PENDING and record.user_id == "u1"
+    assert [r.task_id for r in await store.active("u1")] == [sub.task_id]
+    assert await store.active("someone-else") == []
+
+
+async def test_same_user_same_video_while_unfinished_gets_the_same_task(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    first = await create(store)
+    again = await create(store)
+    other_user = await create(store, user="u2")
+    assert (again.task_id, again.http_status, again.created) == (first.task_id, 200, False)
+    assert other_user.task_id != first.task_id
+    record = await store.get(first.task_id)
+    assert record is not None
+    await store.fail(record, code="internal", text="x", retryable=True)
+    after_finish = await create(store)
+    assert after_finish.created and after_finish.task_id != first.task_id
+
+
+async def test_idempotency_key_repeats_the_first_response(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    first = await create(store, key="k-1")
+    record = await store.get(first.task_id)
+    assert record is not None
+    await store.fail(record, code="internal", text="x", retryable=True)
+    repeat = await create(store, key="k-1")
+    assert (repeat.task_id, repeat.http_status, repeat.created) == (first.task_id, 202, False)
+    fresh = await create(store, key="k-2")
+    assert fresh.created and fresh.task_id != first.task_id
+
+
+async def test_exactly_one_terminal_message_even_when_racing(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    sub = await create(store)
+    record = await store.get(sub.task_id)
+    assert record is not None
+    recipe = Recipe(title="Soup", id="r1")
+    outcomes = await asyncio.gather(
+        store.succeed(record, recipe),
+        store.fail(record, code="cancelled", text="c", retryable=False, cancelled=True),
+        store.fail(record, code="internal", text="i", retryable=True),
+    )
+    assert sum(o is not None for o in outcomes) == 1
+    entries = await redis.xrange(Keys(key_prefix).events(sub.task_id))
+    assert len(entries) == 1
+    final = await store.get(sub.task_id)
+    assert final is not None and final.status.finished
+    assert final.terminal_event_id == entries[0][0].decode()
+    assert await store.active("u1") == []
+
+
+async def test_progress_after_the_end_is_refused(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    sub = await create(store)
+    progress = Progress(task_id=sub.task_id, step=2, stage="scrape", status="Fetching")
+    assert await store.progress(progress, status=TaskStatus.PROGRESS) is not None
+    record = await store.get(sub.task_id)
+    assert record is not None and record.step == 2 and record.status is TaskStatus.PROGRESS
+    await store.fail(record, code="cancelled", text="c", retryable=False, cancelled=True)
+    assert await store.progress(progress, status=TaskStatus.PROGRESS) is None
+    final = await store.get(sub.task_id)
+    assert final is not None and final.status is TaskStatus.CANCELLED
+    assert final.error is not None and final.error.error == "cancelled"
+
+
+async def test_every_key_of_a_finished_task_expires(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    sub = await create(store, key="idem")
+    record = await store.get(sub.task_id)
+    assert record is not None
+    await store.progress(Progress(task_id=sub.task_id, step=1, stage="init", status="s"), status=TaskStatus.STARTED)
+    await store.fail(record, code="internal", text="x", retryable=True)
+    keys = [k async for k in redis.scan_iter(match=f"{key_prefix}*")]
+    assert keys, "the task wrote keys"
+    for key in keys:
+        assert await redis.ttl(key) > 0, key
