@@ -33,11 +33,11 @@ ASS_HEADER = (
 )
 
 
-def picture(width: int, height: int, colour: Colour, index: int = 0) -> VideoFrame:
-    """A solid `colour` picture with a white bar at a place that depends on `index`."""
+def picture(width: int, height: int, colour: Colour) -> VideoFrame:
+    """A solid `colour` picture with a white bar placed by the colour (same colour, same picture)."""
     row = bytearray(bytes((*colour, 255)) * width)
     bar_width = max(2, width // 6)
-    left = (index * bar_width * 2) % max(1, width - bar_width)
+    left = (sum(colour) * 7) % max(1, width - bar_width)
     bar_row = bytearray(row)
     bar_row[left * 4 : (left + bar_width) * 4] = b"\xff\xff\xff\xff" * bar_width
     rows = [bar_row if height // 4 <= y < height * 3 // 4 else row for y in range(height)]
@@ -82,9 +82,7 @@ def make_video(
         sound = out.add_stream("aac", rate=16000) if audio else None
 
         total = max(1, round(seconds * fps))
-        pictures = [
-            picture(width, height, c, i).reformat(format="yuv420p") for i, c in enumerate(scenes)
-        ]
+        pictures = [picture(width, height, c).reformat(format="yuv420p") for c in scenes]
         previous = -1
         for n in range(total):
             scene = min(len(scenes) - 1, n * len(scenes) // total)

@@ -121,6 +121,7 @@ class Service:
             "RESIMPLY_DATA_DIR": str(self.data_dir),
             "RESIMPLY_KEY_PREFIX": f"t{self.port}:",
             "LOG_FORMAT": "json",
+            "RESIMPLY_RATE_LIMIT_PER_MINUTE": "60",
             **extra_env,
         }
         self.env.pop("SUPABASE_JWT_SECRET", None)

@@ -80,6 +80,11 @@ async def analyze_video(
         ),
     )
     subtitles_job = loop.run_in_executor(executor, read_embedded_subtitles, path)
-    frames, subtitles = await asyncio.gather(frames_job, subtitles_job)
+    # Wait for both even when one fails, so no error is left unretrieved in a future.
+    frames, subtitles = await asyncio.gather(frames_job, subtitles_job, return_exceptions=True)
+    if isinstance(frames, BaseException):
+        raise frames
+    if isinstance(subtitles, BaseException):
+        raise subtitles
     await progress.update(f"Picked {len(frames)} frames", 1.0)
     return MediaAnalysis(info=info, frames=tuple(frames), embedded_subtitles=tuple(subtitles))

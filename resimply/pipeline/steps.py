@@ -56,7 +56,8 @@ async def media(
         max_bytes=deps.limits.max_bytes,
         timeout_s=deps.download_timeout_s,
         progress=progress,
-        session=deps.http,
+        # No shared session: download() builds one whose resolver refuses private
+        # addresses at connect time unless this video is allowed to use them.
     )
     analysis = await analyze_video(
         path, limits=deps.limits, progress=progress, executor=deps.executor
