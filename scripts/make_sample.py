@@ -158,7 +158,7 @@ def write_video(path: Path) -> None:
             packet.stream = text
             packet.pts = packet.dts = start_ms
             packet.duration = end_ms - start_ms
-            packet.time_base = text.time_base
+            packet.time_base = fractions.Fraction(1, 1000)
             out.mux(packet)
 
 

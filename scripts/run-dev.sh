@@ -25,7 +25,6 @@ MSG
     --save "" --appendonly no --daemonize no --loglevel warning \
     >.run/redis/redis.log 2>&1 &
   REDIS_PID=$!
-  trap 'kill $REDIS_PID 2>/dev/null || true' EXIT
   for _ in $(seq 50); do
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     kill -0 "$REDIS_PID" 2>/dev/null || { cat .run/redis/redis.log >&2; exit 1; }
@@ -35,4 +34,13 @@ MSG
   echo "Started a private Redis on $REDIS_URL (data in .run/redis, not persisted)." >&2
 fi
 
-exec .venv/bin/resimply serve --host "$HOST" --port "$PORT" --with-worker
+.venv/bin/resimply serve --host "$HOST" --port "$PORT" --with-worker &
+SERVER_PID=$!
+stop() {
+  kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null
+  true
+}
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+wait "$SERVER_PID"

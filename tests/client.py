@@ -59,7 +59,12 @@ def sse_messages(
 
 
 async def ws_messages(
-    svc: Service, token: str | None, task_id: str, *, last_event_id: str | None = None, path: str = "ws"
+    svc: Service,
+    token: str | None,
+    task_id: str,
+    *,
+    last_event_id: str | None = None,
+    path: str = "ws",
 ) -> tuple[int | None, list[dict[str, Any]]]:
     """Follow a task over WebSocket until the server closes; returns the close code
     and the messages."""

@@ -6,8 +6,10 @@ import fractions
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import av
+from av.subtitles.stream import SubtitleStream
 from av.video.frame import PictureType, VideoFrame
 
 Colour = tuple[int, int, int]
@@ -34,10 +36,15 @@ ASS_HEADER = (
 
 
 def picture(width: int, height: int, colour: Colour) -> VideoFrame:
-    """A solid `colour` picture with a white bar placed by the colour (same colour, same picture)."""
+    """A solid `colour` picture with a white bar placed by the colour.
+
+    Close colours give the same picture but for the shade; black stays plain black.
+    """
     row = bytearray(bytes((*colour, 255)) * width)
+    if colour == (0, 0, 0):
+        return VideoFrame.from_bytes(bytes(row) * height, width, height, format="rgba")
     bar_width = max(2, width // 6)
-    left = (sum(colour) * 7) % max(1, width - bar_width)
+    left = (sum(colour) // 32 * 37) % max(1, width - bar_width)
     bar_row = bytearray(row)
     bar_row[left * 4 : (left + bar_width) * 4] = b"\xff\xff\xff\xff" * bar_width
     rows = [bar_row if height // 4 <= y < height * 3 // 4 else row for y in range(height)]
@@ -58,6 +65,7 @@ def make_video(
     audio: bool = False,
     rotation: int = 0,
     faststart: bool = False,
+    start_s: float = 0.0,
 ) -> Path:
     """Write an H.264 video cycling evenly through `scenes` (each starts on a keyframe).
 
@@ -72,10 +80,10 @@ def make_video(
         video.codec_context.gop_size = fps  # a keyframe every second
         if rotation:
             video.set_display_rotation(rotation)
-        text = None
+        text: SubtitleStream | None = None
         if subtitles is not None:
             codec = subtitle_codec or ("mov_text" if path.suffix in (".mp4", ".mov") else "subrip")
-            text = out.add_stream(codec)
+            text = cast(SubtitleStream, out.add_stream(codec))
             text.codec_context.subtitle_header = ASS_HEADER
             text.metadata["language"] = language
             text.time_base = fractions.Fraction(1, 1000)  # before the header is written
@@ -87,7 +95,7 @@ def make_video(
         for n in range(total):
             scene = min(len(scenes) - 1, n * len(scenes) // total)
             frame = pictures[scene]
-            frame.pts = n
+            frame.pts = n + round(start_s * fps)  # a clock that starts late, as in MPEG-TS
             # Start every scene on a keyframe, as a scene-cut detector would.
             frame.pict_type = PictureType.I if scene != previous else PictureType.NONE
             previous = scene
@@ -132,7 +140,7 @@ def _write_tone(
 
 
 def _write_cues(
-    out: av.container.OutputContainer, stream: av.stream.Stream, cues: Sequence[Cue]
+    out: av.container.OutputContainer, stream: SubtitleStream, cues: Sequence[Cue]
 ) -> None:
     for index, (start, end, line) in enumerate(cues):
         start_ms, end_ms = round(start * 1000), round(end * 1000)
@@ -144,7 +152,7 @@ def _write_cues(
         packet.stream = stream
         packet.pts = packet.dts = start_ms
         packet.duration = end_ms - start_ms
-        packet.time_base = stream.time_base
+        packet.time_base = fractions.Fraction(1, 1000)  # the stream's, set at creation
         out.mux(packet)
 
 

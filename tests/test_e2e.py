@@ -19,10 +19,14 @@ from tests.servers import Service
 STAGES = ["init", "scrape", "media", "extract", "store"]
 
 
-def wait_until_finished(svc: Service, token: str, task_id: str, timeout: float = 60) -> dict[str, Any]:
+def wait_until_finished(
+    svc: Service, token: str, task_id: str, timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body: dict[str, Any] = httpx.get(f"{svc.base_url}/task/{task_id}", headers=auth(token)).json()
+        body: dict[str, Any] = httpx.get(
+            f"{svc.base_url}/task/{task_id}", headers=auth(token)
+        ).json()
         if body["status"] in ("SUCCESS", "FAILURE", "CANCELLED"):
             return body
         time.sleep(0.1)
@@ -43,11 +47,32 @@ def assert_full_run(messages: list[dict[str, Any]], task_id: str) -> None:
     assert [s for s in STAGES if any(m["stage"] == s for m in progress)] == STAGES
     assert [m["step"] for m in progress] == sorted(m["step"] for m in progress)
     for message in progress:
-        assert set(message) >= {"type", "task_id", "step", "total_steps", "stage", "status", "details", "fraction", "timestamp", "event_id"}
+        assert set(message) >= {
+            "type",
+            "task_id",
+            "step",
+            "total_steps",
+            "stage",
+            "status",
+            "details",
+            "fraction",
+            "timestamp",
+            "event_id",
+        }
         assert message["task_id"] == task_id and message["total_steps"] == 5
     final = messages[-1]
     assert final["type"] == "completion" and final["status"] == "SUCCESS"
-    assert set(final) == {"type", "task_id", "status", "message", "recipe_id", "recipe_name", "recipe", "timestamp", "event_id"}
+    assert set(final) == {
+        "type",
+        "task_id",
+        "status",
+        "message",
+        "recipe_id",
+        "recipe_name",
+        "recipe",
+        "timestamp",
+        "event_id",
+    }
     assert final["recipe"]["id"] == final["recipe_id"]
     assert sum(m["type"] in ("completion", "error") for m in messages) == 1
     ids = [m["event_id"] for m in messages]
@@ -144,9 +169,17 @@ async def test_bad_tokens_get_401_and_close_4001(service: Service, token: str | 
     task_id = submit(service, good, {"url": str(SAMPLE_VIDEO)}).json()["task_id"]
     bad = _expired_token(service, user) if token == "expired" else token
     headers = auth(bad) if bad else {}
-    for method, path in [("POST", "/scrape/async"), ("GET", f"/task/{task_id}"), ("GET", "/tasks/active"),
-                         ("DELETE", f"/task/{task_id}"), ("GET", "/recipes"), ("GET", f"/events/{task_id}")]:
-        response = httpx.request(method, service.base_url + path, headers=headers, json={"url": "x"})
+    for method, path in [
+        ("POST", "/scrape/async"),
+        ("GET", f"/task/{task_id}"),
+        ("GET", "/tasks/active"),
+        ("DELETE", f"/task/{task_id}"),
+        ("GET", "/recipes"),
+        ("GET", f"/events/{task_id}"),
+    ]:
+        response = httpx.request(
+            method, service.base_url + path, headers=headers, json={"url": "x"}
+        )
         assert response.status_code == 401, (method, path)
         assert response.json()["error"] == "unauthorized"
         assert response.json()["message"]
@@ -161,10 +194,13 @@ async def test_another_users_task_is_not_found(service: Service) -> None:
     intruder = service.token("44444444-4444-4444-8444-444444444444")
     task = run_sample(service, owner)
     task_id = task["task_id"]
-    for method, path in [("GET", f"/task/{task_id}"), ("DELETE", f"/task/{task_id}"),
-                         ("GET", f"/events/{task_id}?token={intruder}"),
-                         ("GET", f"/recipes/{task['result']['recipe_id']}"),
-                         ("GET", "/task/00000000-0000-4000-8000-000000000000")]:
+    for method, path in [
+        ("GET", f"/task/{task_id}"),
+        ("DELETE", f"/task/{task_id}"),
+        ("GET", f"/events/{task_id}?token={intruder}"),
+        ("GET", f"/recipes/{task['result']['recipe_id']}"),
+        ("GET", "/task/00000000-0000-4000-8000-000000000000"),
+    ]:
         response = httpx.request(method, service.base_url + path, headers=auth(intruder))
         assert (response.status_code, response.json()["error"]) == (404, "not_found"), path
     code, messages = await ws_messages(service, intruder, task_id)
@@ -183,11 +219,33 @@ def test_bad_requests_get_clear_errors_and_nothing_breaks(service: Service) -> N
         (httpx.post(url, content=b"{not json", headers=auth(token)), 400, "invalid_request"),
         (httpx.post(url, json={"link": "x"}, headers=auth(token)), 400, "invalid_request"),
         (httpx.post(url, json=["x"], headers=auth(token)), 400, "invalid_request"),
-        (httpx.post(url, json={"url": str(SAMPLE_VIDEO), "language": "english"}, headers=auth(token)), 400, "invalid_request"),
+        (
+            httpx.post(
+                url, json={"url": str(SAMPLE_VIDEO), "language": "english"}, headers=auth(token)
+            ),
+            400,
+            "invalid_request",
+        ),
         (httpx.post(url, content=b"x" * 100_000, headers=auth(token)), 413, "payload_too_large"),
-        (httpx.post(url, json={"url": "ftp://example.com/v.mp4"}, headers=auth(token)), 422, "unsupported_url"),
-        (httpx.post(url, json={"url": "https://www.tiktok.com/@chef/video/7524354452762037512"}, headers=auth(token)), 422, "unsupported_url"),
-        (httpx.delete(f"{service.base_url}/scrape/async", headers=auth(token)), 405, "method_not_allowed"),
+        (
+            httpx.post(url, json={"url": "ftp://example.com/v.mp4"}, headers=auth(token)),
+            422,
+            "unsupported_url",
+        ),
+        (
+            httpx.post(
+                url,
+                json={"url": "https://www.tiktok.com/@chef/video/7524354452762037512"},
+                headers=auth(token),
+            ),
+            422,
+            "unsupported_url",
+        ),
+        (
+            httpx.delete(f"{service.base_url}/scrape/async", headers=auth(token)),
+            405,
+            "method_not_allowed",
+        ),
         (httpx.get(f"{service.base_url}/nowhere"), 404, "not_found"),
     ]
     for response, status, code in cases:
@@ -196,7 +254,9 @@ def test_bad_requests_get_clear_errors_and_nothing_breaks(service: Service) -> N
     run_sample(service, token)
 
 
-def test_same_video_while_unfinished_and_idempotency_key_return_the_first_task(service: Service) -> None:
+def test_same_video_while_unfinished_and_idempotency_key_return_the_first_task(
+    service: Service,
+) -> None:
     token = service.token("66666666-6666-4666-8666-666666666666")
     first = submit(service, token, {"url": str(SAMPLE_VIDEO)}, **{"Idempotency-Key": "abc"})
     again = submit(service, token, {"video_url": str(SAMPLE_VIDEO)})
@@ -223,7 +283,9 @@ def test_rate_limit_answers_429_with_retry_after(service: Service) -> None:
 # --- task outcomes -----------------------------------------------------------------
 
 
-def _outcome(service: Service, token: str, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _outcome(
+    service: Service, token: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     response = submit(service, token, body)
     assert response.status_code == 202, response.text
     task_id = response.json()["task_id"]
@@ -231,19 +293,37 @@ def _outcome(service: Service, token: str, body: dict[str, Any]) -> tuple[dict[s
     return wait_until_finished(service, token, task_id), messages
 
 
-def test_a_file_that_is_not_a_video_ends_with_invalid_media(service: Service, tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_video_ends_with_invalid_media(
+    service: Service, tmp_path: Path
+) -> None:
     token = service.token("88888888-8888-4888-8888-888888888888")
     fake = tmp_path / "notes.mp4"
     fake.write_text("200 g spaghetti, this is text, not a video\n" * 50)
     task, messages = _outcome(service, token, {"url": str(fake)})
     assert task["status"] == "FAILURE" and task["error"]["error"] == "invalid_media"
     final = messages[-1]
-    assert (final["type"], final["status"], final["error"], final["retryable"]) == ("error", "FAILURE", "invalid_media", False)
-    assert set(final) == {"type", "task_id", "status", "error", "message", "retryable", "timestamp", "event_id"}
+    assert (final["type"], final["status"], final["error"], final["retryable"]) == (
+        "error",
+        "FAILURE",
+        "invalid_media",
+        False,
+    )
+    assert set(final) == {
+        "type",
+        "task_id",
+        "status",
+        "error",
+        "message",
+        "retryable",
+        "timestamp",
+        "event_id",
+    }
     run_sample(service, token)
 
 
-def test_a_video_over_the_limits_ends_with_video_too_large(service: Service, tmp_path: Path) -> None:
+def test_a_video_over_the_limits_ends_with_video_too_large(
+    service: Service, tmp_path: Path
+) -> None:
     from tests.mediagen import make_video
 
     token = service.token("99999999-9999-4999-8999-999999999999")
@@ -256,13 +336,17 @@ def test_a_video_over_the_limits_ends_with_video_too_large(service: Service, tmp
     run_sample(service, token)
 
 
-def test_a_caption_without_a_recipe_ends_with_not_a_recipe(service: Service, tmp_path: Path) -> None:
+def test_a_caption_without_a_recipe_ends_with_not_a_recipe(
+    service: Service, tmp_path: Path
+) -> None:
     from tests.mediagen import make_video
 
     token = service.token("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa")
     dance = tmp_path / "dance.mp4"
     make_video(dance, width=64, height=96, seconds=3, fps=10, scenes=2)
-    task, messages = _outcome(service, token, {"url": str(dance), "caption": "Sunday vibes ☀️ #fyp #dance"})
+    task, messages = _outcome(
+        service, token, {"url": str(dance), "caption": "Sunday vibes ☀️ #fyp #dance"}
+    )
     assert task["error"]["error"] == "not_a_recipe"
     assert [m["stage"] for m in messages if m["type"] == "progress"][-1] == "extract"
     run_sample(service, token)
@@ -274,7 +358,10 @@ def test_cancelling_a_task_ends_its_stream_with_cancelled(service: Service) -> N
     response = httpx.delete(f"{service.base_url}/task/{task_id}", headers=auth(token))
     if response.status_code == 409:  # finished before we could cancel: try a slower start
         pytest.fail(f"the task finished before DELETE: {response.text}")
-    assert response.json() == {"task_id": task_id, "status": "CANCELLED"} and response.status_code == 202
+    assert (
+        response.json() == {"task_id": task_id, "status": "CANCELLED"}
+        and response.status_code == 202
+    )
     _, messages = sse_messages(service, token, task_id)
     final = messages[-1]
     assert (final["type"], final["status"], final["error"]) == ("error", "CANCELLED", "cancelled")
@@ -283,4 +370,50 @@ def test_cancelling_a_task_ends_its_stream_with_cancelled(service: Service) -> N
     assert task["status"] == "CANCELLED"
     again = httpx.delete(f"{service.base_url}/task/{task_id}", headers=auth(token))
     assert (again.status_code, again.json()["error"]) == (409, "already_finished")
+    run_sample(service, token)
+
+
+def test_cancelling_reaches_a_running_job(service: Service) -> None:
+    """DELETE while the worker is downloading: the job stops (the download's
+    connection is dropped), the stream ends with CANCELLED, the next task runs."""
+    import http.server
+    import threading
+
+    dropped = threading.Event()
+
+    class SlowVideo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(10_000_000))
+            self.end_headers()
+            try:
+                for _ in range(240):  # at most two minutes, then give up
+                    self.wfile.write(b"\0" * 1024)
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                dropped.set()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowVideo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        token = service.token("cccccccc-cccc-4ccc-8ccc-cccccccccccc")
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow.mp4"
+        task_id = submit(service, token, {"url": url, "caption": "200 g pasta"}).json()["task_id"]
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{service.base_url}/task/{task_id}", headers=auth(token)).json()["step"] < 3:
+            assert time.monotonic() < deadline, "the job never reached the media step"
+            time.sleep(0.1)
+        response = httpx.delete(f"{service.base_url}/task/{task_id}", headers=auth(token))
+        assert response.status_code == 202
+        assert dropped.wait(20), "the running job was not aborted: its download went on"
+        _, messages = sse_messages(service, token, task_id)
+        assert messages[-1]["status"] == "CANCELLED"
+        assert [m["stage"] for m in messages if m["type"] == "progress"][-1] == "media"
+    finally:
+        server.shutdown()
     run_sample(service, token)

@@ -82,7 +82,9 @@ async def test_a_newly_watched_stream_is_read_without_waiting_for_the_block_time
         await hub.stop()
 
 
-async def test_a_slow_watcher_is_cut_off_without_holding_back_others(redis: Redis, key_prefix: str) -> None:
+async def test_a_slow_watcher_is_cut_off_without_holding_back_others(
+    redis: Redis, key_prefix: str
+) -> None:
     keys = Keys(key_prefix)
     hub = StreamHub(redis, keys, buffer_size=5, block_ms=2000)
     await hub.start()

@@ -1,3 +1,4 @@
+import io
 from pathlib import Path
 
 import av
@@ -6,7 +7,7 @@ import pytest
 from resimply.errors import InvalidMedia
 from resimply.media.frames import pick_frames
 from resimply.providers.base import Frame
-from tests.mediagen import make_video
+from tests.mediagen import SCENES, make_video
 
 SAMPLE = Path(__file__).resolve().parent.parent / "resimply" / "samples" / "carbonara.mp4"
 RED, BLUE, BLACK = (200, 40, 40), (40, 60, 200), (0, 0, 0)
@@ -14,8 +15,7 @@ RED, BLUE, BLACK = (200, 40, 40), (40, 60, 200), (0, 0, 0)
 
 def jpeg_size(jpeg: bytes) -> tuple[int, int]:
     """Decode the JPEG for real and return its size."""
-    path_like = __import__("io").BytesIO(jpeg)
-    with av.open(path_like, format="mjpeg") as container:
+    with av.open(io.BytesIO(jpeg), "r", format="mjpeg") as container:
         picture = next(container.decode(video=0))
         return picture.width, picture.height
 
@@ -43,7 +43,7 @@ def test_frames_are_downscaled_to_the_longest_edge() -> None:
 def test_at_most_max_frames_evenly_spread_first_and_last_included() -> None:
     assert [f.timestamp for f in pick(SAMPLE, max_frames=3)] == [0.0, 6.0, 12.0]
     assert [f.timestamp for f in pick(SAMPLE, max_frames=2)] == [0.0, 12.0]
-    assert [f.timestamp for f in pick(SAMPLE, max_frames=1)] == [0.0]
+    assert [f.timestamp for f in pick(SAMPLE, max_frames=1)] == [6.0]  # the middle one
     assert pick(SAMPLE, max_frames=0) == []
 
 
@@ -83,3 +83,19 @@ def test_a_file_without_readable_pictures_is_invalid(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
     with pytest.raises(InvalidMedia):
         pick(path)
+
+
+def test_a_truncated_download_keeps_the_frames_before_the_cut(tmp_path: Path) -> None:
+    # With the index first (faststart), the headers survive and promise 6 s.
+    full = make_video(tmp_path / "full.mp4", seconds=6, fps=10, scenes=SCENES, faststart=True)
+    half = tmp_path / "half.mp4"
+    half.write_bytes(full.read_bytes()[: full.stat().st_size * 6 // 10])
+    everything = [f.timestamp for f in pick(full)]
+    assert everything == [0.0, 1.2, 2.4, 3.6, 4.8]
+    assert [f.timestamp for f in pick(half)] == everything[:2]
+
+
+def test_timestamps_count_from_the_start_of_the_video(tmp_path: Path) -> None:
+    # Broadcast (MPEG-TS) clocks rarely start at zero; timestamps still do.
+    path = make_video(tmp_path / "v.ts", seconds=2, fps=5, scenes=[RED, BLUE], start_s=10)
+    assert [f.timestamp for f in pick(path)] == [0.0, 1.0]

@@ -16,7 +16,9 @@ def make_store(redis: Redis, prefix: str) -> TaskStore:
     return TaskStore(redis, Keys(prefix), ttl_s=3600, stream_maxlen=100, dedupe_ttl_s=600)
 
 
-async def create(store: TaskStore, user: str = "u1", url: str = "https://x/v.mp4", key: str | None = None):  # type: ignore[no-untyped-def]
+async def create(
+    store: TaskStore, user: str = "u1", url: str = "https://x/v.mp4", key: str | None = None
+):  # type: ignore[no-untyped-def]
     return await store.create(
         user_id=user, url=url, canonical_url=url, language=None, caption=None, idempotency_key=key
     )
@@ -33,7 +35,9 @@ async def test_a_new_task_is_pending_and_listed_as_active(redis: Redis, key_pref
     assert await store.active("someone-else") == []
 
 
-async def test_same_user_same_video_while_unfinished_gets_the_same_task(redis: Redis, key_prefix: str) -> None:
+async def test_same_user_same_video_while_unfinished_gets_the_same_task(
+    redis: Redis, key_prefix: str
+) -> None:
     store = make_store(redis, key_prefix)
     first = await create(store)
     again = await create(store)
@@ -98,7 +102,9 @@ async def test_every_key_of_a_finished_task_expires(redis: Redis, key_prefix: st
     sub = await create(store, key="idem")
     record = await store.get(sub.task_id)
     assert record is not None
-    await store.progress(Progress(task_id=sub.task_id, step=1, stage="init", status="s"), status=TaskStatus.STARTED)
+    await store.progress(
+        Progress(task_id=sub.task_id, step=1, stage="init", status="s"), status=TaskStatus.STARTED
+    )
     await store.fail(record, code="internal", text="x", retryable=True)
     keys = [k async for k in redis.scan_iter(match=f"{key_prefix}*")]
     assert keys, "the task wrote keys"

@@ -77,6 +77,7 @@ async def analyze_video(
             max_frames=limits.max_frames,
             max_edge=limits.max_edge,
             jpeg_quality=limits.jpeg_quality,
+            duration_s=info.duration_s,
         ),
     )
     subtitles_job = loop.run_in_executor(executor, read_embedded_subtitles, path)

@@ -33,13 +33,21 @@ class _Candidate:
     signature: bytes
 
 
-def pick_frames(path: Path, *, max_frames: int, max_edge: int, jpeg_quality: int) -> list[Frame]:
+def pick_frames(
+    path: Path,
+    *,
+    max_frames: int,
+    max_edge: int,
+    jpeg_quality: int,
+    duration_s: float | None = None,
+) -> list[Frame]:
     """Up to `max_frames` distinct frames spread over the video, in time order.
 
     Only keyframes are decoded: the decoder seeks to evenly spread times and
     stops at the first keyframe, so the cost does not grow with the video's
     length. Near-duplicate and black frames are dropped. Each JPEG's longest
-    edge is at most `max_edge`. Memory holds only the kept JPEGs.
+    edge is at most `max_edge`. Memory holds only the kept JPEGs. `duration_s`
+    (from `probe`) helps for files whose headers do not give one.
     """
     if max_frames <= 0:
         return []
@@ -47,22 +55,21 @@ def pick_frames(path: Path, *, max_frames: int, max_edge: int, jpeg_quality: int
         stream = video_stream(container)
         # Decode keyframes only; everything else is skipped by the decoder.
         stream.codec_context.skip_frame = "NONKEY"
-        duration = header_duration(container, stream) or 0.0
+        duration = header_duration(container, stream) or duration_s or 0.0
         count = min(MAX_CANDIDATES, max_frames * CANDIDATES_PER_FRAME)
-        targets = [duration * (i + 0.5) / count for i in range(count)] if duration else [0.0]
+        targets = [duration * (i + 0.5) / count for i in range(count)]
         kept: list[_Candidate] = []
-        seen: set[int] = set()
         try:
-            for picture in _keyframes_near(container, stream, targets, seen):
+            for picture, timestamp in _keyframes_near(container, stream, targets or [0.0]):
                 signature = _signature(picture)
                 if _is_black(signature) or any(
                     _distance(signature, c.signature) < DUPLICATE_DISTANCE for c in kept
                 ):
                     continue
-                frame = _to_jpeg(picture, max_edge=max_edge, quality=jpeg_quality)
+                frame = _to_jpeg(picture, timestamp, max_edge=max_edge, quality=jpeg_quality)
                 kept.append(_Candidate(frame, signature))
         except DECODE_ERRORS as exc:
-            # A damaged tail still leaves the frames decoded so far usable.
+            # A truncated or damaged file still leaves the frames decoded so far.
             if not kept:
                 raise InvalidMedia(UNREADABLE) from exc
     if not kept:
@@ -71,17 +78,19 @@ def pick_frames(path: Path, *, max_frames: int, max_edge: int, jpeg_quality: int
 
 
 def _keyframes_near(
-    container: InputContainer, stream: VideoStream, targets: list[float], seen: set[int]
-) -> Iterator[VideoFrame]:
-    """The keyframe at or before each target time, each keyframe once."""
+    container: InputContainer, stream: VideoStream, targets: list[float]
+) -> Iterator[tuple[VideoFrame, float]]:
+    """The keyframe at or before each target time (seconds from the start), each once,
+    with its own time from the start."""
     time_base = stream.time_base or fractions.Fraction(1, 1000)
+    origin = stream.start_time or 0  # e.g. MPEG-TS clocks rarely start at zero
+    seen: set[int | None] = set()
     for target in targets:
-        container.seek(int(target / time_base), stream=stream, backward=True)
+        container.seek(origin + int(target / time_base), stream=stream, backward=True)
         for picture in container.decode(stream):
-            if picture.pts is None or picture.pts not in seen:
-                if picture.pts is not None:
-                    seen.add(picture.pts)
-                yield picture
+            if picture.pts not in seen:
+                seen.add(picture.pts)
+                yield picture, max(0.0, float(((picture.pts or origin) - origin) * time_base))
             break
 
 
@@ -105,17 +114,17 @@ def _is_black(signature: bytes) -> bool:
 
 
 def _spread(kept: list[_Candidate], limit: int) -> list[_Candidate]:
-    """At most `limit` of the kept frames, evenly spread, first and last included."""
+    """At most `limit` of the kept frames, evenly spread, first and last included
+    (a single frame is the middle one: openings are often titles or faces)."""
     if len(kept) <= limit:
         return kept
     if limit == 1:
-        return kept[:1]
+        return [kept[len(kept) // 2]]
     last = len(kept) - 1
     return [kept[round(i * last / (limit - 1))] for i in range(limit)]
 
 
-def _to_jpeg(picture: VideoFrame, *, max_edge: int, quality: int) -> Frame:
-    timestamp = float(picture.time or 0.0)
+def _to_jpeg(picture: VideoFrame, timestamp: float, *, max_edge: int, quality: int) -> Frame:
     # Scale first (cheaper), then turn the picture upright as a player would.
     width, height = _fit(picture.width, picture.height, max_edge)
     image = picture.reformat(width=width, height=height, format="yuvj420p")

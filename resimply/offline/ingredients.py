@@ -44,7 +44,11 @@ def _read_unit(text: str, pos: int) -> tuple[UnitMatch | None, int]:
 
 
 def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
-    """Split "Mehl 500 g" / "Eggs: 3" into name and amount, if the line ends in one."""
+    """Split "Mehl 500 g" / "Eggs: 3" / "Eier 4" into name and amount, if the line ends in one.
+
+    A bare trailing number needs a colon or dash, or a name of at most three
+    words: "Eier 4" is a German list line, "Top 10 tips for 2024" is not.
+    """
     for sep in re.finditer(r"\s*[:–—-]\s*|\s+", text):
         start = sep.end()
         if start >= len(text) or not _LEADING_AMOUNT.match(text, start):
@@ -55,8 +59,11 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
         if not name or amount is None:
             continue
         unit, end = _read_unit(text, amount.end)
-        if text[end:].strip(" .") or not (unit or sep.group().strip()):
+        if text[end:].strip(" .") or not (unit or sep.group().strip() or word_count(name) <= 3):
             continue
+        if unit is None and (lead := match_unit(name)) and name[lead.end :].strip():
+            # "Dose Tomaten 1": the unit leads, the count trails.
+            return name[lead.end :].strip(), amount, lead
         return name, amount, unit
     return None
 
@@ -129,6 +136,12 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
 def _vague(text: str) -> bool:
     # "a little oil", "ein paar Tomaten": the article is part of the name.
     return bool(re.match(r"\S+\s+(?:few|couple|little|bit|lot|lots|paar|wenig|bisschen)\b", text, re.I))
+
+
+def is_note(text: str) -> bool:
+    """True when a fragment describes an ingredient ("finely chopped", "gerieben")
+    rather than naming one."""
+    return bool(_NOTE_WORD.search(text)) and not _LEADING_AMOUNT.match(text.strip())
 
 
 def has_amount(line: str) -> bool:

@@ -98,8 +98,12 @@ def _kind(label: str) -> str:
     return "cook"
 
 
-def line_times(line: str) -> tuple[dict[str, int], bool]:
-    """The labelled times of one line, and whether the line holds nothing else."""
+def line_times(line: str, *, allow_bare: bool = True) -> tuple[dict[str, int], bool]:
+    """The labelled times of one line, and whether the line holds nothing else.
+
+    With `allow_bare=False` a label needs a colon or the word "time"/"zeit" even
+    on a line of its own: inside a steps block "Bake 20 minutes." is a step.
+    """
     accepted: dict[str, int] = {}
     candidates: list[tuple[str, int, bool]] = []
     remainder = line
@@ -119,7 +123,7 @@ def line_times(line: str) -> tuple[dict[str, int], bool]:
         remainder = remainder.replace(span, " ", 1)
     only_times = bool(candidates) and not _FILLER.sub("", remainder)
     for kind, minutes, explicit in candidates:
-        if (explicit or only_times) and kind not in accepted:
+        if (explicit or (only_times and allow_bare)) and kind not in accepted:
             accepted[kind] = minutes
     return accepted, only_times
 

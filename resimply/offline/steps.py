@@ -147,7 +147,7 @@ _SPOKEN_BREAK = re.compile(
 
 def _segments(lines: list[str]) -> list[str]:
     sentences = split_sentences(" ".join(lines))
-    if all(word_count(s) <= 40 for s in sentences):
+    if len(sentences) > 1 and all(word_count(s) <= 30 for s in sentences):
         return sentences
     # Auto-captions often have no punctuation at all: fall back to the cue
     # lines, and break long ones where a speaker moves on ("… then add …").

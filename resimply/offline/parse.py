@@ -1,0 +1,92 @@
+"""Caption + subtitles → `Recipe`, without a model and without the network."""
+
+from __future__ import annotations
+
+from ..errors import NotARecipe
+from ..models import Recipe
+from .language import detect_language
+from .meta import find_servings, find_times
+from .sections import Layout, read_caption
+from .steps import is_instruction, speech_steps
+from .tags import find_tags
+from .text import remove_hashtags
+from .titles import spoken_title
+
+# The parser runs inline on the event loop; bounding its input bounds its time.
+# A TikTok caption holds at most a few thousand characters and an hour of
+# subtitles about 60 000.
+MAX_CHARS = 100_000
+
+_UNTITLED = {"de": "Rezept ohne Titel"}
+_UNTITLED_DEFAULT = "Untitled recipe"
+
+
+def _has_recipe(layout: Layout, spoken_steps: int) -> bool:
+    # A dance video's caption ("Sunday vibes ☀️ #fyp") has neither measured
+    # ingredients nor steps. A real recipe has at least one of: an ingredient
+    # with an amount or unit, an ingredient list under its heading, a steps
+    # section, numbered steps, or several instructions spoken in the video.
+    measured = any(i.quantity is not None or i.unit is not None for i in layout.ingredients)
+    listed = layout.ingredients_heading and len(layout.ingredients) >= 2
+    # Numbered lines are steps only if they read as instructions: "1. my dog
+    # 2. coffee" is a list of favourite things.
+    instructions = sum(is_instruction(step.text) for step in layout.steps)
+    caption_steps = (
+        len(layout.steps) >= 2 and (layout.steps_heading or 2 * instructions >= len(layout.steps))
+    ) or instructions >= 1 and layout.steps_heading
+    return measured or listed or caption_steps or spoken_steps >= 2
+
+
+def _primary(tag: str | None) -> str | None:
+    return tag.split("-")[0].split("_")[0].lower() or None if tag else None
+
+
+def parse_recipe(
+    caption: str | None,
+    subtitles: str | None,
+    transcript: str | None,
+    language: str | None,
+    *,
+    source_language: str | None = None,
+) -> Recipe:
+    """Read a recipe out of a video's caption and subtitle/transcript text.
+
+    `language` is the language the user asked for; the offline extractor cannot
+    translate, so the recipe stays in its source language and `Recipe.language`
+    says which one that is (detected, else `source_language` as reported by the
+    platform, else None). Raises `NotARecipe` when the text holds no recipe.
+    """
+    del language  # accepted for the extractor contract; there is no translation offline
+    caption = (caption or "")[:MAX_CHARS]
+    subtitles = (subtitles or "")[:MAX_CHARS] or None
+    transcript = (transcript or "")[:MAX_CHARS] or None
+
+    layout = read_caption(caption)
+    steps = layout.steps
+    spoken = 0
+    if not steps:
+        # Steps said in the video, when the caption only lists ingredients (or nothing).
+        steps = speech_steps(subtitles or "") or speech_steps(transcript or "")
+        spoken = len(steps)
+    if not _has_recipe(layout, spoken):
+        raise NotARecipe()
+
+    times = find_times(layout.meta_lines)
+    total = times.total
+    if total is None and times.prep is not None and times.cook is not None:
+        total = times.prep + times.cook
+    detected = detect_language(remove_hashtags(caption), subtitles, transcript)
+    source = detected or _primary(source_language)
+    title = layout.title or spoken_title(subtitles, transcript)
+    return Recipe(
+        title=title or _UNTITLED.get(source or "", _UNTITLED_DEFAULT),
+        description=" ".join(layout.description) or None,
+        language=source,
+        servings=find_servings("\n".join(layout.meta_lines)),
+        prep_minutes=times.prep,
+        cook_minutes=times.cook,
+        total_minutes=total,
+        ingredients=layout.ingredients,
+        steps=steps,
+        tags=find_tags(caption),
+    )

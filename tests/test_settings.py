@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from resimply.settings import Settings, SettingsError
+
+
+def test_defaults_are_the_local_providers() -> None:
+    settings = Settings.from_env({})
+    assert (settings.scraper, settings.extractor, settings.store) == ("direct", "offline", "sqlite")
+    assert settings.dev is False and settings.key_prefix == "resimply:"
+
+
+def test_credentials_select_the_production_providers() -> None:
+    settings = Settings.from_env(
+        {"APIFY_API_TOKEN": "a", "OPENAI_API_KEY": "o", "SUPABASE_URL": "http://sb", "SUPABASE_KEY": "k"}
+    )
+    assert (settings.scraper, settings.extractor, settings.store) == ("apify", "openai", "supabase")
+    assert settings.jwt_issuer == "http://sb/auth/v1"
+
+
+def test_a_provider_can_be_forced_back_to_local() -> None:
+    settings = Settings.from_env({"OPENAI_API_KEY": "o", "RESIMPLY_EXTRACTOR": "offline"})
+    assert settings.extractor == "offline"
+
+
+def test_data_dir_and_limits_come_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"RESIMPLY_DATA_DIR": str(tmp_path), "RESIMPLY_MAX_FRAMES": "3", "REDIS_URL": "redis://r:1/2"}
+    )
+    assert settings.data_dir == tmp_path and settings.max_frames == 3
+    assert settings.redis_url == "redis://r:1/2"
+    assert settings.sqlite_path == tmp_path / "recipes.sqlite3"
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"RESIMPLY_DEV": "1", "SUPABASE_JWT_SECRET": "real"}, "RESIMPLY_DEV"),
+        ({"RESIMPLY_MAX_FRAMES": "many"}, "RESIMPLY_MAX_FRAMES"),
+        ({"RESIMPLY_MAX_FRAMES": "0"}, "positive"),
+        ({"RESIMPLY_STORE": "postgres"}, "RESIMPLY_STORE"),
+        ({"RESIMPLY_STORE": "supabase"}, "SUPABASE_URL"),
+        ({"RESIMPLY_SCRAPER": "apify"}, "APIFY_API_TOKEN"),
+        ({"RESIMPLY_JWT_ALGORITHMS": "HS256,none"}, "RESIMPLY_JWT_ALGORITHMS"),
+    ],
+)
+def test_bad_settings_say_what_to_change(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
