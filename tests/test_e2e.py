@@ -328,7 +328,7 @@ def test_a_video_over_the_limits_ends_with_video_too_large(
 
     token = service.token("99999999-9999-4999-8999-999999999999")
     long_video = tmp_path / "long.mp4"
-    make_video(long_video, width=32, height=32, seconds=1000, fps=1, scenes=1)
+    make_video(long_video, width=32, height=32, seconds=1000, fps=1)
     task, messages = _outcome(service, token, {"url": str(long_video)})
     assert task["error"]["error"] == "video_too_large", task
     assert "limit" in task["error"]["message"]
@@ -343,7 +343,7 @@ def test_a_caption_without_a_recipe_ends_with_not_a_recipe(
 
     token = service.token("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa")
     dance = tmp_path / "dance.mp4"
-    make_video(dance, width=64, height=96, seconds=3, fps=10, scenes=2)
+    make_video(dance, width=64, height=96, seconds=3, fps=10)
     task, messages = _outcome(
         service, token, {"url": str(dance), "caption": "Sunday vibes ☀️ #fyp #dance"}
     )

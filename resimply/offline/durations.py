@@ -12,7 +12,9 @@ import re
 
 from .quantities import NUMBER_WORDS, VULGAR_FRACTIONS, match_amount
 
-_WORDS = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS if " " not in w), key=len, reverse=True))
+_WORDS = "|".join(
+    sorted((re.escape(w) for w in NUMBER_WORDS if " " not in w), key=len, reverse=True)
+)
 _NUM = rf"(?:\d+(?:[.,]\d+)?(?:\s*[{VULGAR_FRACTIONS}])?|[{VULGAR_FRACTIONS}]|\b(?:{_WORDS})\b)"
 _RANGE = rf"{_NUM}(?:\s*(?:-|–|—|to|bis|or|oder)\s*{_NUM})?"
 _END = r"(?![^\W\d_])"

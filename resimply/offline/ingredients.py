@@ -1,10 +1,10 @@
 """One ingredient line → quantity, unit, name and note.
 
-    "200g spaghetti"                    → 200 g "spaghetti"
-    "1½ tbsp olive oil, divided"        → 1.5 tbsp "olive oil" (note "divided")
-    "2-3 Knoblauchzehen (fein gehackt)" → 2..3 "Knoblauchzehen" (note "fein gehackt")
-    "a pinch of salt"                   → 1 pinch "salt"
-    "Mehl: 500 g"                       → 500 g "Mehl"
+"200g spaghetti"                    → 200 g "spaghetti"
+"1½ tbsp olive oil, divided"        → 1.5 tbsp "olive oil" (note "divided")
+"2-3 Knoblauchzehen (fein gehackt)" → 2..3 "Knoblauchzehen" (note "fein gehackt")
+"a pinch of salt"                   → 1 pinch "salt"
+"Mehl: 500 g"                       → 500 g "Mehl"
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
 
 def _vague(text: str) -> bool:
     # "a little oil", "ein paar Tomaten": the article is part of the name.
-    return bool(re.match(r"\S+\s+(?:few|couple|little|bit|lot|lots|paar|wenig|bisschen)\b", text, re.I))
+    return bool(
+        re.match(r"\S+\s+(?:few|couple|little|bit|lot|lots|paar|wenig|bisschen)\b", text, re.I)
+    )
 
 
 def is_note(text: str) -> bool:

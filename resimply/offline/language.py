@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import re
 
-_ENGLISH = frozenset(
-    """the and with for of to into until then add your you is it this that minutes
+from .text import word_set
+
+_ENGLISH = word_set("""the and with for of to into until then add your you is it this that minutes
     cup cups tbsp tsp salt pepper cook bake mix stir serve ingredients steps method
-    instructions directions chopped fresh oil sugar flour eggs water heat""".split()
-)
-_GERMAN = frozenset(
-    """und der die das mit für den dem ein eine zu bis dann auf von nicht ist im
+    instructions directions chopped fresh oil sugar flour eggs water heat""")
+_GERMAN = word_set("""und der die das mit für den dem ein eine zu bis dann auf von nicht ist im
     minuten zutaten zubereitung salz pfeffer el tl prise etwas oder noch wir ich du
-    geben kochen backen mehl zucker eier wasser gehackt hinzufügen""".split()
-)
+    geben kochen backen mehl zucker eier wasser gehackt hinzufügen""")
 _WORD = re.compile(r"[^\W\d_]+")
 _MIN_HITS = 3
 
 
 def detect_language(*texts: str | None) -> str | None:
-    """"en" or "de" when the texts clearly read as one of them, else None."""
+    """ "en" or "de" when the texts clearly read as one of them, else None."""
     english = german = 0
     for text in texts:
         for word in _WORD.findall((text or "").lower()):

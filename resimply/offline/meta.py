@@ -73,6 +73,7 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _BETWEEN = re.compile(r"\s*(?P<sep>[:=\-–—]\s*)?(?:ca\.?|approx\.?|about|etwa|~)?\s*", re.I)
+META_SEPARATORS = re.compile(r"\s*(?:[|•·;/]|\s-\s|\s–\s)\s*")
 _FILLER = re.compile(r"(?:[\s.!|•·/,;+&()\[\]\-–—]|\band\b|\bund\b)+", re.IGNORECASE)
 
 
@@ -132,8 +133,10 @@ def find_times(lines: list[str]) -> Times:
     """The first stated prep, cook and total time across `lines`."""
     times = Times()
     for line in lines:
-        found, _ = line_times(line)
-        for kind, minutes in found.items():
-            if getattr(times, kind) is None:
-                setattr(times, kind, minutes)
+        # "Makes 2 jars • Prep 5 min": each part of a meta line stands alone.
+        for part in META_SEPARATORS.split(line):
+            found, _ = line_times(part)
+            for kind, minutes in found.items():
+                if getattr(times, kind) is None:
+                    setattr(times, kind, minutes)
     return times

@@ -33,7 +33,7 @@ def _has_recipe(layout: Layout, spoken_steps: int) -> bool:
     instructions = sum(is_instruction(step.text) for step in layout.steps)
     caption_steps = (
         len(layout.steps) >= 2 and (layout.steps_heading or 2 * instructions >= len(layout.steps))
-    ) or instructions >= 1 and layout.steps_heading
+    ) or (instructions >= 1 and layout.steps_heading)
     return measured or listed or caption_steps or spoken_steps >= 2
 
 

@@ -14,7 +14,7 @@ import re
 
 from ..models import Ingredient, Step
 from .ingredients import has_amount, is_note, looks_like_ingredient, parse_ingredient
-from .meta import find_servings, line_times
+from .meta import META_SEPARATORS, find_servings, line_times
 from .steps import is_instruction, is_sign_off, make_step, split_marker
 from .text import (
     clean_line,
@@ -45,14 +45,11 @@ _HEADING = re.compile(
     re.IGNORECASE,
 )
 # A heading hidden inside a one-line caption ("So good! Ingredients: …").
-_INLINE_HEADING = re.compile(
-    rf"(?<=\S)\s+(?=(?:{_INGREDIENTS}|{_STEPS})\s*:)", re.IGNORECASE
-)
+_INLINE_HEADING = re.compile(rf"(?<=\S)\s+(?=(?:{_INGREDIENTS}|{_STEPS})\s*:)", re.IGNORECASE)
 _GROUP_PREFIX = re.compile(r"^(?:for|für)\s+(?:the\s+|den\s+|die\s+|das\s+)?", re.IGNORECASE)
 # "Ingredients for the dough:" (a definite article: "for a happy life" is no group).
 _HEADING_GROUP = re.compile(r"^(?:for the|für (?:den|die|das))\s", re.IGNORECASE)
 _SERVINGS_AFTER_HEADING = re.compile(r"^(?:\(.*?\)|(?:für|for)\s+\d+[^:]*)\s*", re.IGNORECASE)
-_META_PARTS = re.compile(r"\s*(?:[|•·;/]|\s-\s|\s–\s)\s*")
 # Commas separate items, except in a decimal ("1,5 EL").
 _INLINE_SPLIT = re.compile(r"\s*(?:(?<!\d),|,(?!\d)|[;•|]|\s-\s)\s*")
 
@@ -100,7 +97,7 @@ def parse_heading(line: str) -> Heading | None:
 
 
 def group_name(text: str) -> str:
-    """"sauce" for "For the sauce:", "Teig" for "Für den Teig:", "Sauce" for "Sauce:"."""
+    """ "sauce" for "For the sauce:", "Teig" for "Für den Teig:", "Sauce" for "Sauce:"."""
     text = clean_line(text).rstrip(":").strip()
     return _GROUP_PREFIX.sub("", text).strip() or text
 
@@ -116,14 +113,16 @@ def _is_meta(text: str, *, in_steps: bool = False) -> bool:
     ("Prep: 10 min | Cook: 15 min", "Serves 3-4 • Total time: 45 min", "Für 4 Personen")."""
     if in_steps and split_marker(text)[1] is not None:
         return False
-    for part in _META_PARTS.split(text):
+    for part in META_SEPARATORS.split(text):
         part = part.strip()
         if not part:
             continue
         found, only_times = line_times(part, allow_bare=not in_steps)
         if found and only_times:
             continue
-        if find_servings(part) is not None and word_count(part) <= 5 and not has_amount(part):
+        # "Serves 4", "Für 4 Personen"; not "Carbonara (for 2 people)", a title.
+        short = word_count(part) <= 4 and "(" not in part
+        if short and find_servings(part) is not None and not has_amount(part):
             continue
         return False
     return True
@@ -218,7 +217,7 @@ class _Reader:
             self.layout.meta_lines.append(text)
             return
         if self.state == "steps":
-            self.feed_steps(text)
+            self.feed_steps(raw, text)
         elif self.state == "ingredients":
             self.feed_ingredients(raw, text)
         elif self.state == "none":
@@ -226,11 +225,12 @@ class _Reader:
         else:
             self.layout.meta_lines.append(text)
 
-    def feed_steps(self, text: str) -> None:
+    def feed_steps(self, raw: str, text: str) -> None:
         body, number = split_marker(text)
         if number is None and _is_group_heading(text):
             return  # a sub-heading inside the steps ("For the sauce:")
-        self.add_step(body, numbered=number is not None)
+        # A number or a bullet starts a step; an unmarked lowercase line goes on with it.
+        self.add_step(body, numbered=number is not None or _has_bullet(raw))
 
     def feed_ingredients(self, raw: str, text: str) -> None:
         self.layout.meta_lines.append(text)
@@ -243,12 +243,13 @@ class _Reader:
             self.group = group_name(text)
             return
         head, colon, tail = text.partition(":")
-        if colon and word_count(head) <= 4 and not has_amount(head) and has_amount(tail):
-            if parse_ingredient(tail).name:  # "Sauce: 2 tbsp soy sauce, 1 tbsp honey"
-                self.group = group_name(head)
-                for item in _inline_ingredients(tail):
-                    self.add_ingredient(item, self.group)
-                return
+        inline_group = colon and word_count(head) <= 4 and not has_amount(head)
+        if inline_group and has_amount(tail) and parse_ingredient(tail).name:
+            # "Sauce: 2 tbsp soy sauce, 1 tbsp honey" (but "Mehl: 500 g" is one line)
+            self.group = group_name(head)
+            for item in _inline_ingredients(tail):
+                self.add_ingredient(item, self.group)
+            return
         if is_sign_off(text):
             self.state = "none"
             return

@@ -14,7 +14,7 @@ import re
 
 from ..models import Step
 from .durations import find_durations, step_minutes
-from .text import normalize_spaces, split_sentences, subtitle_lines, word_count
+from .text import normalize_spaces, split_sentences, subtitle_lines, word_count, word_set
 
 _MARKER = re.compile(
     r"^(?:(?:step|schritt)\s*(?P<n1>\d{1,2})\s*[:.)\-–]?|(?P<n2>\d{1,2})\s*[.)](?!\d)"
@@ -22,17 +22,15 @@ _MARKER = re.compile(
     re.IGNORECASE,
 )
 
-_STRONG_EN = frozenset(
-    """add arrange assemble bake baste beat blanch blend boil braise bring broil brown
+_STRONG_EN = word_set("""add arrange assemble bake baste beat blanch blend boil braise bring broil brown
     brush caramelize caramelise chill chop coat combine cook cool crack cream crumble
     crush cube cut deglaze dice dissolve divide drain drizzle dust fill flip fold fry
     garnish grate grease grill grind heat knead layer marinate mash measure melt
     microwave mince mix peel pipe poach pour preheat puree purée reduce refrigerate
     remove rinse roast roll rub saute sauté scatter scramble sear season serve shred
     sieve sift simmer skewer slice soak spoon spread sprinkle squeeze steam stir strain
-    stuff thicken toast top toss transfer trim whip whisk wrap zest""".split()
-)
-_WEAK_EN = frozenset("put let leave set take throw get turn pop place start use wait".split())
+    stuff thicken toast top toss transfer trim whip whisk wrap zest""")
+_WEAK_EN = word_set("put let leave set take throw get turn pop place start use wait")
 _STRONG_DE_PREFIXES = (
     "schneid", "brat", "anbrat", "koch", "aufkoch", "köchel", "rühr", "verrühr", "unterrühr",
     "misch", "vermisch", "vermeng", "back", "heiz", "vorheiz", "gieß", "abgieß", "würz",
@@ -42,7 +40,7 @@ _STRONG_DE_PREFIXES = (
     "garnier", "abschmeck", "ablösch", "unterheb", "bestreich", "halbier", "gib", "geb",
     "gebt", "gare", "lösch", "blanchier", "schwitz", "zupf",
 )  # fmt: skip
-_WEAK_DE = frozenset("lass lasst lassen leg lege legt stell stelle stellt nimm nehmt nehme".split())
+_WEAK_DE = word_set("lass lasst lassen leg lege legt stell stelle stellt nimm nehmt nehme")
 _DE_INFINITIVE_ENDINGS = (
     "braten", "kochen", "köcheln", "backen", "schneiden", "hacken", "würfeln", "schälen",
     "reiben", "geben", "fügen", "rühren", "mengen", "mischen", "mixen", "pürieren",
@@ -53,14 +51,12 @@ _DE_INFINITIVE_ENDINGS = (
     "kleinern", "drücken", "stampfen", "heizen", "decken", "heben", "ziehen", "streichen",
     "pressen", "tropfen", "stellen", "lassen",
 )  # fmt: skip
-_KITCHEN_WORDS = frozenset(
-    """pan pot oven bowl tray skillet wok heat water oil butter salt pepper sauce dough
+_KITCHEN_WORDS = word_set("""pan pot oven bowl tray skillet wok heat water oil butter salt pepper sauce dough
     garlic onion pasta rice flour sugar egg cheese cream milk chicken meat beef minute
     fridge plate mixture batter lid stove blender pfanne topf ofen backofen schüssel
     blech wasser öl butter salz pfeffer soße sauce teig knoblauch zwiebel zwiebeln nudeln
     reis mehl zucker ei eier käse sahne milch hähnchen fleisch hack minuten kühlschrank
-    teller masse deckel hitze grad""".split()
-)
+    teller masse deckel hitze grad""")
 # Spoken openers that carry no instruction: "So, now add…" → "add…".
 _FILLER = re.compile(
     r"^(?:(?:so|okay|ok|alright|and|um|uh|then|now|next|first|firstly|after that|finally|"
@@ -134,8 +130,10 @@ def is_instruction(sentence: str) -> bool:
     if first in _WEAK_EN or first in _WEAK_DE:
         return _has_kitchen_word(text)
     last = words[-1]
-    return last.endswith(_DE_INFINITIVE_ENDINGS) and word_count(text) >= 3 and (
-        last != "lassen" or _has_kitchen_word(text)
+    return (
+        last.endswith(_DE_INFINITIVE_ENDINGS)
+        and word_count(text) >= 3
+        and (last != "lassen" or _has_kitchen_word(text))
     )
 
 

@@ -7,13 +7,11 @@ since every recipe is one. Food communities (#foodtok, #easyrecipe) are kept.
 
 from __future__ import annotations
 
-from .text import hashtags
+from .text import hashtags, word_set
 
-NOISE = frozenset(
-    """fyp fy fypage fypシ foryou foryoupage fürdich fürdichseite fyi viral viralvideo
+NOISE = word_set("""fyp fy fypage fypシ foryou foryoupage fürdich fürdichseite fyi viral viralvideo
     trending trend tiktok tiktokviral explore explorepage reels reel instagood
-    recipe recipes rezept rezepte xyzbca""".split()
-)
+    recipe recipes rezept rezepte xyzbca""")
 _NOISE_PARTS = ("fyp", "foryou", "fürdich", "viral")
 
 

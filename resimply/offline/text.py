@@ -16,10 +16,16 @@ _TRAILING_DECORATION = re.compile(r"[\s*_~=—–|-]+$")
 _HASHTAG = re.compile(r"#(\w+)")
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u202f]+")
 
+
+def word_set(words: str) -> frozenset[str]:
+    """A frozen set of whitespace-separated words (keeps long word lists readable)."""
+    return frozenset(words.split())
+
+
 # Words whose final period is an abbreviation dot, not the end of a sentence.
-_ABBREVIATIONS = frozenset(
+_ABBREVIATIONS = word_set(
     "ca approx z.b bzw min mins std el tl g ml pck msp stk st usw etc evtl ggf "
-    "tbsp tsp oz lb lbs nr no vs dr mr mrs gr kg".split()
+    "tbsp tsp oz lb lbs nr no vs dr mr mrs gr kg"
 )
 
 

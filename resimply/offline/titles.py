@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .text import clean_line, remove_hashtags, split_sentences, subtitle_lines
+from .text import clean_line, remove_hashtags, split_sentences, subtitle_lines, word_count
 
 _NAMED = re.compile(r"^(?:recipe|rezept)\s*[:\-–—]\s*(?P<title>.+)$", re.IGNORECASE)
 _LONG = 80
@@ -39,16 +39,15 @@ def named_title(line: str) -> str | None:
 
 
 def split_title(line: str) -> tuple[str, str | None]:
-    """The title of a heading line, and what follows it when the line is a long
-    sentence ("The easiest pasta ever!! Only 5 ingredients" → title, rest)."""
+    """The title of a heading line, and what follows its first sentence
+    ("The easiest pasta ever!! Only 5 ingredients" → title, rest)."""
     text = remove_hashtags(clean_line(line))
     # "(serves 4)", "(20 min)": stated elsewhere in the recipe, not part of the name.
     text = _META_PARENTHESES.sub("", text).strip()
-    if len(text) > _LONG:
-        sentences = split_sentences(text)
-        if len(sentences) > 1:
-            rest = text[len(sentences[0]) :].strip()
-            return sentences[0].strip(" .,:;!?-–—|"), rest or None
+    sentences = split_sentences(text)
+    if len(sentences) > 1 and (len(text) > _LONG or word_count(sentences[0]) >= 3):
+        rest = text[len(sentences[0]) :].strip()
+        return sentences[0].strip(" .,:;!?-–—|"), rest or None
     return text.strip(" .,:;!?-–—|"), None
 
 

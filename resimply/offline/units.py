@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from .text import word_set
+
 _ENGLISH = """
 g gr grs gram grams gramme grammes kg kgs kilo kilos kilogram kilograms mg
 ml mls millilitre millilitres milliliter milliliters l ltr litre litres liter liters
@@ -33,11 +35,9 @@ würfel blatt blätter tropfen beutel tüte tüten flasche flaschen schale schal
 UNITS = frozenset((_ENGLISH + _GERMAN).split())
 
 # Words that qualify a unit ("1 heaped tbsp", "1 große Dose"): kept as the note.
-MODIFIERS = frozenset(
-    """heaped heaping level rounded scant generous large small medium big
+MODIFIERS = word_set("""heaped heaping level rounded scant generous large small medium big
     gehäufter gehäufte gehäuftes gestrichener gestrichene gestrichenes geh gestr
-    große großer großes kleine kleiner kleines""".split()
-)
+    große großer großes kleine kleiner kleines""")
 
 _WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/]|$)")
 _FLUID_OUNCE = re.compile(r"\s*(?P<word>fl\.?\s*oz)\.?(?=[\s,;:)(/]|$)", re.IGNORECASE)

@@ -1,0 +1,35 @@
+"""The local extractor: reads the recipe out of caption and subtitle text with no
+model and no network (ARCHITECTURE.md, "Providers"; the parser is `resimply.offline`).
+
+It cannot look at frames or translate: the recipe stays in the video's
+language, and `Recipe.language` says which one that is.
+"""
+
+from __future__ import annotations
+
+from ..models import Recipe
+from ..offline import parse_recipe
+from .base import ExtractionInput, ProgressReporter
+
+
+class OfflineExtractor:
+    """`Extractor` that parses caption + subtitles/transcript; raises `NotARecipe`."""
+
+    name = "offline"
+
+    async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Recipe:
+        await progress.update("Reading caption and subtitles", 0.5)
+        # Parsing is a few milliseconds of CPU work on bounded input
+        # (`offline.parse.MAX_CHARS`), so it runs inline on the event loop.
+        recipe = parse_recipe(
+            data.caption,
+            data.subtitles,
+            data.transcript,
+            data.language,
+            source_language=data.source_language,
+        )
+        await progress.update("Recipe read from caption and subtitles", 1.0)
+        return recipe
+
+    async def aclose(self) -> None:
+        """Nothing to release: the extractor holds no connections."""
