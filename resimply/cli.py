@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -64,7 +65,7 @@ async def _serve(settings: Settings, host: str, port: int, with_worker: bool) ->
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None  # our AccessLog middleware logs, with tokens redacted
-    config.errorlog = "-"
+    config.errorlog = logging.getLogger("hypercorn.error")  # once, via our logging set-up
     config.websocket_ping_interval = settings.ws_ping_interval_s
     config.graceful_timeout = 10
     config.keep_alive_timeout = 75  # longer than typical proxy idle timeouts

@@ -38,7 +38,7 @@ fi
 SERVER_PID=$!
 stop() {
   kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null
+  [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
   true
 }
 trap 'stop; exit 0' INT TERM

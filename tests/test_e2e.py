@@ -405,7 +405,9 @@ def test_cancelling_reaches_a_running_job(service: Service) -> None:
         url = f"http://127.0.0.1:{server.server_address[1]}/slow.mp4"
         task_id = submit(service, token, {"url": url, "caption": "200 g pasta"}).json()["task_id"]
         deadline = time.monotonic() + 30
-        while httpx.get(f"{service.base_url}/task/{task_id}", headers=auth(token)).json()["step"] < 3:
+        while (
+            httpx.get(f"{service.base_url}/task/{task_id}", headers=auth(token)).json()["step"] < 3
+        ):
             assert time.monotonic() < deadline, "the job never reached the media step"
             time.sleep(0.1)
         response = httpx.delete(f"{service.base_url}/task/{task_id}", headers=auth(token))

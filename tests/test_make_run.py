@@ -26,10 +26,14 @@ def test_run_script_serves_the_sample_with_an_in_process_worker(tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SUPABASE_JWT_SECRET")}
     env.update(PORT=str(port), REDIS_PORT=str(redis_port), RESIMPLY_DATA_DIR=str(tmp_path))
     log = (tmp_path / "run.log").open("w+")
-    proc = subprocess.Popen(["bash", "scripts/run-dev.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["bash", "scripts/run-dev.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: httpx.get(f"{base}/health").json()["workers"] == 1, timeout=40, what="make run")
+        wait_for(
+            lambda: httpx.get(f"{base}/health").json()["workers"] == 1, timeout=40, what="make run"
+        )
         banner = (tmp_path / "run.log").read_text()
         token = re.search(r"export TOKEN=(\S+)", banner)
         curl = re.search(r"curl -s -X POST .*", banner)
@@ -37,11 +41,13 @@ def test_run_script_serves_the_sample_with_an_in_process_worker(tmp_path: Path) 
         sample = re.search(r'"url": "([^"]+)"', curl.group(0))
         assert sample and Path(sample.group(1)).exists()
         headers = {"Authorization": f"Bearer {token.group(1)}"}
-        task_id = httpx.post(f"{base}/scrape/async", json={"url": sample.group(1)}, headers=headers).json()["task_id"]
+        task_id = httpx.post(
+            f"{base}/scrape/async", json={"url": sample.group(1)}, headers=headers
+        ).json()["task_id"]
         deadline = time.monotonic() + 60
-        while (status := httpx.get(f"{base}/task/{task_id}", headers=headers).json()["status"]) not in (
-            "SUCCESS", "FAILURE"
-        ) and time.monotonic() < deadline:
+        while (
+            status := httpx.get(f"{base}/task/{task_id}", headers=headers).json()["status"]
+        ) not in ("SUCCESS", "FAILURE") and time.monotonic() < deadline:
             time.sleep(0.2)
         assert status == "SUCCESS"
     finally:

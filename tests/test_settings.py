@@ -15,7 +15,12 @@ def test_defaults_are_the_local_providers() -> None:
 
 def test_credentials_select_the_production_providers() -> None:
     settings = Settings.from_env(
-        {"APIFY_API_TOKEN": "a", "OPENAI_API_KEY": "o", "SUPABASE_URL": "http://sb", "SUPABASE_KEY": "k"}
+        {
+            "APIFY_API_TOKEN": "a",
+            "OPENAI_API_KEY": "o",
+            "SUPABASE_URL": "http://sb",
+            "SUPABASE_KEY": "k",
+        }
     )
     assert (settings.scraper, settings.extractor, settings.store) == ("apify", "openai", "supabase")
     assert settings.jwt_issuer == "http://sb/auth/v1"
@@ -28,7 +33,11 @@ def test_a_provider_can_be_forced_back_to_local() -> None:
 
 def test_data_dir_and_limits_come_from_the_environment(tmp_path: Path) -> None:
     settings = Settings.from_env(
-        {"RESIMPLY_DATA_DIR": str(tmp_path), "RESIMPLY_MAX_FRAMES": "3", "REDIS_URL": "redis://r:1/2"}
+        {
+            "RESIMPLY_DATA_DIR": str(tmp_path),
+            "RESIMPLY_MAX_FRAMES": "3",
+            "REDIS_URL": "redis://r:1/2",
+        }
     )
     assert settings.data_dir == tmp_path and settings.max_frames == 3
     assert settings.redis_url == "redis://r:1/2"
