@@ -12,7 +12,6 @@ import socket
 import uuid
 from typing import Any, TypedDict
 
-import aiohttp
 import structlog
 from arq.connections import RedisSettings
 from arq.worker import func
@@ -50,7 +49,6 @@ async def process_task(ctx: dict[str, Any], task_id: str) -> str:
 def _startup(settings: Settings) -> Any:
     async def startup(ctx: dict[str, Any]) -> None:
         redis = open_redis(settings)
-        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=10))
         # Decoding and JPEG encoding are CPU work: keep them off the event loop in
         # a bounded pool (PyAV releases the GIL while it decodes).
         executor = concurrent.futures.ThreadPoolExecutor(
@@ -61,7 +59,6 @@ def _startup(settings: Settings) -> Any:
             scraper=build_scraper(settings),
             extractor=build_extractor(settings),
             store=build_store(settings),
-            http=http,
             executor=executor,
             limits=MediaLimits.from_settings(settings),
             work_dir=settings.data_dir / "work",
@@ -91,7 +88,6 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if deps is not None:
         for provider in (deps.scraper, deps.extractor, deps.store):
             await provider.aclose()
-        await deps.http.close()
         deps.executor.shutdown(wait=False, cancel_futures=True)
     if "_redis" in ctx:
         await ctx["_redis"].aclose()

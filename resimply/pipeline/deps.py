@@ -6,8 +6,6 @@ import dataclasses
 from concurrent.futures import Executor
 from pathlib import Path
 
-import aiohttp
-
 from ..media.analyze import MediaLimits
 from ..providers.base import Extractor, RecipeStore, Scraper
 from ..tasks import TaskStore
@@ -19,7 +17,6 @@ class PipelineDeps:
     scraper: Scraper
     extractor: Extractor
     store: RecipeStore
-    http: aiohttp.ClientSession
     executor: Executor
     limits: MediaLimits
     work_dir: Path
