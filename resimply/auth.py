@@ -19,7 +19,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -68,6 +68,9 @@ class Identity:
 
     user_id: str
     claims: Mapping[str, Any]
+    # The verified token itself, for reads made on the user's behalf (row-level
+    # security); kept out of repr so it cannot reach a log line by accident.
+    token: str = field(default="", repr=False)
 
 
 # --- development mode ----------------------------------------------------------
@@ -242,7 +245,7 @@ class TokenVerifier:
         problem = _claims_problem(claims, issuer=self._issuer, leeway=self._leeway)
         if problem:
             raise Unauthorized(problem)
-        return Identity(user_id=claims["sub"], claims=MappingProxyType(dict(claims)))
+        return Identity(user_id=claims["sub"], claims=MappingProxyType(dict(claims)), token=token)
 
     async def _key_for(self, alg: str, header: Mapping[str, Any]) -> Key:
         if alg == "HS256":

@@ -68,10 +68,22 @@ class TaskStatus(enum.StrEnum):
         return self in (TaskStatus.SUCCESS, TaskStatus.FAILURE, TaskStatus.CANCELLED)
 
 
+class Usage(msgspec.Struct, kw_only=True):
+    """What a task consumed upstream (recorded on the task's result)."""
+
+    model: str | None = None
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    transcription_seconds: float = 0.0
+
+
 class TaskResult(msgspec.Struct, kw_only=True):
     recipe_id: str
     recipe_name: str
     recipe: Recipe
+    usage: Usage | None = None  # an addition to API.md's result object
 
 
 class TaskErrorInfo(msgspec.Struct, kw_only=True):

@@ -40,9 +40,14 @@ class Settings:
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_transcription_model: str = "gpt-4o-mini-transcribe"
+    openai_image_detail: Literal["low", "high", "auto"] = "low"
+    supabase_bucket: str = "recipe-thumbnails"
     apify_api_token: str | None = None
     apify_api_url: str = "https://api.apify.com"
     apify_actor_id: str = "S5h7zRLfKFEr8pdj7"
+    apify_run_timeout_s: int = 180  # the actor run's own timeout
+    apify_proxy_country: str | None = None  # residential proxy exit country, e.g. "US"
     scraper: ScraperName = "direct"
     extractor: ExtractorName = "offline"
     store: StoreName = "sqlite"
@@ -58,6 +63,8 @@ class Settings:
     max_body_bytes: int = 16 * 1024
     rate_limit_per_minute: int = 30
     http_timeout_s: float = 30.0
+    # Total time one upstream call may take with its retries (429 / 5xx / timeouts).
+    upstream_deadline_s: float = 120.0
     job_timeout_s: int = 15 * 60
     worker_max_jobs: int = 20
     task_ttl_s: int = 3 * 24 * 3600
@@ -153,9 +160,20 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         openai_api_key=openai_key,
         openai_base_url=opt("OPENAI_BASE_URL"),
         openai_model=opt("OPENAI_MODEL") or base.openai_model,
+        openai_transcription_model=opt("OPENAI_TRANSCRIPTION_MODEL")
+        or base.openai_transcription_model,
+        openai_image_detail=_choice(
+            env, "OPENAI_IMAGE_DETAIL", ("low", "high", "auto"), base.openai_image_detail
+        ),  # type: ignore[arg-type]
+        supabase_bucket=opt("SUPABASE_BUCKET") or base.supabase_bucket,
         apify_api_token=apify_token,
         apify_api_url=opt("APIFY_API_URL") or base.apify_api_url,
         apify_actor_id=opt("APIFY_ACTOR_ID") or base.apify_actor_id,
+        apify_run_timeout_s=_int(env, "APIFY_RUN_TIMEOUT_S", base.apify_run_timeout_s),
+        apify_proxy_country=(opt("APIFY_PROXY_COUNTRY") or "").upper() or None,
+        upstream_deadline_s=float(
+            _int(env, "RESIMPLY_UPSTREAM_DEADLINE_S", int(base.upstream_deadline_s))
+        ),
         scraper=_choice(
             env, "RESIMPLY_SCRAPER", ("apify", "direct"), "apify" if apify_token else "direct"
         ),  # type: ignore[arg-type]

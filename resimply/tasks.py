@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from .keys import Keys
 from .messages import Completion, ErrorMessage, Message, Progress, encode
-from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus
+from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus, Usage
 
 _TERMINAL = "'SUCCESS', 'FAILURE', 'CANCELLED'"
 
@@ -254,9 +254,13 @@ class TaskStore:
         )
         return event_id.decode() if event_id else None
 
-    async def succeed(self, record: TaskRecord, recipe: Recipe) -> str | None:
+    async def succeed(
+        self, record: TaskRecord, recipe: Recipe, usage: Usage | None = None
+    ) -> str | None:
         assert recipe.id is not None
-        result = TaskResult(recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe)
+        result = TaskResult(
+            recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe, usage=usage
+        )
         message = Completion(
             task_id=record.task_id, recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe
         )

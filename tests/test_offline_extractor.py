@@ -49,7 +49,9 @@ Method:
 async def test_extract_returns_the_recipe_and_reports_progress() -> None:
     extractor = OfflineExtractor()
     progress = RecordingProgress()
-    recipe = await extractor.extract(extraction_input(CARBONARA, language="de"), progress)
+    extraction = await extractor.extract(extraction_input(CARBONARA, language="de"), progress)
+    assert extraction.usage is None  # nothing paid for
+    recipe = extraction.recipe
     assert extractor.name == "offline"
     assert recipe.title == "Spaghetti Carbonara"
     assert recipe.language == "en"  # no translation offline: the source language
@@ -69,14 +71,16 @@ async def test_extract_returns_the_recipe_and_reports_progress() -> None:
 
 
 async def test_extract_uses_subtitles_for_steps() -> None:
-    recipe = await OfflineExtractor().extract(
-        extraction_input(
-            "Garlic butter toast 🧄🍞",
-            "Melt 2 tbsp butter in a pan. Add the garlic and cook for 1 minute. "
-            "Fry the bread for 2 minutes on each side.",
-        ),
-        RecordingProgress(),
-    )
+    recipe = (
+        await OfflineExtractor().extract(
+            extraction_input(
+                "Garlic butter toast 🧄🍞",
+                "Melt 2 tbsp butter in a pan. Add the garlic and cook for 1 minute. "
+                "Fry the bread for 2 minutes on each side.",
+            ),
+            RecordingProgress(),
+        )
+    ).recipe
     assert recipe.title == "Garlic butter toast"
     assert [(s.text, s.minutes) for s in recipe.steps] == [
         ("Melt 2 tbsp butter in a pan.", None),
@@ -86,10 +90,12 @@ async def test_extract_uses_subtitles_for_steps() -> None:
 
 
 async def test_extract_falls_back_to_the_platform_language() -> None:
-    recipe = await OfflineExtractor().extract(
-        extraction_input("200g Spaghetti\n100g Guanciale\n50g Pecorino", source_language="it"),
-        RecordingProgress(),
-    )
+    recipe = (
+        await OfflineExtractor().extract(
+            extraction_input("200g Spaghetti\n100g Guanciale\n50g Pecorino", source_language="it"),
+            RecordingProgress(),
+        )
+    ).recipe
     assert recipe.language == "it"
 
 

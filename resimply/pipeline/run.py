@@ -75,9 +75,9 @@ async def _run_steps(
     post = await steps.scrape(deps, request, progress)
     await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
     media = await steps.media(deps, post, work_dir, progress, request.language)
-    recipe = await steps.extract(deps, request, post, media, progress)
-    stored = await steps.store(deps, request, record.task_id, recipe, progress)
-    await deps.tasks.succeed(record, stored)
+    extraction = await steps.extract(deps, request, post, media, progress)
+    stored = await steps.store(deps, request, record.task_id, extraction.recipe, progress)
+    await deps.tasks.succeed(record, stored, extraction.usage)
     return "SUCCESS"
 
 

@@ -15,7 +15,7 @@ from ..media.analyze import MediaAnalysis, analyze_video
 from ..media.download import download
 from ..media.subtitles import subtitle_text
 from ..models import Recipe, ScrapeRequest, Source
-from ..providers.base import ExtractionInput, ScrapedPost, SubtitleTrack
+from ..providers.base import Extraction, ExtractionInput, ScrapedPost, SubtitleTrack
 from .deps import PipelineDeps
 from .progress import TaskProgress
 
@@ -92,7 +92,7 @@ async def extract(
     post: ScrapedPost,
     media_result: MediaResult,
     progress: TaskProgress,
-) -> Recipe:
+) -> Extraction:
     """Step 4: the recipe, read from caption, subtitles and frames."""
     await progress.begin(4, "Reading the recipe", f"Using the {deps.extractor.name} extractor")
     data = ExtractionInput(
@@ -103,7 +103,7 @@ async def extract(
         language=request.language,
         source_language=post.language or media_result.subtitle_language,
     )
-    recipe = await deps.extractor.extract(data, progress)
+    extraction = await deps.extractor.extract(data, progress)
     source = Source(
         platform=post.platform,
         url=post.url,
@@ -112,7 +112,9 @@ async def extract(
         caption=post.caption,
         thumbnail_url=post.thumbnail_url,
     )
-    return msgspec.structs.replace(recipe, source=source)
+    return Extraction(
+        recipe=msgspec.structs.replace(extraction.recipe, source=source), usage=extraction.usage
+    )
 
 
 async def store(

@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Protocol
 
-from ..models import Recipe, ScrapeRequest
+from ..models import Recipe, ScrapeRequest, Usage
 
 
 class ProgressReporter(Protocol):
@@ -73,6 +73,19 @@ class ExtractionInput:
     source_language: str | None  # the video's language, if known
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Extraction:
+    recipe: Recipe
+    usage: Usage | None = None  # None for extractors that call no paid service
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Transcript:
+    text: str
+    language: str | None
+    seconds: float  # audio duration billed
+
+
 class Scraper(Protocol):
     name: str
 
@@ -88,9 +101,21 @@ class Scraper(Protocol):
 class Extractor(Protocol):
     name: str
 
-    async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Recipe:
+    async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Extraction:
         """Return the recipe; raise `errors.NotARecipe` when there is none."""
         ...
+
+    async def aclose(self) -> None: ...
+
+
+class Transcriber(Protocol):
+    """Speech to text, used when a video has an audio track but no subtitles."""
+
+    name: str
+
+    async def transcribe(
+        self, audio: Path, *, language: str | None, progress: ProgressReporter
+    ) -> Transcript: ...
 
     async def aclose(self) -> None: ...
 
@@ -103,8 +128,15 @@ class RecipeStore(Protocol):
         the stored recipe with `id` and `created_at` set."""
         ...
 
-    async def get(self, *, user_id: str, recipe_id: str) -> Recipe | None: ...
+    # Reads happen on behalf of the user: a store that enforces row-level
+    # security itself (Supabase) uses the user's `access_token`; others filter
+    # by `user_id` and may ignore it.
+    async def get(
+        self, *, user_id: str, recipe_id: str, access_token: str | None = None
+    ) -> Recipe | None: ...
 
-    async def list(self, *, user_id: str, limit: int = 50, offset: int = 0) -> list[Recipe]: ...
+    async def list(
+        self, *, user_id: str, limit: int = 50, offset: int = 0, access_token: str | None = None
+    ) -> list[Recipe]: ...
 
     async def aclose(self) -> None: ...

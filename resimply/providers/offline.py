@@ -7,9 +7,8 @@ language, and `Recipe.language` says which one that is.
 
 from __future__ import annotations
 
-from ..models import Recipe
 from ..offline import parse_recipe
-from .base import ExtractionInput, ProgressReporter
+from .base import Extraction, ExtractionInput, ProgressReporter
 
 
 class OfflineExtractor:
@@ -17,7 +16,7 @@ class OfflineExtractor:
 
     name = "offline"
 
-    async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Recipe:
+    async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Extraction:
         await progress.update("Reading caption and subtitles", 0.5)
         # Parsing is a few milliseconds of CPU work on bounded input
         # (`offline.parse.MAX_CHARS`), so it runs inline on the event loop.
@@ -29,7 +28,7 @@ class OfflineExtractor:
             source_language=data.source_language,
         )
         await progress.update("Recipe read from caption and subtitles", 1.0)
-        return recipe
+        return Extraction(recipe=recipe)
 
     async def aclose(self) -> None:
         """Nothing to release: the extractor holds no connections."""

@@ -70,7 +70,9 @@ class SqliteRecipeStore:
         except (sqlite3.Error, OSError, msgspec.DecodeError):
             raise errors.StorageFailed() from None
 
-    async def get(self, *, user_id: str, recipe_id: str) -> Recipe | None:
+    async def get(
+        self, *, user_id: str, recipe_id: str, access_token: str | None = None
+    ) -> Recipe | None:
         """The user's recipe with this id; None when absent or someone else's."""
         rows = await self._read(
             "SELECT data FROM recipes WHERE id = ? AND user_id = ?", (recipe_id, user_id)
@@ -78,7 +80,7 @@ class SqliteRecipeStore:
         return rows[0] if rows else None
 
     async def list(
-        self, *, user_id: str, limit: int = 50, offset: int = 0
+        self, *, user_id: str, limit: int = 50, offset: int = 0, access_token: str | None = None
     ) -> builtins.list[Recipe]:
         """The user's recipes, newest first."""
         limit = max(0, min(limit, MAX_LIST_LIMIT))

@@ -129,7 +129,9 @@ async def list_recipes(request: Request) -> Response:
         offset = max(int(request.query_params.get("offset", "0")), 0)
     except ValueError:
         raise InvalidRequest('"limit" and "offset" must be whole numbers.') from None
-    recipes = await state.recipes.list(user_id=identity.user_id, limit=limit, offset=offset)
+    recipes = await state.recipes.list(
+        user_id=identity.user_id, limit=limit, offset=offset, access_token=identity.token
+    )
     return json({"recipes": recipes, "limit": limit, "offset": offset})
 
 
@@ -137,7 +139,9 @@ async def get_recipe(request: Request) -> Response:
     state = web_state(request)
     identity = await identify(request)
     recipe = await state.recipes.get(
-        user_id=identity.user_id, recipe_id=request.path_params["recipe_id"]
+        user_id=identity.user_id,
+        recipe_id=request.path_params["recipe_id"],
+        access_token=identity.token,
     )
     if recipe is None:
         raise NotFound("No such recipe.")
