@@ -3,14 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench install sample clean
+.PHONY: run test lint format bench install install-check sample clean
 
-$(BIN)/.installed: pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
-	  { echo "ResiMply needs Python 3.11 or newer (found $$($(PYTHON) --version))."; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# scripts/install.sh is also the Docker image's install step.
+$(BIN)/.installed: pyproject.toml scripts/install.sh
+	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV) --dev
 	@touch $@
 
 install: $(BIN)/.installed
@@ -22,6 +19,11 @@ run: install
 ## test: the whole suite (starts its own private redis-server)
 test: install
 	$(BIN)/pytest
+
+## install-check: the image's install step (runtime only) into a scratch venv
+install-check:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  PYTHON=$(PYTHON) bash scripts/install.sh "$$tmp/venv" && echo "runtime install OK"
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 
@@ -56,6 +56,15 @@ def _print_dev_banner(settings: Settings, host: str, port: int) -> None:
     )
 
 
+def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
+    def handler() -> None:
+        if not stop.is_set():
+            log.info("shutting_down", signal=sig.name)
+        stop.set()
+
+    return handler
+
+
 async def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
@@ -67,15 +76,18 @@ async def _serve(settings: Settings, host: str, port: int, with_worker: bool) ->
     config.accesslog = None  # our AccessLog middleware logs, with tokens redacted
     config.errorlog = logging.getLogger("hypercorn.error")  # once, via our logging set-up
     config.websocket_ping_interval = settings.ws_ping_interval_s
-    config.graceful_timeout = 10
+    # On SIGTERM, open SSE / WebSocket streams end at once (see `stopping` in
+    # create_app); what is left is in-flight REST requests, which are quick, and
+    # Hypercorn's ping timer of each closed WebSocket, which would otherwise keep
+    # the process up for a ping interval. compose.yaml allows 15 s.
+    config.graceful_timeout = 5
     config.keep_alive_timeout = 75  # longer than typical proxy idle timeouts
     companion = (lambda: in_process_worker(settings)) if with_worker else None
-    app = create_app(settings, companion=companion)
-
     stop = asyncio.Event()
+    app = create_app(settings, companion=companion, stopping=stop)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _stopper(stop, sig))
     if settings.dev:
         _print_dev_banner(settings, host, port)
     log.info(

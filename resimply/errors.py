@@ -28,7 +28,10 @@ change, never contain secrets, tokens or upstream response bodies.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .models import Usage
 
 
 class ResimplyError(Exception):
@@ -104,6 +107,9 @@ class TooManyConnections(RequestError):
 
 class TaskError(ResimplyError):
     http_status = 422
+    # What was already paid for upstream when this error ended the task (e.g.
+    # a model answer saying "not a recipe"); set by the provider, for the cost log.
+    spent: Usage | None = None
 
 
 class UnsupportedUrl(TaskError, RequestError):

@@ -7,7 +7,8 @@ watcher first replays the stream with `XRANGE` (so a late client misses
 nothing), then takes live entries from its bounded buffer, skipping what the
 replay already gave it (stream ids only grow). A watcher that falls too far
 behind is cut off — it can resume with its last event id — and never slows
-the reader or the other watchers.
+the reader or the other watchers. When the process shuts down, `close()` ends
+every watcher the same way, so clients resume on another process.
 """
 
 from __future__ import annotations
@@ -66,16 +67,21 @@ class Lagged(Exception):
     """The watcher fell too far behind and was cut off; it may resume from its last id."""
 
 
+class Closing(Exception):
+    """The process is shutting down; the client may resume elsewhere from its last id."""
+
+
 class Watcher:
     """One client's view of one task stream."""
 
-    __slots__ = ("_buffer", "_limit", "_ready", "lagged", "last_id")
+    __slots__ = ("_buffer", "_limit", "_ready", "closed", "lagged", "last_id")
 
     def __init__(self, limit: int, after: str | None) -> None:
         self._buffer: collections.deque[Event] = collections.deque()
         self._limit = limit
         self._ready = asyncio.Event()
         self.lagged = False
+        self.closed = False
         self.last_id: tuple[int, int] = parse_id(after) if after else (0, 0)
 
     def preload(self, events: list[Event]) -> None:
@@ -95,6 +101,11 @@ class Watcher:
             self._buffer.append(event)
         self._ready.set()
 
+    def close(self) -> None:
+        """End the watch: `next()` hands out what is buffered, then raises `Closing`."""
+        self.closed = True
+        self._ready.set()
+
     def _accept(self, event: Event) -> bool:
         event_key = parse_id(event.event_id)
         if event_key <= self.last_id:
@@ -112,6 +123,8 @@ class Watcher:
                     return event
             if self.lagged:
                 raise Lagged
+            if self.closed:
+                raise Closing
             self._ready.clear()
             await self._ready.wait()
 
@@ -139,6 +152,7 @@ class StreamHub:
         self._wakeup_cursor = "0-0"
         self._has_streams = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def watcher_count(self) -> int:
@@ -146,6 +160,14 @@ class StreamHub:
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._run(), name="stream-hub-reader")
+
+    def close(self) -> None:
+        """Shutting down: end every watch now (each raises `Closing` once its buffer
+        is drained) and refuse new ones, so no stream holds the process open."""
+        self._closing = True
+        for watched in self._streams.values():
+            for watcher in watched.watchers:
+                watcher.close()
 
     async def stop(self) -> None:
         if self._reader is not None:
@@ -158,7 +180,10 @@ class StreamHub:
     @contextlib.asynccontextmanager
     async def watch(self, task_id: str, after: str | None = None) -> AsyncIterator[Watcher]:
         """Follow a task's stream from after `after` (or its start). Replay is queued
-        before the context is entered, so nothing between replay and live is lost."""
+        before the context is entered, so nothing between replay and live is lost.
+        Raises `Closing` once `close()` was called."""
+        if self._closing:
+            raise Closing
         key = self._keys.events(task_id).encode()
         watcher = Watcher(self._buffer_size, after)
         watched = self._streams.get(key)
@@ -168,6 +193,8 @@ class StreamHub:
             watched = self._streams[key] = _Watched(after or "0-0", set())
             await self._wake()
         watched.watchers.add(watcher)
+        if self._closing:  # closed while this watch was being set up
+            watcher.close()
         self._has_streams.set()
         try:
             start = f"({after}" if after else "-"

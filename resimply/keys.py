@@ -44,6 +44,12 @@ class Keys:
         """Counter: the user's task submissions in one fixed one-minute window."""
         return f"{self.prefix}rate:{user_id}:{window}"
 
+    def extraction(self, version: str, platform: str, video_id: str, language: str | None) -> str:
+        """String (msgpack, with TTL): a recipe read from one platform video in one
+        requested language by one pipeline version (`pipeline.cache`)."""
+        ident = _digest(f"{platform}\0{video_id}\0{(language or '').lower()}")
+        return f"{self.prefix}xcache:{_digest(version)[:12]}:{ident}"
+
     @property
     def workers(self) -> str:
         """Sorted set: worker id → last heartbeat (Unix seconds)."""

@@ -77,6 +77,21 @@ class Usage(msgspec.Struct, kw_only=True):
     completion_tokens: int = 0
     cached_tokens: int = 0
     transcription_seconds: float = 0.0
+    # Cost accounting (issue 4). Every field has a default so older records decode.
+    images: int = 0  # frames in each request to the model
+    image_detail: str | None = None  # "low" | "high" | "auto"
+    # The frames' share of prompt_tokens over all requests, estimated with
+    # OpenAI's rules for `model` (prompt_tokens, from the API, is what is billed).
+    image_tokens: int = 0
+    transcription_model: str | None = None
+    actor_usd: float | None = None  # what Apify reported for the scraper run
+    model_usd: float | None = None  # chat + transcription, from the price table
+    total_usd: float | None = None  # model_usd + actor_usd
+    cache_hit: bool = False  # the recipe came from the extraction cache: no model call
+
+
+# What an extraction read: a subset of these, in this order.
+EVIDENCE = ("caption", "subtitles", "transcript", "frames")
 
 
 class TaskResult(msgspec.Struct, kw_only=True):
@@ -84,6 +99,8 @@ class TaskResult(msgspec.Struct, kw_only=True):
     recipe_name: str
     recipe: Recipe
     usage: Usage | None = None  # an addition to API.md's result object
+    # What the recipe was read from (subset of EVIDENCE); None in older records.
+    evidence: list[str] | None = None
 
 
 class TaskErrorInfo(msgspec.Struct, kw_only=True):

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from .keys import Keys
 from .settings import Settings
 from .tasks import TaskStore
+
+
+def redis_retry() -> Retry:
+    """Ride out a Redis restart: commands that meet a dropped or refused
+    connection reconnect and try again for about 15 s (0.1 s doubling to 1 s)."""
+    return Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=18)
 
 
 def open_redis(settings: Settings) -> Redis:
@@ -16,6 +24,7 @@ def open_redis(settings: Settings) -> Redis:
         decode_responses=False,
         socket_connect_timeout=5,
         health_check_interval=30,
+        retry=redis_retry(),
     )
     return client
 

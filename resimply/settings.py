@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from .costs import DEFAULT_PRICES, Price, parse_prices
+
 ScraperName = Literal["apify", "direct"]
 ExtractorName = Literal["openai", "offline"]
 StoreName = Literal["supabase", "sqlite"]
@@ -74,6 +76,19 @@ class Settings:
     watcher_queue_size: int = 256
     max_connections: int = 10_000
 
+    # Cost (issue 4). The extraction cache: seconds a recipe read from a video is
+    # reused for other users sharing the same video (0 turns the cache off).
+    cache_ttl_s: int = 3 * 24 * 3600
+    # Image tokens one task may send (by OpenAI's rules for the model); over it,
+    # fewer or lower-detail frames are sent. 0: no frames at all.
+    max_image_tokens: int = 20_000
+    # Frames sent when the caption / subtitles already hold a complete recipe:
+    # the last ones (the finished dish), at low detail.
+    caption_first_frames: int = 1
+    # USD per 1M tokens / per audio minute, by model-name prefix (RESIMPLY_PRICES
+    # holds JSON merged over these defaults).
+    prices: dict[str, Price] = dataclasses.field(default_factory=lambda: dict(DEFAULT_PRICES))
+
     @property
     def dev_secret_file(self) -> Path:
         return self.data_dir / "dev-jwt-secret"
@@ -107,6 +122,30 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number ≥ 0 (0 is meaningful: off / none)."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
+def _prices(env: Mapping[str, str]) -> dict[str, Price]:
+    raw = (env.get("RESIMPLY_PRICES") or "").strip()
+    if not raw:
+        return dict(DEFAULT_PRICES)
+    try:
+        return parse_prices(raw)
+    except ValueError as exc:
+        raise SettingsError(f"RESIMPLY_PRICES {exc}") from None
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], auto: str) -> str:
@@ -201,6 +240,12 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         task_ttl_s=_int(env, "RESIMPLY_TASK_TTL_S", base.task_ttl_s),
         sse_heartbeat_s=float(_int(env, "RESIMPLY_SSE_HEARTBEAT_S", int(base.sse_heartbeat_s))),
         max_connections=_int(env, "RESIMPLY_MAX_CONNECTIONS", base.max_connections),
+        cache_ttl_s=_count(env, "RESIMPLY_CACHE_TTL_S", base.cache_ttl_s),
+        max_image_tokens=_count(env, "RESIMPLY_MAX_IMAGE_TOKENS", base.max_image_tokens),
+        caption_first_frames=_count(
+            env, "RESIMPLY_CAPTION_FIRST_FRAMES", base.caption_first_frames
+        ),
+        prices=_prices(env),
     )
     if settings.store == "supabase" and not (supabase_url and supabase_key):
         raise SettingsError("RESIMPLY_STORE=supabase needs SUPABASE_URL and SUPABASE_KEY")

@@ -255,11 +255,20 @@ class TaskStore:
         return event_id.decode() if event_id else None
 
     async def succeed(
-        self, record: TaskRecord, recipe: Recipe, usage: Usage | None = None
+        self,
+        record: TaskRecord,
+        recipe: Recipe,
+        usage: Usage | None = None,
+        *,
+        evidence: list[str] | None = None,
     ) -> str | None:
         assert recipe.id is not None
         result = TaskResult(
-            recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe, usage=usage
+            recipe_id=recipe.id,
+            recipe_name=recipe.title,
+            recipe=recipe,
+            usage=usage,
+            evidence=evidence,
         )
         message = Completion(
             task_id=record.task_id, recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe

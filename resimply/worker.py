@@ -2,11 +2,17 @@
 
 The job function is thin: it binds log context and hands the task to the
 pipeline with typed dependencies built once per process in `startup`.
+
+Shutdown (SIGTERM, e.g. `docker compose stop`): arq cancels the running jobs and
+puts them back in the queue, where another worker picks them up; the steps are
+idempotent. Redis going away for a moment (a restart) is ridden out by the
+clients' retries; a job that still loses Redis is handed back to run later.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import os
 import socket
 import uuid
@@ -14,19 +20,26 @@ from typing import Any, TypedDict
 
 import structlog
 from arq.connections import RedisSettings
-from arq.worker import func
+from arq.worker import Retry, func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .costs import pricing_of
 from .heartbeat import Heartbeat
 from .jobs import JOB_NAME
 from .keys import Keys
 from .logs import configure_logging
 from .media.analyze import MediaLimits
 from .pipeline import PipelineDeps, run_task
-from .providers.registry import build_extractor, build_scraper, build_store
-from .resources import open_redis, task_store
+from .pipeline.cache import ExtractionCache, cache_variant
+from .providers.registry import build_extractor, build_scraper, build_store, build_transcriber
+from .resources import open_redis, redis_retry, task_store
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# A job that lost Redis runs again this much later (arq's Retry).
+REDIS_LOST_RETRY_S = 5
 
 
 class WorkerContext(TypedDict, total=False):
@@ -42,6 +55,11 @@ async def process_task(ctx: dict[str, Any], task_id: str) -> str:
     structlog.contextvars.bind_contextvars(task_id=task_id, job_try=ctx.get("job_try", 1))
     try:
         return await run_task(ctx["deps"], task_id, attempt=int(ctx.get("job_try", 1)))
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # Redis was away longer than the client retries: neither progress nor an
+        # outcome could be written. Hand the job back; arq runs it again later.
+        log.warning("job_lost_redis", error=type(exc).__name__, retry_in=REDIS_LOST_RETRY_S)
+        raise Retry(defer=REDIS_LOST_RETRY_S) from exc
     finally:
         structlog.contextvars.unbind_contextvars("task_id", "job_try")
 
@@ -59,11 +77,19 @@ def _startup(settings: Settings) -> Any:
             scraper=build_scraper(settings),
             extractor=build_extractor(settings),
             store=build_store(settings),
+            transcriber=build_transcriber(settings),
             executor=executor,
             limits=MediaLimits.from_settings(settings),
             work_dir=settings.data_dir / "work",
             download_timeout_s=max(settings.http_timeout_s, 120.0),
             job_timeout_s=settings.job_timeout_s,
+            cache=ExtractionCache(
+                redis,
+                Keys(settings.key_prefix),
+                ttl_s=settings.cache_ttl_s,
+                variant=cache_variant(settings),
+            ),
+            pricing=pricing_of(settings),
         )
         ctx["_redis"] = redis
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -86,12 +112,24 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["heartbeat"].stop()
     deps: PipelineDeps | None = ctx.get("deps")
     if deps is not None:
-        for provider in (deps.scraper, deps.extractor, deps.store):
-            await provider.aclose()
+        for provider in (deps.scraper, deps.extractor, deps.store, deps.transcriber):
+            if provider is not None:
+                await provider.aclose()
         deps.executor.shutdown(wait=False, cancel_futures=True)
     if "_redis" in ctx:
         await ctx["_redis"].aclose()
     log.info("worker_stopped")
+
+
+def _redis_settings(settings: Settings) -> RedisSettings:
+    # Reconnect through a Redis restart instead of dying (arq's own polling has
+    # no retry of its own), and wait up to a minute for Redis at start-up.
+    return dataclasses.replace(
+        RedisSettings.from_dsn(settings.redis_url),
+        retry=redis_retry(),
+        conn_retries=60,
+        conn_timeout=5,
+    )
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:
@@ -100,7 +138,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     return {
         "functions": [func(process_task, name=JOB_NAME)],
         "queue_name": keys.queue,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "redis_settings": _redis_settings(settings),
         "on_startup": _startup(settings),
         "on_shutdown": shutdown,
         "max_jobs": settings.worker_max_jobs,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fractions
 import math
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -168,3 +170,178 @@ def corrupt_pictures(path: Path) -> None:
             break
         offset += size
     path.write_bytes(bytes(data))
+
+
+# --- scene videos: known cuts and text overlays (tests and `bench.frames`) -------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Shot:
+    """One camera shot: a patterned background, a moving object and maybe a text block.
+
+    `text_at` is when (seconds into the shot) a block of text-like lines appears,
+    covering `text_height` of the picture's height; it stays until the cut.
+    """
+
+    seconds: float
+    colour: Colour
+    text_at: float | None = None
+    text_height: float = 0.22
+
+
+def shot_bounds(shots: Sequence[Shot]) -> list[tuple[float, float]]:
+    """(start, end) of each shot in seconds."""
+    bounds, start = [], 0.0
+    for shot in shots:
+        bounds.append((start, start + shot.seconds))
+        start += shot.seconds
+    return bounds
+
+
+def make_scene_video(
+    path: Path,
+    shots: Sequence[Shot],
+    *,
+    width: int = 320,
+    height: int = 568,
+    fps: int = 30,
+    preset: str = "veryfast",
+    crf: int = 26,
+    x264_params: str | None = None,
+    variable_rate: bool = False,
+    rotation: int = 0,
+) -> Path:
+    """Write an H.264 video of `shots`; the encoder places keyframes itself.
+
+    By default x264 decides (a keyframe at least every 250 frames, plus one at
+    most cuts). `x264_params="keyint=100000:min-keyint=100000:scenecut=0"` gives
+    a video with no keyframe after the first. With `variable_rate` the frame
+    intervals vary between 1/3 and 2 times the nominal one (timestamps in ms).
+    """
+    rng = random.Random(len(shots) * 7919 + width)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": preset, "crf": str(crf)}
+        if x264_params:
+            video.options["x264-params"] = x264_params
+        if variable_rate:
+            video.codec_context.time_base = fractions.Fraction(1, 1000)
+        if rotation:
+            video.set_display_rotation(rotation)
+        blank = VideoFrame(width, height, "yuv420p")
+        luma_line, chroma_line = blank.planes[0].line_size, blank.planes[1].line_size
+        clock = 0.0  # seconds
+        index = 0
+        for number, ((start, end), shot) in enumerate(zip(shot_bounds(shots), shots, strict=True)):
+            plain = _ShotPlanes(shot, number, width, height, luma_line, chroma_line, text=False)
+            texted = (
+                _ShotPlanes(shot, number, width, height, luma_line, chroma_line, text=True)
+                if shot.text_at is not None
+                else plain
+            )
+            while clock < end - 1e-9:
+                into = clock - start
+                planes = texted if shot.text_at is not None and into >= shot.text_at else plain
+                frame = planes.frame(into)
+                if variable_rate:
+                    frame.pts = round(clock * 1000)
+                    frame.time_base = fractions.Fraction(1, 1000)
+                    step = rng.uniform(1 / 3, 2.0) / fps
+                else:
+                    frame.pts = index
+                    step = 1 / fps
+                out.mux(video.encode(frame))
+                index += 1
+                clock = index / fps if not variable_rate else clock + step
+        out.mux(video.encode(None))
+    return path
+
+
+def _yuv(colour: Colour) -> tuple[int, int, int]:
+    r, g, b = colour
+    y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+    u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+    v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+    return tuple(max(16, min(235, round(c))) for c in (y, u, v))  # type: ignore[return-value]
+
+
+class _ShotPlanes:
+    """The rows of one shot's picture, precomputed; frames only move the object."""
+
+    def __init__(
+        self,
+        shot: Shot,
+        number: int,
+        width: int,
+        height: int,
+        luma_line: int,
+        chroma_line: int,
+        *,
+        text: bool,
+    ) -> None:
+        self.width, self.height = width, height
+        y0, u0, v0 = _yuv(shot.colour)
+        light = min(235, y0 + 30) if y0 < 128 else max(16, y0 - 30)
+        band = max(2, height // (5 + number % 7))
+        # Bands whose height differs from shot to shot, plus a bright bar placed by the colour.
+        bar_w = max(2, width // 8)
+        bar_x = (sum(shot.colour) // 24 * 41 + number * 53) % max(1, width - bar_w)
+        rows = []
+        for y in range(height):
+            value = light if (y // band) % 2 else y0
+            row = bytearray([value]) * luma_line
+            if height // 8 <= y < height * 7 // 8:
+                row[bar_x : bar_x + bar_w] = bytes([235]) * bar_w
+            rows.append(bytes(row))
+        chroma_rows = [bytes([u0]) * chroma_line, bytes([v0]) * chroma_line]
+        u_rows = [chroma_rows[0]] * (height // 2)
+        v_rows = [chroma_rows[1]] * (height // 2)
+        if text:
+            top = int(height * 0.58)
+            bottom = min(height, top + max(4, int(height * shot.text_height)))
+            left, right = width // 12, width - width // 12
+            line_h = max(4, height // 40)
+            for y in range(top, bottom):
+                row = bytearray(rows[y])
+                row[left:right] = bytes([225]) * (right - left)
+                line = (y - top) // line_h
+                inside = (y - top) % line_h
+                if line_h // 5 <= inside < line_h * 4 // 5 and (y - top) >= line_h // 2:
+                    x = left + width // 30
+                    words = random.Random(number * 1000 + line)
+                    while x < right - width // 30:
+                        word = max(2, int(width * words.uniform(0.03, 0.14)))
+                        stop = min(x + word, right - width // 30)
+                        row[x:stop] = bytes([40]) * (stop - x)
+                        x = stop + max(2, width // 40)
+                rows[y] = bytes(row)
+            for y in range(top // 2, bottom // 2):
+                u_row = bytearray(u_rows[y])
+                v_row = bytearray(v_rows[y])
+                u_row[left // 2 : right // 2] = bytes([128]) * (right // 2 - left // 2)
+                v_row[left // 2 : right // 2] = bytes([128]) * (right // 2 - left // 2)
+                u_rows[y], v_rows[y] = bytes(u_row), bytes(v_row)
+        self.rows = rows
+        self.u = b"".join(u_rows)
+        self.v = b"".join(v_rows)
+        self.object_value = 235 if y0 < 128 else 16
+        self.object_size = max(2, width // 6)
+
+    def frame(self, seconds: float) -> VideoFrame:
+        """The picture at `seconds` into the shot: a square slides across, back and forth."""
+        size = self.object_size
+        span = max(1, self.width - size)
+        phase = (seconds / 3.0) % 2.0
+        x = int(span * (phase if phase <= 1 else 2 - phase))
+        top = self.height * 3 // 10
+        rows = list(self.rows)
+        block = bytes([self.object_value]) * size
+        for y in range(top, min(self.height, top + size)):
+            row = rows[y]
+            rows[y] = row[:x] + block + row[x + size :]
+        frame = VideoFrame(self.width, self.height, "yuv420p")
+        frame.planes[0].update(b"".join(rows))
+        frame.planes[1].update(self.u)
+        frame.planes[2].update(self.v)
+        return frame

@@ -1,16 +1,20 @@
-"""Real processes for tests: a private redis-server, `resimply serve`, and `arq`."""
+"""Real processes for tests: a private redis-server, `resimply serve`, and `arq`;
+and a local video server that holds a download open until a test releases it."""
 
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,10 +91,12 @@ def redis_server(tmp: Path) -> Iterator[str]:
 
 
 class Process:
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path, **popen: Any) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            args, env=env, stdout=self._log, stderr=subprocess.STDOUT, **popen
+        )
 
     def log(self) -> str:
         self._log.flush()
@@ -114,8 +120,9 @@ class Service:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp / "data"
+        base = {k: v for k, v in os.environ.items() if k != "SUPABASE_JWT_SECRET"}
         self.env = {
-            **os.environ,
+            **base,
             "REDIS_URL": redis_url,
             "RESIMPLY_DEV": "1",
             "RESIMPLY_DATA_DIR": str(self.data_dir),
@@ -124,7 +131,6 @@ class Service:
             "RESIMPLY_RATE_LIMIT_PER_MINUTE": "60",
             **extra_env,
         }
-        self.env.pop("SUPABASE_JWT_SECRET", None)
         self.tmp = tmp
         self.processes: list[Process] = []
 
@@ -167,3 +173,108 @@ class Service:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.log_path.name}\n{p.log()}" for p in self.processes)
+
+
+class RedisServer:
+    """A private redis-server that a test can stop and start again on the same port
+    and data directory (with AOF on, as in production)."""
+
+    def __init__(self, tmp: Path, *, aof: bool = True, password: str | None = None) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            message = "redis-server is not installed (apt-get install redis-server)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        self.binary = binary
+        self.dir = tmp
+        self.port = free_port()
+        self.password = password
+        self.aof = aof
+        self.proc: subprocess.Popen[bytes] | None = None
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+        ]
+        args += ["--save", "", "--loglevel", "warning", "--logfile", str(self.dir / "redis.log")]
+        if self.aof:
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            args += ["--appendonly", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def ready() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, "redis-server exited"
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                if self.password:
+                    sock.sendall(f"AUTH {self.password}\r\n".encode())
+                    sock.recv(64)
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+
+        wait_for(ready, what="redis-server")
+
+    def stop(self) -> None:
+        """A clean stop (SIGTERM): Redis flushes its AOF, as `docker compose stop` does."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class GatedVideoServer:
+    """Serves a video over HTTP: the first bytes at once, the rest only after
+    `release()`, so a job sits in its download step as long as a test needs."""
+
+    def __init__(self, video: Path, *, head_bytes: int = 4096) -> None:
+        self.body = video.read_bytes()
+        self.head_bytes = head_bytes
+        self.released = threading.Event()
+        self.requests = 0
+        self.dropped = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp4")
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(outer.body[: outer.head_bytes])
+                    self.wfile.flush()
+                    outer.released.wait(120)
+                    self.wfile.write(outer.body[outer.head_bytes :])
+                    self.wfile.flush()
+                except OSError:
+                    outer.dropped += 1
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/video.mp4"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from resimply.events import Event, Lagged, StreamHub
+from resimply.events import Closing, Event, Lagged, StreamHub
 from resimply.keys import Keys
 
 
@@ -95,5 +95,25 @@ async def test_a_slow_watcher_is_cut_off_without_holding_back_others(
                 await take(fast, 1)
             with pytest.raises(Lagged):
                 await take(slow, 20)
+    finally:
+        await hub.stop()
+
+
+async def test_close_ends_every_watch_after_its_buffer_and_refuses_new_ones(
+    redis: Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    hub = StreamHub(redis, keys, block_ms=2000)
+    await hub.start()
+    try:
+        first = await publish(redis, keys, "t4", "progress", 1)
+        async with hub.watch("t4") as watcher:
+            hub.close()
+            assert [e.event_id for e in await take(watcher, 1)] == [first]
+            with pytest.raises(Closing):
+                await take(watcher, 1)
+        with pytest.raises(Closing):
+            async with hub.watch("t4"):
+                pass
     finally:
         await hub.stop()

@@ -34,6 +34,7 @@ async def deps(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[P
         scraper=DirectScraper(dev=True, allow_private_urls=True),
         extractor=OfflineExtractor(),
         store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
+        transcriber=None,
         executor=executor,
         limits=MediaLimits.from_settings(Settings()),
         work_dir=tmp_path / "work",

@@ -1,10 +1,39 @@
-"""Pick a handful of representative, distinct frames and encode them as small JPEGs."""
+"""Pick the few frames that show every distinct scene, decoding as little as possible.
+
+Two passes over the file, both with frame threading:
+
+1. **Scan.** Every packet of the video stream is demuxed (cheap: no decoding),
+   but only keyframe packets reach the decoder (`skip_frame = "NONKEY"`), at
+   most one per `min_spacing` seconds. Non-keyframe packet sizes are watched
+   too: a packet several times larger than its neighbours is the encoder
+   telling us that much of the picture changed there (a cut encoded without a
+   keyframe, a block of text appearing) — a *spike*.
+2. **Exact seeks, only where needed.** A spike is decoded exactly when the
+   next decoded keyframe cannot stand for it (it belongs to another shot, or
+   another spike follows); a long stretch without any decoded picture (a long
+   GOP, or a file with no keyframe after the first) gets a few evenly spread
+   exact decodes. Targets sharing a GOP are decoded in one forward run, with
+   non-reference frames skipped (`skip_frame = "NONREF"`).
+
+Each decoded picture is scored with two tiny looks: a 16x16 colour thumbnail
+(scene identity: mean absolute difference) and an 8x8 grid of edge energy
+from a 64x64 grey thumbnail (text and detail appearing). Near-duplicates are
+dropped as they come; a frame whose content is a subset of another frame of
+the same shot (the same shot before its text appeared) is dropped too. Only
+kept frames are encoded, as JPEGs, right away: memory holds a bounded number
+of small JPEGs and the decoder's own few pictures, never the video.
+"""
 
 from __future__ import annotations
 
+import bisect
+import collections
 import dataclasses
 import fractions
-from collections.abc import Iterator
+import heapq
+import math
+import operator
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
@@ -13,104 +42,178 @@ from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from ..errors import InvalidMedia
+from ..errors import InvalidMedia, VideoTooLarge
 from ..providers.base import Frame
 from .container import DECODE_ERRORS, UNREADABLE, header_duration, open_media, video_stream
 
-# Candidates looked at per frame kept: enough to find the scene changes of a
-# short video, few enough that seeking stays cheap on a long one.
-CANDIDATES_PER_FRAME = 3
-MAX_CANDIDATES = 30
-SIGNATURE_EDGE = 16  # a 16x16 grayscale thumbnail identifies a scene well enough
+# --- looks ------------------------------------------------------------------------
+SIGNATURE_EDGE = 16  # a 16x16 colour thumbnail identifies a scene well enough
+DETAIL_EDGE = 64  # grey thumbnail for edge energy ...
+DETAIL_CELLS = 8  # ... summed over an 8x8 grid of cells
 # Mean absolute difference (0-255) below which two signatures are the same scene.
 DUPLICATE_DISTANCE = 12.0
+# Frames this close may still be one shot with something added (a text panel).
+SAME_SHOT_DISTANCE = 45.0
+# Edge energy (mean |gradient| per thumbnail pixel, over the whole picture) that a
+# frame must add to count as new (text appeared), and the loss it may have
+# and still hold everything the other frame shows (at least; see `dominates`).
+DETAIL_GAIN = 1.5
+DETAIL_LOSS = 0.75
 BLACK_LEVEL = 16  # frames darker than this everywhere (fades, blank intros) say nothing
+
+# --- scan -------------------------------------------------------------------------
+MAX_KEYFRAME_DECODES = 150  # keyframes decoded in the scan, spread over the video
+MIN_KEYFRAME_SPACING_S = 0.15
+KEY_SIZE_JUMP = math.log(1.5)  # ... but closer ones whose size changes this much too
+KEY_INDEX_SPACING_S = 0.25  # keyframe times remembered (for planning seeks) ...
+MAX_KEY_INDEX = 20_000  # ... at most this many
+SPIKE_WINDOW = 48  # recent non-keyframe packet sizes the median is taken over
+SPIKE_RATIO = 4.0  # a packet this many times the median is a spike
+MIN_SPIKE_BYTES = 512
+SPIKE_MERGE_S = 0.5  # spikes this close are one event (a fade, an animation)
+MAX_SPIKES = 64
+SETTLE_S = 0.3  # decode a little after a spike: animations have settled by then
+
+# --- exact decodes ------------------------------------------------------------------
+MAX_EXACT = 24  # exact decode targets in all
+MAX_GAP_FILL = 6  # of which for long stretches with no decoded picture
+MIN_GAP_S = 10.0  # longer than common GOPs (250 frames at 25-30 fps)
+REWIND_S = 1.0  # decode on rather than seek when the next target is this close
+MAX_DECODE_ERRORS = 16  # damaged packets skipped before giving up on a pass
+
+# --- memory ------------------------------------------------------------------------
+MIN_POOL = 32  # distinct candidates (JPEGs) kept before the least distinct is evicted
+DEFAULT_MAX_PIXELS = 4096 * 2304
+
+
+@dataclasses.dataclass(frozen=True)
+class Look:
+    """What a picture looks like, in a few hundred bytes."""
+
+    colour: bytes  # 16x16 rgb24
+    detail: tuple[int, ...]  # edge energy per cell, DETAIL_CELLS² cells
+
+    @property
+    def is_black(self) -> bool:
+        return max(self.colour) < BLACK_LEVEL
+
+    def distance(self, other: Look) -> float:
+        """Mean absolute colour difference, 0-255."""
+        return sum(map(abs, map(operator.sub, self.colour, other.colour))) / len(self.colour)
+
+    def gain_loss(self, other: Look) -> tuple[float, float]:
+        """Edge energy `other` adds to and removes from this look, per thumbnail pixel."""
+        gain = loss = 0
+        for mine, theirs in zip(self.detail, other.detail, strict=True):
+            if theirs > mine:
+                gain += theirs - mine
+            else:
+                loss += mine - theirs
+        pixels = DETAIL_EDGE * DETAIL_EDGE
+        return gain / pixels, loss / pixels
+
+
+def look(picture: VideoFrame) -> Look:
+    tiny = picture.reformat(
+        width=SIGNATURE_EDGE, height=SIGNATURE_EDGE, format="rgb24", interpolation="AREA"
+    )
+    grey = picture.reformat(
+        width=DETAIL_EDGE, height=DETAIL_EDGE, format="gray", interpolation="AREA"
+    )
+    rows = _rows(grey, DETAIL_EDGE)
+    cell = DETAIL_EDGE // DETAIL_CELLS
+    detail = [0] * (DETAIL_CELLS * DETAIL_CELLS)
+    for y, row in enumerate(rows):
+        below = rows[y + 1] if y + 1 < len(rows) else row
+        dx = [*map(abs, map(operator.sub, row[1:], row[:-1])), 0]
+        dy = list(map(abs, map(operator.sub, below, row)))
+        base = (y // cell) * DETAIL_CELLS
+        for cx in range(DETAIL_CELLS):
+            lo, hi = cx * cell, cx * cell + cell
+            detail[base + cx] += sum(dx[lo:hi]) + sum(dy[lo:hi])
+    return Look(colour=b"".join(_rows(tiny, SIGNATURE_EDGE * 3)), detail=tuple(detail))
+
+
+def _rows(picture: VideoFrame, width_bytes: int) -> list[bytes]:
+    """The visible bytes of each row of a packed picture (rows may be padded)."""
+    plane = picture.planes[0]
+    data = bytes(plane)
+    step = plane.line_size
+    return [data[y * step : y * step + width_bytes] for y in range(picture.height)]
+
+
+def dominates(big: Look, small: Look) -> bool:
+    """`big` shows what `small` shows and more: the same shot, with text added."""
+    if big.distance(small) >= SAME_SHOT_DISTANCE:
+        return False
+    gain, loss = small.gain_loss(big)
+    # Things move meanwhile (a hand, the camera): allow a loss small beside the gain.
+    return gain >= DETAIL_GAIN and loss <= max(DETAIL_LOSS, gain / 4)
+
+
+def is_duplicate(kept: Look, new: Look) -> bool:
+    """`new` adds nothing to `kept`: the same scene, and no new detail (text)."""
+    if kept.distance(new) >= DUPLICATE_DISTANCE:
+        return False
+    gain, _ = kept.gain_loss(new)
+    return gain < DETAIL_GAIN
+
+
+# --- candidates --------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class _Candidate:
     frame: Frame
-    signature: bytes
+    look: Look
 
 
-def pick_frames(
-    path: Path,
-    *,
-    max_frames: int,
-    max_edge: int,
-    jpeg_quality: int,
-    duration_s: float | None = None,
-) -> list[Frame]:
-    """Up to `max_frames` distinct frames spread over the video, in time order.
+class _Pool:
+    """Distinct candidates, each already a JPEG; bounded in number."""
 
-    Only keyframes are decoded: the decoder seeks to evenly spread times and
-    stops at the first keyframe, so the cost does not grow with the video's
-    length. Near-duplicate and black frames are dropped. Each JPEG's longest
-    edge is at most `max_edge`. Memory holds only the kept JPEGs. `duration_s`
-    (from `probe`) helps for files whose headers do not give one.
-    """
-    if max_frames <= 0:
-        return []
-    with open_media(path) as container:
-        stream = video_stream(container)
-        # Decode keyframes only; everything else is skipped by the decoder.
-        stream.codec_context.skip_frame = "NONKEY"
-        duration = header_duration(container, stream) or duration_s or 0.0
-        count = min(MAX_CANDIDATES, max_frames * CANDIDATES_PER_FRAME)
-        targets = [duration * (i + 0.5) / count for i in range(count)]
-        kept: list[_Candidate] = []
-        try:
-            for picture, timestamp in _keyframes_near(container, stream, targets or [0.0]):
-                signature = _signature(picture)
-                if _is_black(signature) or any(
-                    _distance(signature, c.signature) < DUPLICATE_DISTANCE for c in kept
-                ):
-                    continue
-                frame = _to_jpeg(picture, timestamp, max_edge=max_edge, quality=jpeg_quality)
-                kept.append(_Candidate(frame, signature))
-        except DECODE_ERRORS as exc:
-            # A truncated or damaged file still leaves the frames decoded so far.
-            if not kept:
-                raise InvalidMedia(UNREADABLE) from exc
-    if not kept:
-        raise InvalidMedia("No picture in the video could be decoded.")
-    return [c.frame for c in _spread(kept, max_frames)]
+    def __init__(self, *, max_frames: int, max_edge: int, jpeg_quality: int) -> None:
+        self.max_edge, self.jpeg_quality = max_edge, jpeg_quality
+        self.capacity = max(MIN_POOL, 3 * max_frames)
+        self.kept: list[_Candidate] = []
+        self.offered = 0
 
+    def offer(self, picture: VideoFrame, timestamp: float) -> Look:
+        self.offered += 1
+        seen = look(picture)
+        if seen.is_black or any(is_duplicate(c.look, seen) for c in self.kept):
+            return seen
+        frame = _to_jpeg(picture, timestamp, max_edge=self.max_edge, quality=self.jpeg_quality)
+        self.kept.append(_Candidate(frame, seen))
+        if len(self.kept) > self.capacity:
+            self._evict()
+        return seen
 
-def _keyframes_near(
-    container: InputContainer, stream: VideoStream, targets: list[float]
-) -> Iterator[tuple[VideoFrame, float]]:
-    """The keyframe at or before each target time (seconds from the start), each once,
-    with its own time from the start."""
-    time_base = stream.time_base or fractions.Fraction(1, 1000)
-    origin = stream.start_time or 0  # e.g. MPEG-TS clocks rarely start at zero
-    seen: set[int | None] = set()
-    for target in targets:
-        container.seek(origin + int(target / time_base), stream=stream, backward=True)
-        for picture in container.decode(stream):
-            if picture.pts not in seen:
-                seen.add(picture.pts)
-                yield picture, max(0.0, float(((picture.pts or origin) - origin) * time_base))
-            break
+    def _evict(self) -> None:
+        """Drop a frame another one contains, else the one closest to its nearest neighbour."""
+        for i, small in enumerate(self.kept):
+            if any(dominates(big.look, small.look) for big in self.kept if big is not small):
+                del self.kept[i]
+                return
+        nearest = [
+            min(c.look.distance(o.look) for o in self.kept if o is not c) for c in self.kept
+        ]
+        del self.kept[nearest.index(min(nearest))]
 
-
-def _signature(picture: VideoFrame) -> bytes:
-    tiny = picture.reformat(width=SIGNATURE_EDGE, height=SIGNATURE_EDGE, format="gray")
-    plane = tiny.planes[0]
-    data = bytes(plane)
-    # Rows may be padded to an alignment: keep only the visible pixels.
-    return b"".join(
-        data[row * plane.line_size : row * plane.line_size + SIGNATURE_EDGE]
-        for row in range(SIGNATURE_EDGE)
-    )
-
-
-def _distance(a: bytes, b: bytes) -> float:
-    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
-
-
-def _is_black(signature: bytes) -> bool:
-    return max(signature) < BLACK_LEVEL
+    def choose(self, limit: int) -> list[Frame]:
+        ordered = sorted(self.kept, key=lambda c: c.frame.timestamp)
+        # In time order, the first of a scene wins (a candidate found by an exact
+        # decode may come after a later keyframe of the same scene).
+        distinct: list[_Candidate] = []
+        for candidate in ordered:
+            if not any(is_duplicate(d.look, candidate.look) for d in distinct):
+                distinct.append(candidate)
+        # A shot before its text appeared says nothing its texted frame doesn't.
+        full = [
+            c
+            for c in distinct
+            if not any(dominates(o.look, c.look) for o in distinct if o is not c)
+        ]
+        return [c.frame for c in _spread(full, limit)]
 
 
 def _spread(kept: list[_Candidate], limit: int) -> list[_Candidate]:
@@ -122,6 +225,258 @@ def _spread(kept: list[_Candidate], limit: int) -> list[_Candidate]:
         return [kept[len(kept) // 2]]
     last = len(kept) - 1
     return [kept[round(i * last / (limit - 1))] for i in range(limit)]
+
+
+# --- the two passes --------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Scan:
+    """What the first pass learnt about the file."""
+
+    keyframes: list[float] = dataclasses.field(default_factory=list)  # thinned
+    decoded: list[tuple[float, Look]] = dataclasses.field(default_factory=list)
+    spikes: list[float] = dataclasses.field(default_factory=list)  # merged, sorted
+    end: float = 0.0  # the last packet's end, seconds
+    complete: bool = True
+
+
+class _Clock:
+    """Stream timestamps → seconds from the start of the video."""
+
+    def __init__(self, stream: VideoStream) -> None:
+        self.time_base = stream.time_base or fractions.Fraction(1, 1000)
+        self.origin = stream.start_time or 0  # e.g. MPEG-TS clocks rarely start at zero
+
+    def seconds(self, pts: int) -> float:
+        return max(0.0, float((pts - self.origin) * self.time_base))
+
+    def pts(self, seconds: float) -> int:
+        return self.origin + int(seconds / self.time_base)
+
+
+def pick_frames(
+    path: Path,
+    *,
+    max_frames: int,
+    max_edge: int,
+    jpeg_quality: int,
+    duration_s: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[Frame]:
+    """Up to `max_frames` distinct frames covering the video's scenes, in time order.
+
+    Each JPEG's longest edge is at most `max_edge`, turned upright. `duration_s`
+    (from `probe`) helps for files whose headers do not give one. A picture
+    size over `max_pixels` is refused from the header, and the decoder itself
+    refuses larger pictures should the size change mid-stream. Raises
+    `InvalidMedia` when no picture can be decoded; a damaged or truncated file
+    still gives the frames decoded before the damage.
+    """
+    if max_frames <= 0:
+        return []
+    with open_media(path) as container:
+        stream = video_stream(container)
+        context = stream.codec_context
+        if context.width * context.height > max_pixels:
+            raise VideoTooLarge(f"The video is {context.width}×{context.height}; too many pixels.")
+        context.thread_type = "AUTO"  # frame and slice threads
+        context.options = {"max_pixels": str(max_pixels)}
+        pool = _Pool(max_frames=max_frames, max_edge=max_edge, jpeg_quality=jpeg_quality)
+        clock = _Clock(stream)
+        duration = header_duration(container, stream) or duration_s or 0.0
+        try:
+            scan = _scan(container, stream, clock, pool, duration)
+            targets = _exact_targets(scan, max_frames)
+            if targets:
+                _decode_exact(container, stream, clock, pool, targets, scan.keyframes)
+        except DECODE_ERRORS as exc:
+            if not pool.kept and not pool.offered:
+                raise InvalidMedia(UNREADABLE) from exc
+    if not pool.kept:
+        raise InvalidMedia("No picture in the video could be decoded.")
+    return pool.choose(max_frames)
+
+
+def _scan(
+    container: InputContainer,
+    stream: VideoStream,
+    clock: _Clock,
+    pool: _Pool,
+    duration: float,
+) -> _Scan:
+    context = stream.codec_context
+    context.skip_frame = "NONKEY"
+    scan = _Scan()
+    min_spacing = max(MIN_KEYFRAME_SPACING_S, duration / MAX_KEYFRAME_DECODES)
+    last_decode = -math.inf
+    last_key_size, decodes = 1, 0
+    window: collections.deque[int] = collections.deque(maxlen=SPIKE_WINDOW)
+    spikes: list[tuple[float, float]] = []  # a min-heap of (score, time)
+    errors = 0
+
+    def take(pictures: Iterable[VideoFrame], fallback: float) -> None:
+        for picture in pictures:
+            at = clock.seconds(picture.pts) if picture.pts is not None else fallback
+            scan.decoded.append((at, pool.offer(picture, at)))
+
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.size == 0:
+                continue  # the demuxer's flush packet, or nothing to time it by
+            at = clock.seconds(packet.pts)
+            span = float(packet.duration * clock.time_base) if packet.duration else 0.0
+            scan.end = max(scan.end, at + span)
+            if packet.is_keyframe:
+                if (
+                    not scan.keyframes or at - scan.keyframes[-1] >= KEY_INDEX_SPACING_S
+                ) and len(scan.keyframes) < MAX_KEY_INDEX:
+                    scan.keyframes.append(at)
+                # A keyframe whose size jumps from the last one is likely a new shot.
+                jump = abs(math.log(max(1, packet.size) / last_key_size)) > KEY_SIZE_JUMP
+                last_key_size = max(1, packet.size)
+                if decodes < 2 * MAX_KEYFRAME_DECODES and (
+                    at - last_decode >= min_spacing or (jump and at - last_decode > 0.1)
+                ):
+                    last_decode = at
+                    decodes += 1
+                    try:
+                        take(context.decode(packet), at)
+                    except DECODE_ERRORS:
+                        errors += 1
+                        if errors > MAX_DECODE_ERRORS:
+                            raise
+                continue
+            if len(window) >= 8:
+                typical = max(1.0, sorted(window)[len(window) // 2])
+                if packet.size >= MIN_SPIKE_BYTES and packet.size >= SPIKE_RATIO * typical:
+                    heapq.heappush(spikes, (packet.size / typical, at))
+                    if len(spikes) > MAX_SPIKES:
+                        heapq.heappop(spikes)
+            window.append(packet.size)
+    except DECODE_ERRORS:
+        scan.complete = False  # truncated or damaged: keep what came before
+    try:
+        take(context.decode(None), scan.end)
+    except DECODE_ERRORS:
+        scan.complete = False
+    scan.decoded.sort(key=lambda d: d[0])
+    scan.keyframes.sort()
+    scan.spikes = _merge(sorted(t for _, t in spikes))
+    return scan
+
+
+def _merge(times: list[float]) -> list[float]:
+    """One time per cluster of spikes: the last of each (the change is complete)."""
+    merged: list[float] = []
+    for at in times:
+        if merged and at - merged[-1] < SPIKE_MERGE_S:
+            merged[-1] = at
+        else:
+            merged.append(at)
+    return merged
+
+
+def _exact_targets(scan: _Scan, max_frames: int) -> list[float]:
+    """Times worth an exact decode: spikes the keyframes don't stand for, long gaps."""
+    times = [t for t, _ in scan.decoded]
+    looks = [lk for _, lk in scan.decoded]
+    targets: list[float] = []
+    # Spikes between two decoded keyframes A and B: if B is the same shot as A, the
+    # last spike's change is still visible at B; every other spike needs a decode.
+    by_gap: dict[int, list[float]] = collections.defaultdict(list)
+    for spike in scan.spikes:
+        by_gap[bisect.bisect_right(times, spike)].append(spike)
+    for after, group in by_gap.items():
+        before = after - 1
+        same_shot = (
+            0 <= before
+            and after < len(looks)
+            and looks[before].distance(looks[after]) < DUPLICATE_DISTANCE
+        )
+        needed = group[:-1] if same_shot else group
+        for spike in needed:
+            limit = times[after] if after < len(times) else scan.end
+            targets.append(min(spike + SETTLE_S, (spike + limit) / 2))
+    targets = targets[:MAX_EXACT]
+    # Long stretches with no decoded picture at all: a few evenly spread decodes.
+    known = sorted([*times, *targets])
+    edges = [0.0, *known, scan.end]
+    gap_min = max(MIN_GAP_S, scan.end / (2 * max(1, max_frames)))
+    gaps = sorted(
+        ((b - a, a, b) for a, b in zip(edges, edges[1:], strict=False) if b - a > gap_min),
+        reverse=True,
+    )
+    fill: list[float] = []
+    for length, start, end in gaps:
+        count = min(MAX_GAP_FILL - len(fill), int(length // gap_min))
+        fill += [start + (end - start) * (i + 1) / (count + 1) for i in range(count)]
+        if len(fill) >= MAX_GAP_FILL:
+            break
+    return sorted([*targets, *fill][:MAX_EXACT])
+
+
+def _decode_exact(
+    container: InputContainer,
+    stream: VideoStream,
+    clock: _Clock,
+    pool: _Pool,
+    targets: list[float],
+    keyframes: list[float],
+) -> None:
+    """Decode the picture at (or just after) each target, in forward runs."""
+    context = stream.codec_context
+    context.skip_frame = "NONREF"  # B-frames nobody refers to are never needed
+    pending = collections.deque(targets)
+    errors = 0
+    while pending:
+        target = pending[0]
+        container.seek(clock.pts(target), stream=stream, backward=True)
+        stop = _run_end(pending, keyframes)
+        found = False
+        for packet in container.demux(stream):
+            try:
+                pictures = context.decode(packet)
+            except DECODE_ERRORS:
+                errors += 1
+                if errors > MAX_DECODE_ERRORS:
+                    return
+                continue
+            for picture in pictures:
+                if picture.pts is None:
+                    continue
+                at = clock.seconds(picture.pts)
+                if at + 1e-3 < pending[0]:
+                    continue
+                pool.offer(picture, at)
+                found = True
+                while pending and pending[0] <= at + 1e-3:
+                    pending.popleft()
+                if not pending or pending[0] > stop:
+                    break
+            if not pending or pending[0] > stop or packet.size == 0:
+                break
+        if not found or (pending and pending[0] == target):
+            pending.popleft()  # nothing decodable there (past a truncation): move on
+
+
+def _run_end(pending: collections.deque[float], keyframes: list[float]) -> float:
+    """The last pending target reached more cheaply by decoding on than by seeking."""
+    reach = pending[0]
+    for target in pending:
+        # A keyframe between here and the target makes a seek cheaper, unless close.
+        next_key = bisect.bisect_right(keyframes, reach)
+        if (
+            next_key < len(keyframes)
+            and keyframes[next_key] <= target
+            and target - reach > REWIND_S
+        ):
+            break
+        reach = target
+    return reach
+
+
+# --- JPEG ---------------------------------------------------------------------------
 
 
 def _to_jpeg(picture: VideoFrame, timestamp: float, *, max_edge: int, quality: int) -> Frame:
@@ -173,3 +528,4 @@ def _rotate(image: VideoFrame, rotation: int) -> VideoFrame:
     graph.link_nodes(source, *turns, graph.add("buffersink")).configure()
     graph.push(image)
     return graph.vpull()
+

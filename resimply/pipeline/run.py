@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 from pathlib import Path
 
+import msgspec
 import structlog
 
+from ..costs import Pricing
 from ..errors import Cancelled, InternalError, ResimplyError, StepTimeout, TaskError
+from ..models import Usage
 from ..tasks import TaskRecord
 from . import steps
+from .cache import CachedExtraction
 from .deps import PipelineDeps
 from .progress import TaskProgress
 
@@ -41,9 +46,11 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
 
     progress = TaskProgress(deps.tasks, task_id)
     work_dir = deps.work_dir / task_id
+    meter = CostMeter()
+    status = "INTERRUPTED"  # shutdown or abort: the job runs again elsewhere
     try:
         async with asyncio.timeout(deps.job_timeout_s):
-            status = await _run_steps(deps, record, progress, work_dir)
+            status = await _run_steps(deps, record, progress, work_dir, meter)
     except TimeoutError:
         await _fail(deps, record, StepTimeout(), progress.step)
         status = "FAILURE"
@@ -51,6 +58,8 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
         # The task ended underneath us (DELETE); its terminal message is written.
         status = "CANCELLED"
     except TaskError as exc:
+        if exc.spent is not None:
+            meter.extraction = exc.spent
         await _fail(deps, record, exc, progress.step)
         status = "FAILURE"
     except asyncio.CancelledError:
@@ -63,21 +72,119 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
         status = "FAILURE"
     finally:
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
+        # One line per task with everything it paid for, whatever the outcome.
+        meter.log(deps.pricing, status=status, step=progress.step)
     log.info("task_finished", status=status)
     return status
 
 
+@dataclasses.dataclass
+class CostMeter:
+    """What one task has paid for so far, filled in as the steps run."""
+
+    extraction: Usage | None = None
+    transcription_seconds: float = 0.0
+    actor_usd: float | None = None
+    cache_hit: bool = False
+
+    def usage(self, pricing: Pricing) -> Usage:
+        base = self.extraction or Usage()
+        model_usd = pricing.model_usd(
+            model=base.model,
+            requests=base.requests,
+            prompt_tokens=base.prompt_tokens,
+            cached_tokens=base.cached_tokens,
+            completion_tokens=base.completion_tokens,
+            transcription_seconds=self.transcription_seconds,
+        )
+        total = None if model_usd is None else round(model_usd + (self.actor_usd or 0.0), 8)
+        return msgspec.structs.replace(
+            base,
+            transcription_seconds=self.transcription_seconds,
+            transcription_model=pricing.transcription_model if self.transcription_seconds else None,
+            actor_usd=self.actor_usd,
+            model_usd=model_usd,
+            total_usd=total,
+            cache_hit=self.cache_hit,
+        )
+
+    def log(self, pricing: Pricing, *, status: str, step: int) -> None:
+        usage = self.usage(pricing)
+        log.info(
+            "task_cost",
+            status=status,
+            step=step,
+            cache_hit=usage.cache_hit,
+            model=usage.model,
+            requests=usage.requests,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            images=usage.images,
+            image_detail=usage.image_detail,
+            image_tokens=usage.image_tokens,
+            transcription_seconds=usage.transcription_seconds,
+            transcription_model=usage.transcription_model,
+            actor_usd=usage.actor_usd,
+            model_usd=usage.model_usd,
+            total_usd=usage.total_usd,
+        )
+
+
 async def _run_steps(
-    deps: PipelineDeps, record: TaskRecord, progress: TaskProgress, work_dir: Path
+    deps: PipelineDeps,
+    record: TaskRecord,
+    progress: TaskProgress,
+    work_dir: Path,
+    meter: CostMeter,
 ) -> str:
     request = record.request
     await steps.init(deps, request, progress)
+    # A link that names its video may need no scrape at all (pipeline.cache).
+    hit = await steps.cached_for_link(deps, request)
+    if hit is not None:
+        return await _from_cache(deps, record, progress, meter, hit, first=2)
     post = await steps.scrape(deps, request, progress)
+    meter.actor_usd = post.cost_usd
+    hit = await steps.cached_for_post(deps, request, post)
+    if hit is not None:
+        return await _from_cache(deps, record, progress, meter, hit, first=3)
     await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
     media = await steps.media(deps, post, work_dir, progress, request.language)
+    if media.transcript is not None:
+        meter.transcription_seconds = media.transcript.seconds
     extraction = await steps.extract(deps, request, post, media, progress)
-    stored = await steps.store(deps, request, record.task_id, extraction.recipe, progress)
-    await deps.tasks.succeed(record, stored, extraction.usage)
+    meter.extraction = extraction.usage
+    # The last frame is usually the finished dish: the best picture for the book.
+    frames = media.analysis.frames
+    thumbnail = frames[-1].jpeg if frames else None
+    await steps.remember(deps, request, record.task_id, post, extraction, thumbnail)
+    stored = await steps.store(
+        deps, request, record.task_id, extraction.recipe, thumbnail, progress
+    )
+    await deps.tasks.succeed(
+        record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)
+    )
+    return "SUCCESS"
+
+
+async def _from_cache(
+    deps: PipelineDeps,
+    record: TaskRecord,
+    progress: TaskProgress,
+    meter: CostMeter,
+    hit: CachedExtraction,
+    *,
+    first: int,
+) -> str:
+    """The recipe was read before from the same video: store it for this user."""
+    meter.cache_hit = True
+    log.info("cache_hit", from_task=hit.task_id, skipped_from_step=first)
+    await steps.skip_from_cache(progress, first)
+    stored = await steps.store(
+        deps, record.request, record.task_id, hit.recipe, hit.thumbnail, progress
+    )
+    await deps.tasks.succeed(record, stored, meter.usage(deps.pricing), evidence=hit.evidence)
     return "SUCCESS"
 
 

@@ -5,19 +5,38 @@ init → scrape → media → extract → store
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 from pathlib import Path
 
 import msgspec
 
 from ..errors import UnsupportedUrl
 from ..media.analyze import MediaAnalysis, analyze_video
+from ..media.audio import extract_audio
 from ..media.download import download
 from ..media.subtitles import subtitle_text
 from ..models import Recipe, ScrapeRequest, Source
-from ..providers.base import Extraction, ExtractionInput, ScrapedPost, SubtitleTrack
+from ..providers.base import (
+    Extraction,
+    ExtractionInput,
+    ScrapedPost,
+    SubtitleTrack,
+    Transcriber,
+    Transcript,
+)
+from .cache import CachedExtraction, platform_id_of_link
 from .deps import PipelineDeps
+from .evidence import text_holds_recipe
 from .progress import TaskProgress
+
+STEP_NAMES = {
+    2: "Fetching the post",
+    3: "Processing video",
+    4: "Reading the recipe",
+}
+FROM_CACHE = "From cache"
 
 
 async def init(deps: PipelineDeps, request: ScrapeRequest, progress: TaskProgress) -> None:
@@ -30,7 +49,7 @@ async def init(deps: PipelineDeps, request: ScrapeRequest, progress: TaskProgres
 
 async def scrape(deps: PipelineDeps, request: ScrapeRequest, progress: TaskProgress) -> ScrapedPost:
     """Step 2: caption, video location and subtitles of the post."""
-    await progress.begin(2, "Fetching the post", f"Using the {deps.scraper.name} scraper")
+    await progress.begin(2, STEP_NAMES[2], f"Using the {deps.scraper.name} scraper")
     return await deps.scraper.scrape(request, progress)
 
 
@@ -39,6 +58,9 @@ class MediaResult:
     analysis: MediaAnalysis
     subtitles: str | None
     subtitle_language: str | None
+    transcript: Transcript | None = None
+    # Caption + subtitles alone hold a complete recipe (`evidence.text_holds_recipe`).
+    text_complete: bool = False
 
 
 async def media(
@@ -49,7 +71,7 @@ async def media(
     language: str | None,
 ) -> MediaResult:
     """Step 3: video to disk (size-capped), probe, frames, subtitles."""
-    await progress.begin(3, "Processing video", "Downloading the video")
+    await progress.begin(3, STEP_NAMES[3], "Downloading the video")
     path = await download(
         post.video,
         work_dir / "video",
@@ -66,7 +88,35 @@ async def media(
         [*post.subtitles, *analysis.embedded_subtitles], language or post.language
     )
     text = subtitle_text(track.text) if track else None
-    return MediaResult(analysis, text or None, track.language if track else None)
+    # Parsing is milliseconds of bounded CPU work (offline.parse.MAX_CHARS).
+    complete = text_holds_recipe(post.caption, text)
+    transcript = None
+    # A caption that already holds the recipe makes speech worth no paid transcription.
+    if not text and not complete and analysis.info.has_audio and deps.transcriber is not None:
+        transcript = await transcribe(deps, deps.transcriber, path, work_dir, progress, language)
+    return MediaResult(
+        analysis, text or None, track.language if track else None, transcript, complete
+    )
+
+
+async def transcribe(
+    deps: PipelineDeps,
+    transcriber: Transcriber,
+    video: Path,
+    work_dir: Path,
+    progress: TaskProgress,
+    language: str | None,
+) -> Transcript | None:
+    """No subtitles but an audio track: what is said often is the recipe."""
+    await progress.update("Transcribing speech", 0.9)
+    loop = asyncio.get_running_loop()
+    audio = await loop.run_in_executor(
+        deps.executor,
+        functools.partial(extract_audio, video, work_dir, max_seconds=deps.limits.max_duration_s),
+    )
+    if audio is None:
+        return None
+    return await transcriber.transcribe(audio, language=language, progress=progress)
 
 
 def choose_subtitles(tracks: list[SubtitleTrack], language: str | None) -> SubtitleTrack | None:
@@ -94,14 +144,15 @@ async def extract(
     progress: TaskProgress,
 ) -> Extraction:
     """Step 4: the recipe, read from caption, subtitles and frames."""
-    await progress.begin(4, "Reading the recipe", f"Using the {deps.extractor.name} extractor")
+    await progress.begin(4, STEP_NAMES[4], f"Using the {deps.extractor.name} extractor")
     data = ExtractionInput(
         caption=post.caption,
         subtitles=media_result.subtitles,
-        transcript=None,
+        transcript=media_result.transcript.text if media_result.transcript else None,
         frames=media_result.analysis.frames,
         language=request.language,
         source_language=post.language or media_result.subtitle_language,
+        text_complete=media_result.text_complete,
     )
     extraction = await deps.extractor.extract(data, progress)
     source = Source(
@@ -113,13 +164,75 @@ async def extract(
         thumbnail_url=post.thumbnail_url,
     )
     return Extraction(
-        recipe=msgspec.structs.replace(extraction.recipe, source=source), usage=extraction.usage
+        recipe=msgspec.structs.replace(extraction.recipe, source=source),
+        usage=extraction.usage,
+        evidence=extraction.evidence,
+    )
+
+
+async def cached_for_link(deps: PipelineDeps, request: ScrapeRequest) -> CachedExtraction | None:
+    """Before step 2: a recipe already read from the video the link names, if any.
+
+    Only links that carry the platform's video id (a TikTok link with
+    `/video/<id>`) can be looked up this early; a short link is looked up after
+    the scrape (`cached_for_post`). A hit skips the scraper run, the download
+    and the model call.
+    """
+    if deps.cache is None:
+        return None
+    found = platform_id_of_link(request.url)
+    if found is None:
+        return None
+    return await deps.cache.get(*found, request.language)
+
+
+async def cached_for_post(
+    deps: PipelineDeps, request: ScrapeRequest, post: ScrapedPost
+) -> CachedExtraction | None:
+    """After step 2: the recipe already read from this post's video, if any."""
+    if deps.cache is None:
+        return None
+    return await deps.cache.get(post.platform, post.video_id, request.language)
+
+
+async def skip_from_cache(progress: TaskProgress, first: int) -> None:
+    """Steps `first`..4 are not run: announce each, so clients still see 1–5."""
+    for step in range(first, 5):
+        await progress.begin(step, STEP_NAMES[step], FROM_CACHE)
+
+
+async def remember(
+    deps: PipelineDeps,
+    request: ScrapeRequest,
+    task_id: str,
+    post: ScrapedPost,
+    extraction: Extraction,
+    thumbnail: bytes | None,
+) -> None:
+    """Keep a successful extraction for the next user who shares the same video."""
+    if deps.cache is None:
+        return
+    await deps.cache.put(
+        post.platform,
+        post.video_id,
+        request.language,
+        recipe=extraction.recipe,
+        thumbnail=thumbnail,
+        evidence=extraction.evidence,
+        task_id=task_id,
     )
 
 
 async def store(
-    deps: PipelineDeps, request: ScrapeRequest, task_id: str, recipe: Recipe, progress: TaskProgress
+    deps: PipelineDeps,
+    request: ScrapeRequest,
+    task_id: str,
+    recipe: Recipe,
+    thumbnail: bytes | None,
+    progress: TaskProgress,
 ) -> Recipe:
     """Step 5: one stored recipe per task id, however often the job runs."""
     await progress.begin(5, "Saving the recipe", f"Saving to the {deps.store.name} recipe book")
-    return await deps.store.save(user_id=request.user_id, task_id=task_id, recipe=recipe)
+    return await deps.store.save(
+        user_id=request.user_id, task_id=task_id, recipe=recipe, thumbnail=thumbnail
+    )

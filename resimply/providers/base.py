@@ -44,6 +44,7 @@ class ScrapedPost:
     subtitles: tuple[SubtitleTrack, ...] = ()
     thumbnail_url: str | None = None
     language: str | None = None
+    cost_usd: float | None = None  # what the scraping service charged, when it says
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -71,12 +72,17 @@ class ExtractionInput:
     frames: tuple[Frame, ...]
     language: str | None  # the language the user asked for, if any
     source_language: str | None  # the video's language, if known
+    # The caption / subtitles alone hold a complete recipe (`pipeline.evidence`):
+    # an extractor that pays for images sends few or none.
+    text_complete: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Extraction:
     recipe: Recipe
     usage: Usage | None = None  # None for extractors that call no paid service
+    # What the recipe was read from: a subset of `models.EVIDENCE`, in its order.
+    evidence: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -123,9 +129,12 @@ class Transcriber(Protocol):
 class RecipeStore(Protocol):
     name: str
 
-    async def save(self, *, user_id: str, task_id: str, recipe: Recipe) -> Recipe:
+    async def save(
+        self, *, user_id: str, task_id: str, recipe: Recipe, thumbnail: bytes | None = None
+    ) -> Recipe:
         """Store once per task id (a second call returns the first row) and return
-        the stored recipe with `id` and `created_at` set."""
+        the stored recipe with `id` and `created_at` set. `thumbnail` (JPEG) is kept
+        by stores that can serve it; the others ignore it."""
         ...
 
     # Reads happen on behalf of the user: a store that enforces row-level

@@ -28,7 +28,13 @@ class OfflineExtractor:
             source_language=data.source_language,
         )
         await progress.update("Recipe read from caption and subtitles", 1.0)
-        return Extraction(recipe=recipe)
+        texts = (
+            ("caption", data.caption),
+            ("subtitles", data.subtitles),
+            ("transcript", data.transcript),
+        )
+        evidence = tuple(name for name, text in texts if text and text.strip())
+        return Extraction(recipe=recipe, evidence=evidence)
 
     async def aclose(self) -> None:
         """Nothing to release: the extractor holds no connections."""

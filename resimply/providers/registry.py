@@ -2,36 +2,46 @@
 
 from __future__ import annotations
 
-from ..settings import Settings, SettingsError
-from .base import Extractor, RecipeStore, Scraper
+from ..settings import Settings
+from .base import Extractor, RecipeStore, Scraper, Transcriber
 
-
-def _not_yet(name: str) -> SettingsError:
-    return SettingsError(
-        f"The {name} provider is not available in this build; unset its credentials or "
-        f"choose the local provider (see README, 'Configuration')."
-    )
+# Imports are local so a process loads only the client libraries it uses.
 
 
 def build_scraper(settings: Settings) -> Scraper:
-    if settings.scraper == "direct":
-        from .direct import DirectScraper
+    if settings.scraper == "apify":
+        from .apify import ApifyScraper
 
-        return DirectScraper(dev=settings.dev, allow_private_urls=settings.allow_private_urls)
-    raise _not_yet("Apify scraper (RESIMPLY_SCRAPER=apify)")
+        return ApifyScraper(settings)
+    from .direct import DirectScraper
+
+    return DirectScraper(dev=settings.dev, allow_private_urls=settings.allow_private_urls)
 
 
 def build_extractor(settings: Settings) -> Extractor:
-    if settings.extractor == "offline":
-        from .offline import OfflineExtractor
+    if settings.extractor == "openai":
+        from .openai_extractor import OpenAIExtractor
 
-        return OfflineExtractor()
-    raise _not_yet("OpenAI extractor (RESIMPLY_EXTRACTOR=openai)")
+        return OpenAIExtractor(settings)
+    from .offline import OfflineExtractor
+
+    return OfflineExtractor()
+
+
+def build_transcriber(settings: Settings) -> Transcriber | None:
+    """Speech to text needs a model; the local configuration has none."""
+    if settings.openai_api_key and settings.extractor == "openai":
+        from .openai_transcriber import OpenAITranscriber
+
+        return OpenAITranscriber(settings)
+    return None
 
 
 def build_store(settings: Settings) -> RecipeStore:
-    if settings.store == "sqlite":
-        from .sqlite_store import SqliteRecipeStore
+    if settings.store == "supabase":
+        from .supabase_store import SupabaseRecipeStore
 
-        return SqliteRecipeStore(settings.sqlite_path)
-    raise _not_yet("Supabase store (RESIMPLY_STORE=supabase)")
+        return SupabaseRecipeStore(settings)
+    from .sqlite_store import SqliteRecipeStore
+
+    return SqliteRecipeStore(settings.sqlite_path)

@@ -55,8 +55,11 @@ class SqliteRecipeStore:
         self._ready = False
         self._init_lock = threading.Lock()
 
-    async def save(self, *, user_id: str, task_id: str, recipe: Recipe) -> Recipe:
-        """Store `recipe` for `task_id` once; a repeat returns the first stored one."""
+    async def save(
+        self, *, user_id: str, task_id: str, recipe: Recipe, thumbnail: bytes | None = None
+    ) -> Recipe:
+        """Store `recipe` for `task_id` once; a repeat returns the first stored one.
+        The thumbnail is not kept: a local store has no URL to serve it from."""
         stored = msgspec.structs.replace(recipe, id=str(uuid.uuid4()), created_at=_now())
         try:
             owner, data = await asyncio.to_thread(self._save, user_id, task_id, stored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -26,9 +27,16 @@ from .state import WebState
 Companion = Callable[[], AbstractAsyncContextManager[Any]]
 
 
-def create_app(settings: Settings, *, companion: Companion | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    companion: Companion | None = None,
+    stopping: asyncio.Event | None = None,
+) -> Starlette:
     """`companion` runs beside the app for its whole life (the in-process worker of
-    `serve --with-worker`); the web tier itself never imports the worker."""
+    `serve --with-worker`); the web tier itself never imports the worker.
+    `stopping` is set when the server starts shutting down: open SSE and WebSocket
+    streams end at once (clients resume elsewhere) instead of holding it up."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, WebState]]:
@@ -50,12 +58,15 @@ def create_app(settings: Settings, *, companion: Companion | None = None) -> Sta
             recipes=recipes,
         )
         await hub.start()
+        closer = asyncio.create_task(_close_streams_on(stopping, hub)) if stopping else None
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if companion is not None:
                     await stack.enter_async_context(companion())
                 yield {"web": state}
         finally:
+            if closer is not None:
+                closer.cancel()
             await hub.stop()
             await verifier.aclose()
             await recipes.aclose()
@@ -83,3 +94,8 @@ def create_app(settings: Settings, *, companion: Companion | None = None) -> Sta
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+
+
+async def _close_streams_on(stopping: asyncio.Event, hub: StreamHub) -> None:
+    await stopping.wait()
+    hub.close()

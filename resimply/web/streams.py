@@ -1,7 +1,10 @@
 """`GET /events/{id}` (Server-Sent Events) and `WS /ws/{id}`: replay, then live.
 
 Both read through the process's `StreamHub`, so a thousand watchers cost one
-Redis connection. Both end after the task's terminal message.
+Redis connection. Both end after the task's terminal message, and both end
+early when the process shuts down (SIGTERM): the SSE stream just ends, so
+`EventSource` reconnects with `Last-Event-ID`; the WebSocket closes with 1001
+(going away) and the client reconnects with `?last_event_id=`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import InvalidRequest, NotFound, ResimplyError, TooManyConnections, Unauthorized
-from ..events import Lagged, valid_event_id
+from ..events import Closing, Lagged, valid_event_id
 from .requests import identify, web_state
 from .state import WebState
 
@@ -24,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 WS_UNAUTHORIZED = 4001
 WS_FORBIDDEN = 4003
+WS_GOING_AWAY = 1001
 WS_TRY_AGAIN_LATER = 1013
 SSE_RETRY_MS = 3000
 
@@ -75,6 +79,9 @@ async def sse(request: Request) -> Response:
         except Lagged:
             # Ending the stream makes EventSource reconnect with Last-Event-ID.
             log.info("sse_watcher_lagged", task_id=task_id)
+        except Closing:
+            # Shutting down: the same, and the reconnect reaches another process.
+            log.info("sse_stream_closed_on_shutdown", task_id=task_id)
         except TooManyConnections:
             pass
 
@@ -148,6 +155,9 @@ async def _follow(ws: WebSocket, state: WebState, task_id: str, after: str | Non
             exc = sender.exception()
             if isinstance(exc, Lagged):
                 await ws.close(WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id.")
+            elif isinstance(exc, Closing):
+                log.info("ws_closed_on_shutdown", task_id=task_id)
+                await ws.close(WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")
             elif exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
                 raise exc
     finally:

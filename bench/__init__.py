@@ -1,0 +1,1 @@
+"""Benchmarks (`python -m bench.<name>`), run by `make bench`; not part of the service."""

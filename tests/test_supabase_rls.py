@@ -1,0 +1,233 @@
+"""The recipes migration's row level security, on a real PostgreSQL.
+
+A fresh database gets `tests/sql/supabase_shim.sql` (Supabase's roles and
+`auth.uid()`) and then the migrations; each check runs the way PostgREST runs a
+request: in a transaction, as role `authenticated`, with the token's claims in
+`request.jwt.claims`. psql is driven as a subprocess (no driver dependency).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIM = ROOT / "tests/sql/supabase_shim.sql"
+MIGRATIONS = sorted((ROOT / "deploy/supabase/migrations").glob("*.sql"))
+
+ALICE = "00000000-0000-4000-8000-00000000000a"
+BOB = "00000000-0000-4000-8000-00000000000b"
+ALICE_TASK = "10000000-0000-4000-8000-00000000000a"
+BOB_TASK = "10000000-0000-4000-8000-00000000000b"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PGHOST", "127.0.0.1")
+    env.setdefault("PGPORT", "5432")
+    env.setdefault("PGUSER", "postgres")
+    env.setdefault("PGCONNECT_TIMEOUT", "5")
+    return env
+
+
+def _psql(
+    db: str,
+    *,
+    sql: str | None = None,
+    file: Path | None = None,
+    stdin: str | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    args = ["psql", "-X", "-q", "-A", "-t", "-d", db, "-v", "ON_ERROR_STOP=1"]
+    args += ["-v", "VERBOSITY=verbose"]  # errors carry their SQLSTATE
+    if file is not None:
+        args += ["-f", str(file)]
+    elif sql is not None:
+        args += ["-c", sql]
+    proc = subprocess.run(args, input=stdin, env=_env(), capture_output=True, text=True, timeout=60)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"psql failed ({proc.returncode}): {proc.stderr}")
+    return proc
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[str]:
+    """A fresh database with the shim and the migrations, dropped afterwards."""
+    if shutil.which("psql") is None:
+        _unavailable("psql is not installed (apt-get install postgresql-client)")
+    probe = _psql("postgres", sql="select 1", check=False)
+    if probe.returncode != 0:
+        _unavailable(f"PostgreSQL is not reachable: {probe.stderr.strip()}")
+    name = f"resimply_rls_{uuid.uuid4().hex[:12]}"
+    _psql("postgres", sql=f"create database {name}")
+    try:
+        _psql(name, file=SHIM)
+        for migration in MIGRATIONS:
+            _psql(name, file=migration)
+        # Two users and one row each, written as the superuser (no RLS).
+        _psql(
+            name,
+            sql=f"""
+            insert into auth.users (id) values ('{ALICE}'), ('{BOB}');
+            insert into public.recipes (user_id, task_id, title, data) values
+              ('{ALICE}', '{ALICE_TASK}', 'Alice soup', '{{"title": "Alice soup"}}'),
+              ('{BOB}', '{BOB_TASK}', 'Bob stew', '{{"title": "Bob stew"}}');
+            """,
+        )
+        yield name
+    finally:
+        _psql("postgres", sql=f"drop database if exists {name} with (force)", check=False)
+
+
+def _as(role: str, sub: str | None, db: str, sql: str, *, check: bool = True) -> str:
+    """Run `sql` like PostgREST runs a request for a token with this `sub` and
+    role; return psql's unaligned output (raises on an error when `check`)."""
+    claims = json.dumps({"sub": sub, "role": role} if sub else {"role": role})
+    script = (
+        "begin;\n"
+        f"set local role {role};\n"
+        f"select set_config('request.jwt.claims', '{claims}', true) as claims \\gset\n"
+        f"{sql}\n"
+        "commit;\n"
+    )
+    proc = _psql(db, stdin=script, check=check)
+    return proc.stdout.strip() if check else proc.stderr
+
+
+def _alice(db: str, sql: str, *, check: bool = True) -> str:
+    return _as("authenticated", ALICE, db, sql, check=check)
+
+
+def test_migrations_apply_twice(db: str) -> None:
+    _psql(db, file=SHIM)
+    for migration in MIGRATIONS:
+        _psql(db, file=migration)
+    out = _psql(
+        db,
+        sql="select relrowsecurity, relforcerowsecurity from pg_class "
+        "where oid = 'public.recipes'::regclass;"
+        "select count(*) from pg_policies where tablename = 'recipes';"
+        "select count(*) from public.recipes;",
+    )
+    assert out.stdout.split() == ["t|t", "4", "2"]
+
+
+def test_a_user_reads_only_their_own_rows(db: str) -> None:
+    assert _alice(db, "select title from public.recipes order by title;") == "Alice soup"
+    assert _alice(db, f"select count(*) from public.recipes where user_id = '{BOB}';") == "0"
+    assert _alice(db, f"select count(*) from public.recipes where task_id = '{BOB_TASK}';") == "0"
+    out = _as("authenticated", BOB, db, "select title from public.recipes;")
+    assert out == "Bob stew"
+
+
+def test_a_user_updates_their_own_rows_but_not_others(db: str) -> None:
+    own = _alice(
+        db,
+        "with u as (update public.recipes set servings = 4 "
+        f"where task_id = '{ALICE_TASK}' returning servings) select count(*), max(servings) from u;",
+    )
+    assert own == "1|4"
+    other = _alice(
+        db,
+        "with u as (update public.recipes set title = 'hacked' "
+        f"where user_id = '{BOB}' returning 1) select count(*) from u;",
+    )
+    assert other == "0"
+    # Handing one's row to someone else fails the policy's WITH CHECK.
+    stderr = _alice(
+        db,
+        f"update public.recipes set user_id = '{BOB}' where task_id = '{ALICE_TASK}';",
+        check=False,
+    )
+    assert "42501" in stderr
+    assert "row-level security" in stderr
+    titles = _psql(db, sql="select user_id || ':' || title from public.recipes order by title;")
+    assert titles.stdout.split("\n")[:2] == [f"{ALICE}:Alice soup", f"{BOB}:Bob stew"]
+
+
+def test_a_user_inserts_their_own_rows_but_not_others(db: str) -> None:
+    task = str(uuid.uuid4())
+    # user_id defaults to auth.uid(), the token's sub.
+    out = _alice(
+        db,
+        f"insert into public.recipes (task_id, title) values ('{task}', 'Alice salad') "
+        "returning user_id, title, ingredients, steps, tags;",
+    )
+    assert out == f"{ALICE}|Alice salad|[]|[]|{{}}"
+    stderr = _alice(
+        db,
+        f"insert into public.recipes (user_id, task_id, title) "
+        f"values ('{BOB}', '{uuid.uuid4()}', 'forged');",
+        check=False,
+    )
+    assert "ERROR:  42501: new row violates row-level security policy" in stderr
+    assert _psql(db, sql="select count(*) from public.recipes where title = 'forged';").stdout == (
+        "0\n"
+    )
+    _psql(db, sql=f"delete from public.recipes where task_id = '{task}';")
+
+
+def test_a_user_cannot_delete_others_rows(db: str) -> None:
+    out = _alice(
+        db,
+        f"with d as (delete from public.recipes where task_id = '{BOB_TASK}' returning 1) "
+        "select count(*) from d;",
+    )
+    assert out == "0"
+    remaining = _psql(db, sql=f"select count(*) from public.recipes where task_id = '{BOB_TASK}';")
+    assert remaining.stdout == "1\n"
+
+
+def test_task_id_is_unique(db: str) -> None:
+    stderr = _alice(
+        db,
+        f"insert into public.recipes (task_id, title) values ('{ALICE_TASK}', 'again');",
+        check=False,
+    )
+    assert "ERROR:  23505: duplicate key value violates unique constraint" in stderr
+    assert "recipes_task_id_key" in stderr
+    # What PostgREST sends for upsert(ignore_duplicates, on_conflict=task_id):
+    # no second row, nothing returned.
+    out = _alice(
+        db,
+        "with i as (insert into public.recipes (task_id, title) "
+        f"values ('{ALICE_TASK}', 'again') on conflict (task_id) do nothing returning 1) "
+        "select count(*) from i;",
+    )
+    assert out == "0"
+    count = _psql(db, sql=f"select count(*) from public.recipes where task_id = '{ALICE_TASK}';")
+    assert count.stdout == "1\n"
+
+
+def test_anon_has_no_access_and_service_role_bypasses_rls(db: str) -> None:
+    stderr = _as("anon", None, db, "select count(*) from public.recipes;", check=False)
+    assert "ERROR:  42501: permission denied for table recipes" in stderr
+    # No claims at all (a request without a user): auth.uid() is null, no rows.
+    assert _as("authenticated", None, db, "select count(*) from public.recipes;") == "0"
+    assert _as("service_role", None, db, "select count(*) from public.recipes;") == "2"
+
+
+def test_deleting_a_user_deletes_their_recipes(db: str) -> None:
+    carol = str(uuid.uuid4())
+    _psql(
+        db,
+        sql=f"insert into auth.users (id) values ('{carol}');"
+        f"insert into public.recipes (user_id, task_id, title) "
+        f"values ('{carol}', '{uuid.uuid4()}', 'Carol cake');",
+    )
+    _psql(db, sql=f"delete from auth.users where id = '{carol}';")
+    out = _psql(db, sql=f"select count(*) from public.recipes where user_id = '{carol}';")
+    assert out.stdout == "0\n"
