@@ -40,3 +40,12 @@ sample: install
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+## bench: benchmarks; each prints its figures against a baseline measured in the same run
+bench: install
+	$(BIN)/python -m bench.frames
+	$(BIN)/python -m bench.tokens
+	$(BIN)/python -m bench.cache
+	@for b in fanout worker api; do \
+	  if [ -f bench/$$b.py ]; then $(BIN)/python -m bench.$$b || exit 1; fi; \
+	done

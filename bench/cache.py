@@ -85,6 +85,8 @@ def timed(svc: Service, stack: FakeStack, url: str) -> tuple[float, int, int]:
 
 
 def run(rounds: int, tmp: Path) -> int:
+    (tmp / "redis").mkdir()
+    (tmp / "svc").mkdir()
     with redis_server(tmp / "redis") as redis_url, Fakes() as stack:
         stack.apify.run_duration_s = APIFY_RUN_S
         stack.apify.latency_s = APIFY_REQUEST_S
@@ -98,7 +100,6 @@ def run(rounds: int, tmp: Path) -> int:
             LOG_LEVEL="WARNING",
             RESIMPLY_CACHE_TTL_S="600",
         )
-        (tmp / "svc").mkdir()
         svc.start()
         try:
             rows: list[tuple[float, float, float]] = []

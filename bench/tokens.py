@@ -218,9 +218,7 @@ async def main_async(models: list[str], long: bool) -> int:
                 )
                 naive_data = dataclasses.replace(data, frames=naive, text_complete=False)
                 theirs, _ = await _ask(state, naive_settings, naive_data)
-                expected_naive = sum(
-                    image_tokens(model, f.width, f.height, "high") for f in naive
-                )
+                expected_naive = sum(image_tokens(model, f.width, f.height, "high") for f in naive)
                 ok &= ours.matches and theirs.matches and theirs.image_tokens == expected_naive
                 ratio = ours.total / theirs.total
                 ours_sum += ours.total

@@ -110,6 +110,21 @@ def make_video(
     return path
 
 
+def make_8k(path: Path) -> Path:
+    """One black 7680x4320 H.264 frame: ~100 KB on disk, 50 MB once decoded."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=1)
+        stream.width, stream.height, stream.pix_fmt = 7680, 4320, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "51"}
+        frame = VideoFrame(7680, 4320, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
 def make_audio_only(path: Path, *, seconds: float = 1.0) -> Path:
     """An AAC tone in an MP4 (.m4a-like) file, with no video track."""
     with av.open(str(path), "w") as out:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from resimply.errors import VideoTooLarge
+from resimply.errors import InvalidMedia, VideoTooLarge
 from resimply.media.analyze import MediaAnalysis, MediaLimits, analyze_video
 from resimply.providers.base import MediaInfo
 from resimply.settings import Settings
-from tests.mediagen import make_video
+from tests.mediagen import make_8k, make_video
 
 SAMPLE = Path(__file__).resolve().parent.parent / "resimply" / "samples" / "carbonara.mp4"
 LIMITS = MediaLimits(
@@ -107,3 +107,18 @@ async def test_the_default_executor_is_used_when_none_is_given(tmp_path: Path) -
     assert (result.info.width, result.info.height, result.info.has_audio) == (320, 240, True)
     assert [(f.width, f.height) for f in result.frames] == [(320, 240)] * 3
     assert result.embedded_subtitles == ()
+
+
+async def test_an_8k_video_is_refused_before_any_decoding(tmp_path: Path) -> None:
+    path = make_8k(tmp_path / "8k.mp4")
+    with RecordingExecutor() as executor, pytest.raises(VideoTooLarge, match="7680×4320"):
+        await analyze_video(path, limits=LIMITS, progress=Progress(), executor=executor)
+    assert [name for name, _ in executor.calls] == ["probe"]
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x00\x00\x18ftypisom"])
+async def test_an_empty_or_cut_short_file_is_invalid(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "v.mp4"
+    path.write_bytes(content)
+    with pytest.raises(InvalidMedia):
+        await analyze_video(path, limits=LIMITS, progress=Progress())

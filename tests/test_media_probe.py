@@ -6,7 +6,7 @@ from resimply.errors import InvalidMedia, VideoTooLarge
 from resimply.media.frames import pick_frames
 from resimply.media.probe import probe
 from resimply.providers.base import MediaInfo
-from tests.mediagen import corrupt_pictures, make_audio_only, make_video
+from tests.mediagen import corrupt_pictures, make_8k, make_audio_only, make_video
 
 SAMPLE = Path(__file__).resolve().parent.parent / "resimply" / "samples" / "carbonara.mp4"
 MIB = 1024 * 1024
@@ -139,3 +139,31 @@ def test_limits_are_checked_from_the_headers_without_decoding(tmp_path: Path) ->
         check(path, max_pixels=100_000)
     with pytest.raises(InvalidMedia):
         pick_frames(path, max_frames=3, max_edge=320, jpeg_quality=80)
+
+
+@pytest.fixture(scope="module")
+def eight_k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_8k(tmp_path_factory.mktemp("8k") / "8k.mp4")
+
+
+def test_an_8k_header_is_refused_by_the_probe(eight_k: Path) -> None:
+    assert eight_k.stat().st_size < 1024 * 1024
+    with pytest.raises(VideoTooLarge) as caught:
+        check(eight_k)
+    assert caught.value.message == (
+        "The video is 7680×4320 (33.2 megapixels); the limit is 9.4 megapixels."
+    )
+
+
+def test_an_8k_header_is_refused_by_the_frame_picker_too(
+    eight_k: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Called on its own, the picker checks the header before decoding anything.
+    from resimply.media import frames
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded before checking the size")
+
+    monkeypatch.setattr(frames, "_scan", no_decoding)
+    with pytest.raises(VideoTooLarge, match="7680×4320"):
+        pick_frames(eight_k, max_frames=3, max_edge=320, jpeg_quality=80)

@@ -78,6 +78,7 @@ async def analyze_video(
             max_edge=limits.max_edge,
             jpeg_quality=limits.jpeg_quality,
             duration_s=info.duration_s,
+            max_pixels=limits.max_pixels,
         ),
     )
     subtitles_job = loop.run_in_executor(executor, read_embedded_subtitles, path)

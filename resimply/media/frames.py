@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
 import dataclasses
 import fractions
 import heapq
+import itertools
 import math
 import operator
 from collections.abc import Iterable
@@ -52,19 +54,21 @@ DETAIL_EDGE = 64  # grey thumbnail for edge energy ...
 DETAIL_CELLS = 8  # ... summed over an 8x8 grid of cells
 # Mean absolute difference (0-255) below which two signatures are the same scene.
 DUPLICATE_DISTANCE = 12.0
-# Frames this close may still be one shot with something added (a text panel).
-SAME_SHOT_DISTANCE = 45.0
+# A detail cell whose mean |gradient| grows by this much has gained something.
+CELL_GAIN = 4.0
 # Edge energy (mean |gradient| per thumbnail pixel, over the whole picture) that a
 # frame must add to count as new (text appeared), and the loss it may have
 # and still hold everything the other frame shows (at least; see `dominates`).
 DETAIL_GAIN = 1.5
 DETAIL_LOSS = 0.75
-BLACK_LEVEL = 16  # frames darker than this everywhere (fades, blank intros) say nothing
+BLACK_LEVEL = 32  # frames darker than this (Y, 16 is black) everywhere say nothing (fades)
 
 # --- scan -------------------------------------------------------------------------
-MAX_KEYFRAME_DECODES = 150  # keyframes decoded in the scan, spread over the video
+MAX_KEYFRAME_DECODES = 150  # keyframes decoded in the scan, on average over the video
+KEYFRAME_BURST = 8  # ... at any pace while this many are in hand
+UNKNOWN_DURATION_RATE = 2.0  # keyframes per second when the length is unknown
 MIN_KEYFRAME_SPACING_S = 0.15
-KEY_SIZE_JUMP = math.log(1.5)  # ... but closer ones whose size changes this much too
+KEY_SIZE_JUMP = math.log(1.5)  # a keyframe this much larger or smaller: likely a cut
 KEY_INDEX_SPACING_S = 0.25  # keyframe times remembered (for planning seeks) ...
 MAX_KEY_INDEX = 20_000  # ... at most this many
 SPIKE_WINDOW = 48  # recent non-keyframe packet sizes the median is taken over
@@ -90,16 +94,33 @@ DEFAULT_MAX_PIXELS = 4096 * 2304
 class Look:
     """What a picture looks like, in a few hundred bytes."""
 
-    colour: bytes  # 16x16 rgb24
+    colour: tuple[bytes, bytes, bytes]  # Y, U, V planes of a 16x16 thumbnail
     detail: tuple[int, ...]  # edge energy per cell, DETAIL_CELLS² cells
+    total: int  # sum(detail)
 
     @property
     def is_black(self) -> bool:
-        return max(self.colour) < BLACK_LEVEL
+        return max(self.colour[0]) < BLACK_LEVEL
 
-    def distance(self, other: Look) -> float:
-        """Mean absolute colour difference, 0-255."""
-        return sum(map(abs, map(operator.sub, self.colour, other.colour))) / len(self.colour)
+    def distance(self, other: Look, skip: frozenset[int] = frozenset()) -> float:
+        """Mean absolute difference per pixel (|ΔY| + |ΔU| + |ΔV|, so a change of
+        brightness alone counts as in a grey image), leaving out signature pixels
+        in the detail cells `skip`."""
+        if not skip:
+            total = sum(
+                sum(map(abs, map(operator.sub, mine, theirs)))
+                for mine, theirs in zip(self.colour, other.colour, strict=True)
+            )
+            return total / SIGNATURE_PIXELS
+        keep = [i for i in range(SIGNATURE_PIXELS) if _CELL_OF[i] not in skip]
+        if not keep:
+            return 0.0
+        total = sum(
+            abs(mine[i] - theirs[i])
+            for mine, theirs in zip(self.colour, other.colour, strict=True)
+            for i in keep
+        )
+        return total / len(keep)
 
     def gain_loss(self, other: Look) -> tuple[float, float]:
         """Edge energy `other` adds to and removes from this look, per thumbnail pixel."""
@@ -109,46 +130,86 @@ class Look:
                 gain += theirs - mine
             else:
                 loss += mine - theirs
-        pixels = DETAIL_EDGE * DETAIL_EDGE
-        return gain / pixels, loss / pixels
+        return gain / DETAIL_PIXELS, loss / DETAIL_PIXELS
+
+
+SIGNATURE_PIXELS = SIGNATURE_EDGE * SIGNATURE_EDGE
+DETAIL_PIXELS = DETAIL_EDGE * DETAIL_EDGE
+_CELL = DETAIL_EDGE // DETAIL_CELLS  # thumbnail pixels per detail cell, each way
+_BLOCK = DETAIL_EDGE // SIGNATURE_EDGE  # thumbnail pixels per signature pixel, each way
+# The detail cell each signature pixel lies in.
+_CELL_OF = [
+    (y * _BLOCK // _CELL) * DETAIL_CELLS + x * _BLOCK // _CELL
+    for y in range(SIGNATURE_EDGE)
+    for x in range(SIGNATURE_EDGE)
+]
 
 
 def look(picture: VideoFrame) -> Look:
-    tiny = picture.reformat(
-        width=SIGNATURE_EDGE, height=SIGNATURE_EDGE, format="rgb24", interpolation="AREA"
+    """One small AREA downscale (cheap even from 4K), then pure-Python sums."""
+    thumb = picture.reformat(
+        width=DETAIL_EDGE, height=DETAIL_EDGE, format="yuv444p", interpolation="AREA"
     )
-    grey = picture.reformat(
-        width=DETAIL_EDGE, height=DETAIL_EDGE, format="gray", interpolation="AREA"
-    )
-    rows = _rows(grey, DETAIL_EDGE)
-    cell = DETAIL_EDGE // DETAIL_CELLS
+    planes = [_rows(thumb, index, DETAIL_EDGE) for index in range(3)]
+    rows = planes[0]
     detail = [0] * (DETAIL_CELLS * DETAIL_CELLS)
     for y, row in enumerate(rows):
         below = rows[y + 1] if y + 1 < len(rows) else row
         dx = [*map(abs, map(operator.sub, row[1:], row[:-1])), 0]
         dy = list(map(abs, map(operator.sub, below, row)))
-        base = (y // cell) * DETAIL_CELLS
+        base = (y // _CELL) * DETAIL_CELLS
         for cx in range(DETAIL_CELLS):
-            lo, hi = cx * cell, cx * cell + cell
+            lo, hi = cx * _CELL, cx * _CELL + _CELL
             detail[base + cx] += sum(dx[lo:hi]) + sum(dy[lo:hi])
-    return Look(colour=b"".join(_rows(tiny, SIGNATURE_EDGE * 3)), detail=tuple(detail))
+    return Look(
+        colour=(_shrink(planes[0]), _shrink(planes[1]), _shrink(planes[2])),
+        detail=tuple(detail),
+        total=sum(detail),
+    )
 
 
-def _rows(picture: VideoFrame, width_bytes: int) -> list[bytes]:
-    """The visible bytes of each row of a packed picture (rows may be padded)."""
-    plane = picture.planes[0]
+def _rows(picture: VideoFrame, plane_index: int, width: int) -> list[bytes]:
+    """The visible bytes of each row of one plane (rows may be padded)."""
+    plane = picture.planes[plane_index]
     data = bytes(plane)
     step = plane.line_size
-    return [data[y * step : y * step + width_bytes] for y in range(picture.height)]
+    return [data[y * step : y * step + width] for y in range(picture.height)]
+
+
+def _shrink(rows: list[bytes]) -> bytes:
+    """Block means, DETAIL_EDGE → SIGNATURE_EDGE pixels each way."""
+    out = bytearray()
+    area = _BLOCK * _BLOCK
+    for top in range(0, DETAIL_EDGE, _BLOCK):
+        band = rows[top : top + _BLOCK]
+        for left in range(0, DETAIL_EDGE, _BLOCK):
+            out.append(sum(sum(r[left : left + _BLOCK]) for r in band) // area)
+    return bytes(out)
 
 
 def dominates(big: Look, small: Look) -> bool:
-    """`big` shows what `small` shows and more: the same shot, with text added."""
-    if big.distance(small) >= SAME_SHOT_DISTANCE:
+    """`big` shows what `small` shows and more: the same shot, with text added.
+
+    The added detail must be local (a panel, a caption): outside the cells that
+    gained it, the two pictures must be the same scene.
+    """
+    # gain ≥ DETAIL_GAIN with a loss of at most max(DETAIL_LOSS, gain / 4) means a
+    # net gain of at least DETAIL_GAIN - DETAIL_LOSS: a cheap first test.
+    if (big.total - small.total) / DETAIL_PIXELS < DETAIL_GAIN - DETAIL_LOSS:
         return False
     gain, loss = small.gain_loss(big)
     # Things move meanwhile (a hand, the camera): allow a loss small beside the gain.
-    return gain >= DETAIL_GAIN and loss <= max(DETAIL_LOSS, gain / 4)
+    if gain < DETAIL_GAIN or loss > max(DETAIL_LOSS, gain / 4):
+        return False
+    threshold = CELL_GAIN * _CELL * _CELL
+    changed = frozenset(
+        i
+        for i, (s, b) in enumerate(zip(small.detail, big.detail, strict=True))
+        if b - s > threshold
+    )
+    if len(changed) * 2 > len(small.detail):
+        return False
+    return big.distance(small, skip=changed) < DUPLICATE_DISTANCE
 
 
 def is_duplicate(kept: Look, new: Look) -> bool:
@@ -194,9 +255,7 @@ class _Pool:
             if any(dominates(big.look, small.look) for big in self.kept if big is not small):
                 del self.kept[i]
                 return
-        nearest = [
-            min(c.look.distance(o.look) for o in self.kept if o is not c) for c in self.kept
-        ]
+        nearest = [min(c.look.distance(o.look) for o in self.kept if o is not c) for c in self.kept]
         del self.kept[nearest.index(min(nearest))]
 
     def choose(self, limit: int) -> list[Frame]:
@@ -238,7 +297,6 @@ class _Scan:
     decoded: list[tuple[float, Look]] = dataclasses.field(default_factory=list)
     spikes: list[float] = dataclasses.field(default_factory=list)  # merged, sorted
     end: float = 0.0  # the last packet's end, seconds
-    complete: bool = True
 
 
 class _Clock:
@@ -308,8 +366,8 @@ def _scan(
     context = stream.codec_context
     context.skip_frame = "NONKEY"
     scan = _Scan()
-    min_spacing = max(MIN_KEYFRAME_SPACING_S, duration / MAX_KEYFRAME_DECODES)
-    last_decode = -math.inf
+    rate = MAX_KEYFRAME_DECODES / duration if duration > 0 else UNKNOWN_DURATION_RATE
+    tokens, last_key, last_decode = float(KEYFRAME_BURST), 0.0, -math.inf
     last_key_size, decodes = 1, 0
     window: collections.deque[int] = collections.deque(maxlen=SPIKE_WINDOW)
     spikes: list[tuple[float, float]] = []  # a min-heap of (score, time)
@@ -328,18 +386,24 @@ def _scan(
             span = float(packet.duration * clock.time_base) if packet.duration else 0.0
             scan.end = max(scan.end, at + span)
             if packet.is_keyframe:
-                if (
-                    not scan.keyframes or at - scan.keyframes[-1] >= KEY_INDEX_SPACING_S
-                ) and len(scan.keyframes) < MAX_KEY_INDEX:
+                if (not scan.keyframes or at - scan.keyframes[-1] >= KEY_INDEX_SPACING_S) and len(
+                    scan.keyframes
+                ) < MAX_KEY_INDEX:
                     scan.keyframes.append(at)
-                # A keyframe whose size jumps from the last one is likely a new shot.
+                # Keyframes are decoded at a bounded pace (a token bucket), but one
+                # whose size jumps from the last one is likely a new shot: taken too.
+                tokens = min(KEYFRAME_BURST, tokens + (at - last_key) * rate)
+                last_key = at
                 jump = abs(math.log(max(1, packet.size) / last_key_size)) > KEY_SIZE_JUMP
                 last_key_size = max(1, packet.size)
-                if decodes < 2 * MAX_KEYFRAME_DECODES and (
-                    at - last_decode >= min_spacing or (jump and at - last_decode > 0.1)
+                if (
+                    decodes < 2 * MAX_KEYFRAME_DECODES
+                    and at - last_decode >= MIN_KEYFRAME_SPACING_S
+                    and (tokens >= 1 or (jump and tokens >= -KEYFRAME_BURST))
                 ):
                     last_decode = at
                     decodes += 1
+                    tokens -= 1
                     try:
                         take(context.decode(packet), at)
                     except DECODE_ERRORS:
@@ -355,11 +419,9 @@ def _scan(
                         heapq.heappop(spikes)
             window.append(packet.size)
     except DECODE_ERRORS:
-        scan.complete = False  # truncated or damaged: keep what came before
-    try:
-        take(context.decode(None), scan.end)
-    except DECODE_ERRORS:
-        scan.complete = False
+        pass  # truncated or damaged: keep what came before
+    with contextlib.suppress(*DECODE_ERRORS):
+        take(context.decode(None), scan.end)  # the pictures still in the decoder
     scan.decoded.sort(key=lambda d: d[0])
     scan.keyframes.sort()
     scan.spikes = _merge(sorted(t for _, t in spikes))
@@ -390,7 +452,7 @@ def _exact_targets(scan: _Scan, max_frames: int) -> list[float]:
     for after, group in by_gap.items():
         before = after - 1
         same_shot = (
-            0 <= before
+            before >= 0
             and after < len(looks)
             and looks[before].distance(looks[after]) < DUPLICATE_DISTANCE
         )
@@ -404,7 +466,7 @@ def _exact_targets(scan: _Scan, max_frames: int) -> list[float]:
     edges = [0.0, *known, scan.end]
     gap_min = max(MIN_GAP_S, scan.end / (2 * max(1, max_frames)))
     gaps = sorted(
-        ((b - a, a, b) for a, b in zip(edges, edges[1:], strict=False) if b - a > gap_min),
+        ((b - a, a, b) for a, b in itertools.pairwise(edges) if b - a > gap_min),
         reverse=True,
     )
     fill: list[float] = []
@@ -528,4 +590,3 @@ def _rotate(image: VideoFrame, rotation: int) -> VideoFrame:
     graph.link_nodes(source, *turns, graph.add("buffersink")).configure()
     graph.push(image)
     return graph.vpull()
-

@@ -491,12 +491,10 @@ def billed_image_tokens(model: str | None, image_url: dict[str, Any]) -> int:
     base, tile = (2833, 5667) if name.startswith("gpt-4o-mini") else (85, 170)
     if image_url.get("detail") == "low" or size is None:
         return base
-    w, h = size
-    fit = min(1.0, 2048 / max(w, h))
-    w, h = w * fit, h * fit
-    short = min(1.0, 768 / min(w, h))
-    w, h = w * short, h * short
-    return base + tile * math.ceil(w / 512) * math.ceil(h / 512)
+    fit = min(1.0, 2048 / max(size))
+    fw, fh = size[0] * fit, size[1] * fit
+    short = min(1.0, 768 / min(fw, fh))
+    return base + tile * math.ceil(fw * short / 512) * math.ceil(fh * short / 512)
 
 
 # --- the default answer -------------------------------------------------------------
