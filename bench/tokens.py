@@ -24,11 +24,13 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import fractions
+import logging
 import sys
 import time
 from pathlib import Path
 
 import av
+import structlog
 
 from resimply.costs import image_tokens
 from resimply.errors import NotARecipe
@@ -266,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--long", action="store_true", help="also the 60 s video")
     args = parser.parse_args(argv)
+    # The extractor's per-call log lines would interleave with the table.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     started = time.monotonic()
     code = asyncio.run(main_async(args.models.split(","), args.long))
     print(f"({time.monotonic() - started:.1f} s)")
