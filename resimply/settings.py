@@ -75,6 +75,14 @@ class Settings:
     ws_ping_interval_s: float = 20.0
     watcher_queue_size: int = 256
     max_connections: int = 10_000
+    # Scale (issue 6): a stream write (SSE frame / WS message) that cannot reach
+    # the client's socket within this many seconds cuts the client off (it resumes
+    # with its last event id); threads for CPU media work (decode, JPEG) per worker
+    # (0: min(8, CPUs)); arq's backstop beyond job_timeout_s (also how long a
+    # SIGKILLed worker's job waits before another worker runs it: + 10 s).
+    stream_send_timeout_s: float = 10.0
+    media_threads: int = 0
+    worker_job_grace_s: int = 30
 
     # Cost (issue 4). The extraction cache: seconds a recipe read from a video is
     # reused for other users sharing the same video (0 turns the cache off).
@@ -111,7 +119,8 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    """A whole number ≥ `minimum` (use 0 where 0 means off / none)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -119,23 +128,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
+    if value < minimum:
+        raise SettingsError(
+            f"{name} must be positive, got {value}"
+            if minimum == 1
+            else f"{name} must be {minimum} or more, got {value}"
+        )
     return value
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number ≥ 0 (0 is meaningful: off / none)."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 0:
-        raise SettingsError(f"{name} must be 0 or more, got {value}")
-    return value
+    return _int(env, name, default, minimum=0)
 
 
 def _prices(env: Mapping[str, str]) -> dict[str, Price]:
@@ -240,6 +243,14 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         task_ttl_s=_int(env, "RESIMPLY_TASK_TTL_S", base.task_ttl_s),
         sse_heartbeat_s=float(_int(env, "RESIMPLY_SSE_HEARTBEAT_S", int(base.sse_heartbeat_s))),
         max_connections=_int(env, "RESIMPLY_MAX_CONNECTIONS", base.max_connections),
+        ws_ping_interval_s=float(
+            _int(env, "RESIMPLY_WS_PING_INTERVAL_S", int(base.ws_ping_interval_s))
+        ),
+        stream_send_timeout_s=float(
+            _int(env, "RESIMPLY_STREAM_SEND_TIMEOUT_S", int(base.stream_send_timeout_s))
+        ),
+        media_threads=_count(env, "RESIMPLY_MEDIA_THREADS", base.media_threads),
+        worker_job_grace_s=_count(env, "RESIMPLY_WORKER_JOB_GRACE_S", base.worker_job_grace_s),
         cache_ttl_s=_count(env, "RESIMPLY_CACHE_TTL_S", base.cache_ttl_s),
         max_image_tokens=_count(env, "RESIMPLY_MAX_IMAGE_TOKENS", base.max_image_tokens),
         caption_first_frames=_count(

@@ -109,25 +109,8 @@ class CostMeter:
         )
 
     def log(self, pricing: Pricing, *, status: str, step: int) -> None:
-        usage = self.usage(pricing)
         log.info(
-            "task_cost",
-            status=status,
-            step=step,
-            cache_hit=usage.cache_hit,
-            model=usage.model,
-            requests=usage.requests,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens,
-            images=usage.images,
-            image_detail=usage.image_detail,
-            image_tokens=usage.image_tokens,
-            transcription_seconds=usage.transcription_seconds,
-            transcription_model=usage.transcription_model,
-            actor_usd=usage.actor_usd,
-            model_usd=usage.model_usd,
-            total_usd=usage.total_usd,
+            "task_cost", status=status, step=step, **msgspec.structs.asdict(self.usage(pricing))
         )
 
 

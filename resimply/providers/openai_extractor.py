@@ -406,14 +406,7 @@ class OpenAIExtractor:
         usage = totals.usage()
         log.info(
             "openai_extraction",
-            model=usage.model,
-            requests=usage.requests,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_tokens=usage.cached_tokens,
-            images=usage.images,
-            image_detail=usage.image_detail,
-            image_tokens=usage.image_tokens,
+            **msgspec.structs.asdict(usage),
             text_complete=data.text_complete,
             is_recipe=output.is_recipe,
             seconds=round(time.monotonic() - started, 3),
