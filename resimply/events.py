@@ -14,7 +14,6 @@ every watcher the same way, so clients resume on another process.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import uuid
@@ -72,39 +71,51 @@ class Closing(Exception):
 
 
 class Watcher:
-    """One client's view of one task stream."""
+    """One client's view of one task stream.
 
-    __slots__ = ("_buffer", "_limit", "_ready", "closed", "lagged", "last_id")
+    Kept small: thousands are alive per process. The buffer is a list read from
+    `_head` (a deque and an `asyncio.Event`, with its deque of waiters, cost
+    ~1.5 KB per watcher before holding anything); the waiter is a bare future
+    that exists only while `next()` waits."""
+
+    __slots__ = ("_buffer", "_head", "_limit", "_waiter", "closed", "lagged", "last_id")
 
     def __init__(self, limit: int, after: str | None) -> None:
-        self._buffer: collections.deque[Event] = collections.deque()
+        self._buffer: list[Event] = []
+        self._head = 0
         self._limit = limit
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self.lagged = False
         self.closed = False
         self.last_id: tuple[int, int] = parse_id(after) if after else (0, 0)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def preload(self, events: list[Event]) -> None:
         """Queue the replayed history; it does not count against the live limit."""
         self._buffer.extend(events)
         self._limit += len(events)
-        self._ready.set()
+        self._wake()
 
     def offer(self, event: Event) -> None:
         """Called by the reader; never blocks."""
         if self.lagged:
             return
-        if len(self._buffer) >= self._limit:
+        if len(self._buffer) - self._head >= self._limit:
             self.lagged = True
-            self._buffer.clear()
+            self._buffer = []
+            self._head = 0
         else:
             self._buffer.append(event)
-        self._ready.set()
+        self._wake()
 
     def close(self) -> None:
         """End the watch: `next()` hands out what is buffered, then raises `Closing`."""
         self.closed = True
-        self._ready.set()
+        self._wake()
 
     def _accept(self, event: Event) -> bool:
         event_key = parse_id(event.event_id)
@@ -113,20 +124,33 @@ class Watcher:
         self.last_id = event_key
         return True
 
+    def _pop(self) -> Event | None:
+        buffer = self._buffer
+        if self._head >= len(buffer):
+            return None
+        event = buffer[self._head]
+        self._head += 1
+        if self._head == len(buffer):
+            buffer.clear()
+            self._head = 0
+        return event
+
     async def next(self) -> Event:
         """The next unseen event (wrap in `asyncio.timeout` to wait a bounded time:
         cancelling here loses nothing)."""
         while True:
-            while self._buffer:
-                event = self._buffer.popleft()
+            while (event := self._pop()) is not None:
                 if self._accept(event):
                     return event
             if self.lagged:
                 raise Lagged
             if self.closed:
                 raise Closing
-            self._ready.clear()
-            await self._ready.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
 
 @dataclasses.dataclass(slots=True)

@@ -64,13 +64,18 @@ async def process_task(ctx: dict[str, Any], task_id: str) -> str:
         structlog.contextvars.unbind_contextvars("task_id", "job_try")
 
 
+def media_threads(settings: Settings) -> int:
+    """The bounded pool for CPU media work: RESIMPLY_MEDIA_THREADS, or min(8, CPUs)."""
+    return settings.media_threads or max(2, min(8, os.cpu_count() or 2))
+
+
 def _startup(settings: Settings) -> Any:
     async def startup(ctx: dict[str, Any]) -> None:
         redis = open_redis(settings)
         # Decoding and JPEG encoding are CPU work: keep them off the event loop in
         # a bounded pool (PyAV releases the GIL while it decodes).
         executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="media"
+            max_workers=media_threads(settings), thread_name_prefix="media"
         )
         ctx["deps"] = PipelineDeps(
             tasks=task_store(redis, settings),
@@ -102,6 +107,7 @@ def _startup(settings: Settings) -> Any:
             extractor=settings.extractor,
             store=settings.store,
             max_jobs=settings.worker_max_jobs,
+            media_threads=media_threads(settings),
         )
 
     return startup
@@ -143,8 +149,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "on_shutdown": shutdown,
         "max_jobs": settings.worker_max_jobs,
         # The pipeline enforces job_timeout_s itself so it can report `timeout`;
-        # arq's own limit is the backstop.
-        "job_timeout": settings.job_timeout_s + 30,
+        # arq's own limit is the backstop. A SIGKILLed worker's job runs again on
+        # another worker once arq's in-progress key (this + 10 s) expires.
+        "job_timeout": settings.job_timeout_s + settings.worker_job_grace_s,
         "keep_result": 300,
         "allow_abort_jobs": True,
         # run_task gives up after its own MAX_ATTEMPTS and writes the outcome;

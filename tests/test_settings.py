@@ -59,3 +59,36 @@ def test_data_dir_and_limits_come_from_the_environment(tmp_path: Path) -> None:
 def test_bad_settings_say_what_to_change(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(SettingsError, match=fragment):
         Settings.from_env(env)
+
+
+def test_zero_means_off_where_it_is_allowed() -> None:
+    settings = Settings.from_env(
+        {
+            "RESIMPLY_CACHE_TTL_S": "0",
+            "RESIMPLY_MEDIA_THREADS": "0",
+            "RESIMPLY_MAX_IMAGE_TOKENS": "0",
+        }
+    )
+    assert (settings.cache_ttl_s, settings.media_threads, settings.max_image_tokens) == (0, 0, 0)
+    with pytest.raises(SettingsError, match="0 or more"):
+        Settings.from_env({"RESIMPLY_CACHE_TTL_S": "-1"})
+
+
+def test_scale_settings_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "RESIMPLY_STREAM_SEND_TIMEOUT_S": "3",
+            "RESIMPLY_WS_PING_INTERVAL_S": "7",
+            "RESIMPLY_WORKER_JOB_GRACE_S": "5",
+        }
+    )
+    assert (
+        settings.stream_send_timeout_s,
+        settings.ws_ping_interval_s,
+        settings.worker_job_grace_s,
+    ) == (3, 7, 5)
+
+
+def test_a_bad_price_table_says_what_to_change() -> None:
+    with pytest.raises(SettingsError, match="RESIMPLY_PRICES"):
+        Settings.from_env({"RESIMPLY_PRICES": "{not json"})

@@ -91,7 +91,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[Middleware(AccessLog)],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
 

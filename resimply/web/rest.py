@@ -45,6 +45,7 @@ async def health(request: Request) -> Response:
             "redis_connected": True,
             "workers": workers,
             "services": ["web", "redis", "worker"] if workers else ["web", "redis"],
+            "streams": state.connections,  # open SSE / WebSocket streams on this process
             "version": __version__,
         }
     )

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import structlog
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import InvalidRequest, NotFound, ResimplyError, TooManyConnections, Unauthorized
@@ -44,6 +45,34 @@ def _connection_slot(state: WebState) -> Iterator[None]:
         yield
     finally:
         state.connections -= 1
+
+
+class _EventStream(StreamingResponse):
+    """A StreamingResponse whose every write must reach the socket within a time
+    limit: a client that stops reading is cut off (it resumes with Last-Event-ID)
+    instead of holding a slot, and its backlog, forever."""
+
+    def __init__(self, frames: AsyncIterator[bytes], send_timeout_s: float) -> None:
+        super().__init__(
+            frames,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._send_timeout_s = send_timeout_s
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        try:
+            async for chunk in self.body_iterator:
+                async with asyncio.timeout(self._send_timeout_s):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except TimeoutError:
+            # Returning without the final body makes the server drop the connection.
+            log.info("sse_client_too_slow")
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _last_event_id(value: str | None) -> str | None:
@@ -85,11 +114,7 @@ async def sse(request: Request) -> Response:
         except TooManyConnections:
             pass
 
-    return StreamingResponse(
-        frames(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _EventStream(frames(), state.settings.stream_send_timeout_s)
 
 
 async def _sse_frames(state: WebState, task_id: str, after: str | None) -> AsyncIterator[bytes]:
@@ -136,7 +161,11 @@ async def _follow(ws: WebSocket, state: WebState, task_id: str, after: str | Non
         async with state.hub.watch(task_id, after) as watcher:
             while True:
                 event = await watcher.next()
-                await ws.send_text(event.data.decode())
+                try:
+                    async with asyncio.timeout(state.settings.stream_send_timeout_s):
+                        await ws.send_text(event.data.decode())
+                except TimeoutError:
+                    raise Lagged from None
                 if event.terminal:
                     await ws.close(1000)
                     return
@@ -154,7 +183,12 @@ async def _follow(ws: WebSocket, state: WebState, task_id: str, after: str | Non
         if sender in done:
             exc = sender.exception()
             if isinstance(exc, Lagged):
-                await ws.close(WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id.")
+                # A client too slow to take its backlog may not take the close frame either.
+                with contextlib.suppress(TimeoutError, OSError):
+                    async with asyncio.timeout(1):
+                        await ws.close(
+                            WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id."
+                        )
             elif isinstance(exc, Closing):
                 log.info("ws_closed_on_shutdown", task_id=task_id)
                 await ws.close(WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")

@@ -1,0 +1,245 @@
+"""Worker throughput benchmark (issue 6): `python -m bench.worker [--tasks 1000]`.
+
+TASKS tasks through the full pipeline (init, scrape, media, extract, store) on
+one `arq` worker process, with upstreams at a fixed latency: the scraper and the
+extractor are the local providers (direct link, offline extractor) behind a
+200 ms and a 300 ms wait — an I/O-bound job, as with Apify and OpenAI. The
+extraction cache is off (every task runs every step). Measured in the worker:
+tasks per second (first job start to last job end) and event-loop lag p99 (a
+10 ms ticker's overshoot). Run at RESIMPLY_WORKER_MAX_JOBS=MAX_JOBS and at 20
+(the earlier pool), each on a fresh queue.
+"""
+
+# The drivers block outside the measured sections (set-up, reports) on purpose.
+# ruff: noqa: ASYNC240
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SCRAPE_S = 0.2
+EXTRACT_S = 0.3
+MAX_JOBS = 500
+USER = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
+
+
+class _Delayed:
+    """A provider behind a fixed upstream latency."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self._inner = inner
+        self._delay = delay
+
+    async def scrape(self, request: Any, progress: Any) -> Any:
+        await asyncio.sleep(self._delay)
+        return await self._inner.scrape(request, progress)
+
+    async def extract(self, data: Any, progress: Any) -> Any:
+        await asyncio.sleep(self._delay)
+        return await self._inner.extract(data, progress)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def run_worker(out: str) -> None:
+    """The worker process: the production worker options, slow upstreams, a lag probe."""
+    from arq.worker import Worker
+
+    from resimply.settings import Settings
+    from resimply.worker import worker_options
+
+    settings = Settings.from_env()
+    options = worker_options(settings)
+    startup = options["on_startup"]
+    lags: list[float] = []
+    spans: list[float] = []
+
+    async def probe() -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - before - 0.01)
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        await startup(ctx)
+        deps = ctx["deps"]
+        ctx["deps"] = dataclasses.replace(
+            deps,
+            scraper=_Delayed(deps.scraper, SCRAPE_S),
+            extractor=_Delayed(deps.extractor, EXTRACT_S),
+        )
+        ctx["_probe"] = asyncio.create_task(probe())
+
+    async def on_job_start(ctx: dict[str, Any]) -> None:
+        if not spans:
+            spans.append(time.perf_counter())
+
+    async def after_job_end(ctx: dict[str, Any]) -> None:
+        if len(spans) < 2:
+            spans.append(0.0)
+        spans[1] = time.perf_counter()
+
+    statuses: dict[str, int] = {}
+    (function,) = options["functions"]
+    inner = function.coroutine
+
+    async def counted(ctx: dict[str, Any], task_id: str) -> str:
+        status: str = await inner(ctx, task_id)
+        statuses[status] = statuses.get(status, 0) + 1
+        return status
+
+    options["functions"] = [dataclasses.replace(function, coroutine=counted)]
+    options.update(
+        on_startup=on_startup, on_job_start=on_job_start, after_job_end=after_job_end, burst=True
+    )
+    options["poll_delay"] = 0.05
+    worker = Worker(**options)
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    lags.sort()
+    Path(out).write_text(
+        json.dumps(
+            {
+                "jobs": worker.jobs_complete,
+                "statuses": statuses,
+                "failed": worker.jobs_failed,
+                "seconds": spans[1] - spans[0],
+                "cpu_ms_per_task": cpu_s * 1000 / max(1, worker.jobs_complete),
+                "lag_p50_ms": lags[len(lags) // 2] * 1000,
+                "lag_p99_ms": lags[int(len(lags) * 0.99)] * 1000,
+                "lag_max_ms": lags[-1] * 1000,
+            }
+        )
+    )
+
+
+def run_one(max_jobs: int, tasks: int, redis_url: str, tmp: Path) -> dict[str, Any]:
+    import httpx
+
+    from tests.servers import BIN, free_port, wait_for
+
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "SUPABASE_JWT_SECRET"},
+        "REDIS_URL": redis_url,
+        "RESIMPLY_DEV": "1",
+        "RESIMPLY_DATA_DIR": str(tmp / f"data{port}"),
+        "RESIMPLY_KEY_PREFIX": f"w{port}:",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "warning",
+        "RESIMPLY_RATE_LIMIT_PER_MINUTE": "1000000",
+        "RESIMPLY_CACHE_TTL_S": "0",
+        "RESIMPLY_WORKER_MAX_JOBS": str(max_jobs),
+    }
+    from resimply.sample import SAMPLE_VIDEO
+
+    videos = tmp / "videos"
+    if not videos.exists():
+        videos.mkdir()
+        for n in range(tasks):
+            shutil.copy(SAMPLE_VIDEO, videos / f"v{n}.mp4")
+            shutil.copy(SAMPLE_VIDEO.with_suffix(".txt"), videos / f"v{n}.txt")
+    with (tmp / f"web{port}.log").open("wb") as log:
+        web = subprocess.Popen(
+            [str(BIN / "resimply"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: httpx.get(f"{base}/health").status_code == 200)
+            token = subprocess.run(
+                [str(BIN / "resimply"), "token", "--user", USER],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            with httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ) as client:
+                for n in range(tasks):
+                    r = client.post("/scrape/async", json={"url": str(videos / f"v{n}.mp4")})
+                    assert r.status_code == 202, r.text
+        finally:
+            web.terminate()
+            web.wait(15)
+    out = tmp / f"worker{port}.json"
+    with (tmp / f"worker{port}.log").open("wb") as log:
+        code = subprocess.run(
+            [sys.executable, "-m", "bench.worker", "--worker", str(out)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+        ).returncode
+    if code != 0:
+        sys.exit((tmp / f"worker{port}.log").read_text()[-3000:])
+    if os.environ.get("BENCH_DEBUG"):
+        print((tmp / f"worker{port}.log").read_text()[-3000:], file=sys.stderr)
+    result: dict[str, Any] = json.loads(out.read_text())
+    result["max_jobs"] = max_jobs
+    result["tasks_per_s"] = result["statuses"].get("SUCCESS", 0) / result["seconds"]
+    return result
+
+
+def main(tasks: int) -> None:
+    from tests.servers import redis_server
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir, redis_server(Path(tmpdir)) as redis_url:
+        for max_jobs in (MAX_JOBS, 20):
+            row = run_one(max_jobs, tasks, redis_url, Path(tmpdir))
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            rows.append(row)
+    print(
+        f"\nworker: {tasks} tasks, full pipeline, scrape {SCRAPE_S * 1000:.0f} ms + extract "
+        f"{EXTRACT_S * 1000:.0f} ms upstream latency, one worker process, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'max_jobs':>8} {'success':>8} {'other':>6} {'tasks/s':>8} {'lag p50':>8} {'lag p99':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['max_jobs']:>8} {r['jobs']:>6} {r['failed']:>6} {r['tasks_per_s']:>8.1f} "
+            f"{r['lag_p50_ms']:>6.1f}ms {r['lag_p99_ms']:>6.1f}ms {r['cpu_ms_per_task']:>7.0f}ms"
+        )
+    print(f"speed-up: {rows[0]['tasks_per_s'] / rows[1]['tasks_per_s']:.1f}x")
+    cpus = os.cpu_count() or 1
+    print(
+        f"CPU bound: {cpus} CPUs / {rows[0]['cpu_ms_per_task']:.0f} ms CPU per task = "
+        f"{cpus * 1000 / rows[0]['cpu_ms_per_task']:.0f} tasks/s at most, whatever max_jobs"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--worker")
+    args = parser.parse_args()
+    if args.worker:
+        asyncio.run(run_worker(args.worker))
+    else:
+        main(args.tasks)
