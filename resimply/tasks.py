@@ -17,15 +17,20 @@ from datetime import UTC, datetime
 import msgspec
 from redis.asyncio import Redis
 
+from .errors import RateLimited
 from .keys import Keys
 from .messages import Completion, ErrorMessage, Message, Progress, encode
 from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus, Usage
 
 _TERMINAL = "'SUCCESS', 'FAILURE', 'CANCELLED'"
 
-# KEYS: task, active, dedupe, idempotency ("" when absent)
-# ARGV: task_id, now, record ttl, dedupe ttl, idempotency ttl, then field/value pairs
+# KEYS: task, active, dedupe, idempotency ("" when absent), rate window counter
+# ARGV: task_id, now, record ttl, dedupe ttl, idempotency ttl, rate limit, then field/value pairs
+# The rate check shares the script so a submission costs one round trip.
 _CREATE = """
+local submitted = redis.call('INCR', KEYS[5])
+if submitted == 1 then redis.call('EXPIRE', KEYS[5], 120) end
+if submitted > tonumber(ARGV[6]) then return {'', -1} end
 if KEYS[4] ~= '' then
   local first = redis.call('GET', KEYS[4])
   if first then return {first, 0} end
@@ -37,7 +42,7 @@ if existing then
   return {existing .. '|200', 0}
 end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
@@ -174,9 +179,15 @@ class TaskStore:
         language: str | None,
         caption: str | None,
         idempotency_key: str | None,
+        rate_limit_per_minute: int = 1_000_000,
     ) -> Submission:
+        """The task for this submission: a new one (202), the user's unfinished task
+        for the same video (200), or the first answer for a repeated Idempotency-Key.
+        Raises `RateLimited` past `rate_limit_per_minute` submissions in a fixed
+        one-minute window (cheap, and good enough against floods)."""
         task_id = str(uuid.uuid4())
         now = time.time()
+        window = int(now // 60)
         fields: dict[str, str] = {
             "task_id": task_id,
             "user_id": user_id,
@@ -198,9 +209,23 @@ class TaskStore:
                 self._keys.active(user_id),
                 self._keys.dedupe(user_id, canonical_url),
                 idem_key,
+                self._keys.rate(user_id, window),
             ],
-            args=[task_id, now, self._ttl_s, self._dedupe_ttl_s, 24 * 3600, *flat],
+            args=[
+                task_id,
+                now,
+                self._ttl_s,
+                self._dedupe_ttl_s,
+                24 * 3600,
+                rate_limit_per_minute,
+                *flat,
+            ],
         )
+        if created == -1:
+            raise RateLimited(
+                f"At most {rate_limit_per_minute} videos a minute; try again shortly.",
+                retry_after=60 - int(now) % 60,
+            )
         answered_id, _, status = answer.decode().partition("|")
         return Submission(task_id=answered_id, http_status=int(status), created=bool(created))
 

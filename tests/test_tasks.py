@@ -110,3 +110,51 @@ async def test_every_key_of_a_finished_task_expires(redis: Redis, key_prefix: st
     assert keys, "the task wrote keys"
     for key in keys:
         assert await redis.ttl(key) > 0, key
+
+
+async def test_submissions_past_the_rate_limit_are_refused(redis: Redis, key_prefix: str) -> None:
+    import pytest
+
+    from resimply.errors import RateLimited
+
+    store = make_store(redis, key_prefix)
+    first = await store.create(
+        user_id="u1",
+        url="a",
+        canonical_url="a",
+        language=None,
+        caption=None,
+        idempotency_key=None,
+        rate_limit_per_minute=2,
+    )
+    again = await store.create(
+        user_id="u1",
+        url="a",
+        canonical_url="a",
+        language=None,
+        caption=None,
+        idempotency_key=None,
+        rate_limit_per_minute=2,
+    )
+    assert again.task_id == first.task_id
+    with pytest.raises(RateLimited) as refused:
+        await store.create(
+            user_id="u1",
+            url="b",
+            canonical_url="b",
+            language=None,
+            caption=None,
+            idempotency_key=None,
+            rate_limit_per_minute=2,
+        )
+    assert 0 < refused.value.retry_after <= 60
+    other = await store.create(
+        user_id="u2",
+        url="b",
+        canonical_url="b",
+        language=None,
+        caption=None,
+        idempotency_key=None,
+        rate_limit_per_minute=2,
+    )
+    assert other.created

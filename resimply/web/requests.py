@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import msgspec
 from starlette.requests import HTTPConnection, Request
 
 from ..auth import Identity, bearer_token
-from ..errors import InvalidRequest, PayloadTooLarge, RateLimited, UnsupportedUrl
+from ..errors import InvalidRequest, PayloadTooLarge, UnsupportedUrl
 from ..links import TIKTOK_FORMS, is_tiktok_link
 from .state import WebState
 
@@ -89,18 +88,3 @@ def check_supported(state: WebState, url: str) -> None:
             hint += " or, in development mode, a local file path"
         raise UnsupportedUrl(f"This server accepts {hint}; this link is not one.")
     raise UnsupportedUrl(f"This link is not supported. Accepted forms: {TIKTOK_FORMS}.")
-
-
-async def check_rate(state: WebState, user_id: str) -> None:
-    """A fixed one-minute window per user: cheap, and good enough against floods."""
-    window = int(time.time() // 60)
-    key = state.keys.rate(user_id, window)
-    async with state.redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = await pipe.execute()
-    if int(count) > state.settings.rate_limit_per_minute:
-        raise RateLimited(
-            f"At most {state.settings.rate_limit_per_minute} videos a minute; try again shortly.",
-            retry_after=60 - int(time.time()) % 60,
-        )

@@ -13,7 +13,7 @@ from .. import __version__
 from ..errors import AlreadyFinished, InvalidRequest, NotFound
 from ..heartbeat import live_workers
 from ..links import canonical_link
-from .requests import check_rate, check_supported, identify, parse_scrape_body, read_json, web_state
+from .requests import check_supported, identify, parse_scrape_body, read_json, web_state
 
 _encode = msgspec.json.Encoder().encode
 
@@ -64,7 +64,6 @@ async def start_scrape(request: Request) -> Response:
     identity = await identify(request)
     body = parse_scrape_body(await read_json(request, state.settings.max_body_bytes))
     check_supported(state, body.url)
-    await check_rate(state, identity.user_id)
     submission = await state.tasks.create(
         user_id=identity.user_id,
         url=body.url,
@@ -72,6 +71,7 @@ async def start_scrape(request: Request) -> Response:
         language=body.language,
         caption=body.caption,
         idempotency_key=request.headers.get("idempotency-key") or None,
+        rate_limit_per_minute=state.settings.rate_limit_per_minute,
     )
     if submission.created:
         await state.jobs.enqueue(submission.task_id)
