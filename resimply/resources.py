@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from .jobs import JobQueue
 from .keys import Keys
 from .settings import Settings
 from .tasks import TaskStore
@@ -29,7 +30,7 @@ def open_redis(settings: Settings) -> Redis:
     return client
 
 
-def task_store(redis: Redis, settings: Settings) -> TaskStore:
+def task_store(redis: Redis, settings: Settings, *, jobs: JobQueue | None = None) -> TaskStore:
     return TaskStore(
         redis,
         Keys(settings.key_prefix),
@@ -38,4 +39,5 @@ def task_store(redis: Redis, settings: Settings) -> TaskStore:
         # A task cannot outlive its job timeout by much; past that a second
         # submission of the same video starts afresh.
         dedupe_ttl_s=settings.job_timeout_s + 120,
+        jobs=jobs,
     )

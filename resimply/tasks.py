@@ -18,15 +18,19 @@ import msgspec
 from redis.asyncio import Redis
 
 from .errors import RateLimited
+from .jobs import JobQueue
 from .keys import Keys
 from .messages import Completion, ErrorMessage, Message, Progress, encode
 from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus, Usage
 
 _TERMINAL = "'SUCCESS', 'FAILURE', 'CANCELLED'"
 
-# KEYS: task, active, dedupe, idempotency ("" when absent), rate window counter
-# ARGV: task_id, now, record ttl, dedupe ttl, idempotency ttl, rate limit, then field/value pairs
-# The rate check shares the script so a submission costs one round trip.
+# KEYS: task, active, dedupe, idempotency ("" when absent), rate window counter,
+#       arq job key and queue ("" when this store enqueues no jobs)
+# ARGV: task_id, now, record ttl, dedupe ttl, idempotency ttl, rate limit,
+#       job payload, job expiry (ms), job score (ms), then field/value pairs
+# Rate check, task and job share one script: a submission is one round trip, and
+# no task can exist without its job.
 _CREATE = """
 local submitted = redis.call('INCR', KEYS[5])
 if submitted == 1 then redis.call('EXPIRE', KEYS[5], 120) end
@@ -42,13 +46,17 @@ if existing then
   return {existing .. '|200', 0}
 end
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[1] .. '|202', 'EX', ARGV[5]) end
+if KEYS[6] ~= '' then
+  redis.call('SET', KEYS[6], ARGV[7], 'PX', ARGV[8])
+  redis.call('ZADD', KEYS[7], ARGV[9], ARGV[1])
+end
 return {ARGV[1] .. '|202', 1}
 """
 
@@ -159,13 +167,23 @@ class TaskStore:
     """Task records and their progress streams; shared by the web tier and the worker."""
 
     def __init__(
-        self, redis: Redis, keys: Keys, *, ttl_s: int, stream_maxlen: int, dedupe_ttl_s: int
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        ttl_s: int,
+        stream_maxlen: int,
+        dedupe_ttl_s: int,
+        jobs: JobQueue | None = None,
     ) -> None:
+        """`jobs`: where `create` enqueues each new task's job (the web tier's store);
+        None for stores that only run tasks (the worker's)."""
         self._redis = redis
         self._keys = keys
         self._ttl_s = ttl_s
         self._stream_maxlen = stream_maxlen
         self._dedupe_ttl_s = dedupe_ttl_s
+        self._jobs = jobs
         self._create = redis.register_script(_CREATE)
         self._progress = redis.register_script(_PROGRESS)
         self._finish = redis.register_script(_FINISH)
@@ -188,6 +206,7 @@ class TaskStore:
         task_id = str(uuid.uuid4())
         now = time.time()
         window = int(now // 60)
+        job = self._jobs.entry(task_id) if self._jobs else None
         fields: dict[str, str] = {
             "task_id": task_id,
             "user_id": user_id,
@@ -210,6 +229,8 @@ class TaskStore:
                 self._keys.dedupe(user_id, canonical_url),
                 idem_key,
                 self._keys.rate(user_id, window),
+                job.job_key if job else "",
+                job.queue_key if job else "",
             ],
             args=[
                 task_id,
@@ -218,6 +239,9 @@ class TaskStore:
                 self._dedupe_ttl_s,
                 24 * 3600,
                 rate_limit_per_minute,
+                job.payload if job else b"",
+                job.expires_ms if job else 0,
+                job.score_ms if job else 0,
                 *flat,
             ],
         )

@@ -26,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .costs import pricing_of
 from .heartbeat import Heartbeat
-from .jobs import JOB_NAME
+from .jobs import JOB_NAME, job_deserializer, job_serializer
 from .keys import Keys
 from .logs import configure_logging
 from .media.analyze import MediaLimits
@@ -144,6 +144,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
     return {
         "functions": [func(process_task, name=JOB_NAME)],
         "queue_name": keys.queue,
+        # Jobs are written by the web tier's create script, as JSON (see jobs.py).
+        "job_serializer": job_serializer,
+        "job_deserializer": job_deserializer,
         "redis_settings": _redis_settings(settings),
         "on_startup": _startup(settings),
         "on_shutdown": shutdown,

@@ -158,3 +158,25 @@ async def test_submissions_past_the_rate_limit_are_refused(redis: Redis, key_pre
         rate_limit_per_minute=2,
     )
     assert other.created
+
+
+async def test_a_new_task_and_its_arq_job_are_written_together(
+    redis: Redis, key_prefix: str
+) -> None:
+    from arq.constants import job_key_prefix
+    from arq.jobs import deserialize_job
+
+    from resimply.jobs import JOB_NAME, JobQueue, job_deserializer
+
+    keys = Keys(key_prefix)
+    store = TaskStore(
+        redis, keys, ttl_s=3600, stream_maxlen=100, dedupe_ttl_s=600, jobs=JobQueue(redis, keys)
+    )
+    sub = await create(store)
+    again = await create(store)  # the unfinished duplicate enqueues nothing
+    assert again.task_id == sub.task_id
+    assert await redis.zrange(keys.queue, 0, -1) == [sub.task_id.encode()]
+    raw = await redis.get(job_key_prefix + sub.task_id)
+    job = deserialize_job(raw, deserializer=job_deserializer)
+    assert (job.function, list(job.args)) == (JOB_NAME, [sub.task_id])
+    assert await redis.pttl(job_key_prefix + sub.task_id) > 0

@@ -46,12 +46,13 @@ def create_app(
         verifier = TokenVerifier(settings)
         recipes = build_store(settings)
         scraper = build_scraper(settings)
+        jobs = JobQueue(redis, keys)
         state = WebState(
             settings=settings,
             redis=redis,
             keys=keys,
-            tasks=task_store(redis, settings),
-            jobs=JobQueue(redis, keys),
+            tasks=task_store(redis, settings, jobs=jobs),
+            jobs=jobs,
             hub=hub,
             verifier=verifier,
             scraper=scraper,

@@ -73,8 +73,6 @@ async def start_scrape(request: Request) -> Response:
         idempotency_key=request.headers.get("idempotency-key") or None,
         rate_limit_per_minute=state.settings.rate_limit_per_minute,
     )
-    if submission.created:
-        await state.jobs.enqueue(submission.task_id)
     task_id = submission.task_id
     return json(
         {"task_id": task_id, "status": "PENDING", **_task_links(task_id)},
