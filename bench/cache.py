@@ -17,11 +17,9 @@ Times are from the submit to the `completion` message, read over SSE.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,32 +28,13 @@ from jose import jwt
 
 from tests.client import sse_messages, submit
 from tests.fakes import apify as fake_apify
-from tests.fakes.stack import JWT_SECRET, FakeStack, demo_post
+from tests.fakes.stack import JWT_SECRET, FakeStack, FakesThread, demo_post
 from tests.servers import Service, redis_server
 
 APIFY_RUN_S = 2.0
 APIFY_REQUEST_S = 0.05
 OPENAI_S = 1.5
 SUPABASE_S = 0.05
-
-
-class Fakes:
-    """The fakes on their own event loop in a thread."""
-
-    def __init__(self) -> None:
-        self.stack = FakeStack.new()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> FakeStack:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.stack.start(), self.loop).result(10)
-        return self.stack
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.stack.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 def token(stack: FakeStack) -> str:
@@ -87,7 +66,7 @@ def timed(svc: Service, stack: FakeStack, url: str) -> tuple[float, int, int]:
 def run(rounds: int, tmp: Path) -> int:
     (tmp / "redis").mkdir()
     (tmp / "svc").mkdir()
-    with redis_server(tmp / "redis") as redis_url, Fakes() as stack:
+    with redis_server(tmp / "redis") as redis_url, FakesThread() as stack:
         stack.apify.run_duration_s = APIFY_RUN_S
         stack.apify.latency_s = APIFY_REQUEST_S
         stack.openai.latency_s = OPENAI_S

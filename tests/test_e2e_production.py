@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,29 +19,10 @@ from jose import jwt
 from tests.client import auth, sse_messages, submit, ws_messages
 from tests.fakes import apify as fake_apify
 from tests.fakes import openai as fake_openai
-from tests.fakes.stack import DEMO_URL, DEMO_VIDEO_ID, JWT_SECRET, FakeStack, demo_post
+from tests.fakes.stack import DEMO_URL, DEMO_VIDEO_ID, JWT_SECRET, FakeStack, FakesThread, demo_post
 from tests.servers import Service
 
 STAGES = ["init", "scrape", "media", "extract", "store"]
-
-
-class FakesThread:
-    """The fakes on their own event loop, so the (blocking) tests can drive the service."""
-
-    def __init__(self) -> None:
-        self.stack = FakeStack.new()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> FakeStack:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.stack.start(), self.loop).result(10)
-        return self.stack
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.stack.stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="module")

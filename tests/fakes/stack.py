@@ -4,7 +4,9 @@ by `python -m tests.fakes` to run the whole service against them by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 
 from aiohttp import web
 
@@ -67,3 +69,23 @@ class FakeStack:
             "SUPABASE_KEY": self.supabase.service_key,
             "SUPABASE_JWT_SECRET": JWT_SECRET,
         }
+
+
+class FakesThread:
+    """The fakes on their own event loop in a thread, so blocking tests and
+    benchmarks can drive the service while the fakes answer it."""
+
+    def __init__(self) -> None:
+        self.stack = FakeStack.new()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> FakeStack:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.stack.start(), self.loop).result(10)
+        return self.stack
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.stack.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
