@@ -95,8 +95,12 @@ class Watcher:
             waiter.set_result(None)
 
     def preload(self, events: list[Event]) -> None:
-        """Queue the replayed history; it does not count against the live limit."""
-        self._buffer.extend(events)
+        """Queue the replayed history; it does not count against the live limit.
+
+        It goes in front of whatever the reader offered while the replay was being
+        read: those live events are either in the replay too (then dropped as
+        seen) or newer than all of it, so the watcher still yields in id order."""
+        self._buffer[self._head : self._head] = events
         self._limit += len(events)
         self._wake()
 

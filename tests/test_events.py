@@ -117,3 +117,19 @@ async def test_close_ends_every_watch_after_its_buffer_and_refuses_new_ones(
                 pass
     finally:
         await hub.stop()
+
+
+async def test_live_events_offered_during_the_replay_do_not_hide_it() -> None:
+    """The reader may hand a watcher a live event while its XRANGE replay is still
+    in flight; the replay must still come out first, in id order, nothing lost."""
+    from resimply.events import Watcher
+
+    def event(n: int, type_: str = "progress") -> Event:
+        return Event.from_entry(b"%d-0" % n, {b"t": type_.encode(), b"d": b'{"n":%d}' % n})
+
+    watcher = Watcher(limit=10, after=None)
+    watcher.offer(event(2))  # live, arrived before the replay returned
+    watcher.offer(event(3, "completion"))
+    watcher.preload([event(1), event(2)])
+    got = [await watcher.next() for _ in range(3)]
+    assert [e.event_id for e in got] == ["1-0", "2-0", "3-0"]
