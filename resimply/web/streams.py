@@ -33,13 +33,17 @@ WS_TRY_AGAIN_LATER = 1013
 SSE_RETRY_MS = 3000
 
 
-@contextlib.contextmanager
-def _connection_slot(state: WebState) -> Iterator[None]:
+def _ensure_capacity(state: WebState) -> None:
     if state.connections >= state.settings.max_connections:
         raise TooManyConnections(
             f"This server holds at most {state.settings.max_connections} live streams; "
             "retry in a few seconds or poll GET /task/{task_id}."
         )
+
+
+@contextlib.contextmanager
+def _connection_slot(state: WebState) -> Iterator[None]:
+    _ensure_capacity(state)
     state.connections += 1
     try:
         yield
@@ -96,8 +100,7 @@ async def sse(request: Request) -> Response:
     if after is not None and after == record.terminal_event_id:
         # The client saw the end already: 204 makes EventSource stop reconnecting.
         return Response(status_code=204)
-    with _connection_slot(state):
-        pass  # refuse with a JSON 503 now, before the stream starts
+    _ensure_capacity(state)  # refuse with a JSON 503 now, before the stream starts
 
     async def frames() -> AsyncIterator[bytes]:
         try:
