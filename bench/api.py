@@ -9,7 +9,7 @@ each route's rate as a share of the plain route's (target ≥ 40 %).
 """
 
 # The drivers block outside the measured sections (set-up, reports) on purpose.
-# ruff: noqa: ASYNC210, ASYNC220, ASYNC221, ASYNC230
+# ruff: noqa: ASYNC210, ASYNC221
 
 from __future__ import annotations
 
@@ -78,60 +78,35 @@ async def load(base: str, token: str, route: str, task_ids: list[str]) -> dict[s
 async def main() -> None:
     import httpx
 
-    from tests.servers import BIN, free_port, redis_server, wait_for
+    from bench._web import dev_env, dev_web
+    from tests.servers import free_port, redis_server
 
     rows = []
     with tempfile.TemporaryDirectory() as tmpdir, redis_server(Path(tmpdir)) as redis_url:
-        port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if k != "SUPABASE_JWT_SECRET"},
-            "REDIS_URL": redis_url,
-            "RESIMPLY_DEV": "1",
-            "RESIMPLY_DATA_DIR": f"{tmpdir}/data",
-            "RESIMPLY_KEY_PREFIX": "api:",
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "warning",
-            "RESIMPLY_RATE_LIMIT_PER_MINUTE": "10000000",
-        }
-        with open(f"{tmpdir}/web.log", "wb") as log:
-            server = subprocess.Popen(
-                [str(BIN / "resimply"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                base = f"http://127.0.0.1:{port}"
-                wait_for(lambda: httpx.get(f"{base}/health").status_code == 200)
-                token = subprocess.run(
-                    [str(BIN / "resimply"), "token", "--user", USER],
-                    env=env,
+        env = dev_env(
+            redis_url,
+            Path(tmpdir) / "data",
+            "api:",
+            RESIMPLY_RATE_LIMIT_PER_MINUTE="10000000",
+        )
+        with dev_web(env, free_port(), Path(tmpdir) / "web.log", USER) as (base, token):
+            task_ids = [
+                httpx.post(
+                    f"{base}/scrape/async",
+                    json={"url": f"http://127.0.0.1:9/seed{n}.mp4"},
+                    headers={"Authorization": f"Bearer {token}"},
+                ).json()["task_id"]
+                for n in range(50)
+            ]
+            for route in ("notfound", "plain", "submit", "status"):
+                spec = json.dumps({"base": base, "token": token, "route": route, "tasks": task_ids})
+                out = subprocess.run(
+                    [sys.executable, "-m", "bench.api", "--load", spec],
                     check=True,
                     capture_output=True,
                     text=True,
-                ).stdout.strip()
-                task_ids = [
-                    httpx.post(
-                        f"{base}/scrape/async",
-                        json={"url": f"http://127.0.0.1:9/seed{n}.mp4"},
-                        headers={"Authorization": f"Bearer {token}"},
-                    ).json()["task_id"]
-                    for n in range(50)
-                ]
-                for route in ("notfound", "plain", "submit", "status"):
-                    spec = json.dumps(
-                        {"base": base, "token": token, "route": route, "tasks": task_ids}
-                    )
-                    out = subprocess.run(
-                        [sys.executable, "-m", "bench.api", "--load", spec],
-                        check=True,
-                        capture_output=True,
-                        text=True,
-                    ).stdout
-                    rows.append(json.loads(out))
-            finally:
-                server.terminate()
-                server.wait(15)
+                ).stdout
+                rows.append(json.loads(out))
     plain = max(rows[0]["rps"], rows[1]["rps"])  # the faster plain route
     print(
         f"\nAPI: one web process, load from a separate process, {CONCURRENCY} in flight, "

@@ -137,21 +137,18 @@ async def run_worker(out: str) -> None:
 def run_one(max_jobs: int, tasks: int, redis_url: str, tmp: Path) -> dict[str, Any]:
     import httpx
 
-    from tests.servers import BIN, free_port, wait_for
+    from bench._web import dev_env, dev_web
+    from tests.servers import free_port
 
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "SUPABASE_JWT_SECRET"},
-        "REDIS_URL": redis_url,
-        "RESIMPLY_DEV": "1",
-        "RESIMPLY_DATA_DIR": str(tmp / f"data{port}"),
-        "RESIMPLY_KEY_PREFIX": f"w{port}:",
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "warning",
-        "RESIMPLY_RATE_LIMIT_PER_MINUTE": "1000000",
-        "RESIMPLY_CACHE_TTL_S": "0",
-        "RESIMPLY_WORKER_MAX_JOBS": str(max_jobs),
-    }
+    env = dev_env(
+        redis_url,
+        tmp / f"data{port}",
+        f"w{port}:",
+        RESIMPLY_RATE_LIMIT_PER_MINUTE="1000000",
+        RESIMPLY_CACHE_TTL_S="0",
+        RESIMPLY_WORKER_MAX_JOBS=str(max_jobs),
+    )
     from resimply.sample import SAMPLE_VIDEO
 
     videos = tmp / "videos"
@@ -160,32 +157,15 @@ def run_one(max_jobs: int, tasks: int, redis_url: str, tmp: Path) -> dict[str, A
         for n in range(tasks):
             shutil.copy(SAMPLE_VIDEO, videos / f"v{n}.mp4")
             shutil.copy(SAMPLE_VIDEO.with_suffix(".txt"), videos / f"v{n}.txt")
-    with (tmp / f"web{port}.log").open("wb") as log:
-        web = subprocess.Popen(
-            [str(BIN / "resimply"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_for(lambda: httpx.get(f"{base}/health").status_code == 200)
-            token = subprocess.run(
-                [str(BIN / "resimply"), "token", "--user", USER],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
-            with httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
-            ) as client:
-                for n in range(tasks):
-                    r = client.post("/scrape/async", json={"url": str(videos / f"v{n}.mp4")})
-                    assert r.status_code == 202, r.text
-        finally:
-            web.terminate()
-            web.wait(15)
+    with (
+        dev_web(env, port, tmp / f"web{port}.log", USER) as (base, token),
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as client,
+    ):
+        for n in range(tasks):
+            r = client.post("/scrape/async", json={"url": str(videos / f"v{n}.mp4")})
+            assert r.status_code == 202, r.text
     out = tmp / f"worker{port}.json"
     with (tmp / f"worker{port}.log").open("wb") as log:
         code = subprocess.run(

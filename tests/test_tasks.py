@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
+from resimply.errors import RateLimited
 from resimply.keys import Keys
 from resimply.messages import Progress
 from resimply.models import Recipe, TaskStatus
-from resimply.tasks import TaskStore
+from resimply.tasks import Submission, TaskStore
 
 
 def make_store(redis: Redis, prefix: str) -> TaskStore:
@@ -17,10 +19,20 @@ def make_store(redis: Redis, prefix: str) -> TaskStore:
 
 
 async def create(
-    store: TaskStore, user: str = "u1", url: str = "https://x/v.mp4", key: str | None = None
-):  # type: ignore[no-untyped-def]
+    store: TaskStore,
+    user: str = "u1",
+    url: str = "https://x/v.mp4",
+    key: str | None = None,
+    limit: int = 1000,
+) -> Submission:
     return await store.create(
-        user_id=user, url=url, canonical_url=url, language=None, caption=None, idempotency_key=key
+        user_id=user,
+        url=url,
+        canonical_url=url,
+        language=None,
+        caption=None,
+        idempotency_key=key,
+        rate_limit_per_minute=limit,
     )
 
 
@@ -113,51 +125,14 @@ async def test_every_key_of_a_finished_task_expires(redis: Redis, key_prefix: st
 
 
 async def test_submissions_past_the_rate_limit_are_refused(redis: Redis, key_prefix: str) -> None:
-    import pytest
-
-    from resimply.errors import RateLimited
-
     store = make_store(redis, key_prefix)
-    first = await store.create(
-        user_id="u1",
-        url="a",
-        canonical_url="a",
-        language=None,
-        caption=None,
-        idempotency_key=None,
-        rate_limit_per_minute=2,
-    )
-    again = await store.create(
-        user_id="u1",
-        url="a",
-        canonical_url="a",
-        language=None,
-        caption=None,
-        idempotency_key=None,
-        rate_limit_per_minute=2,
-    )
+    first = await create(store, url="a", limit=2)
+    again = await create(store, url="a", limit=2)  # a duplicate counts too
     assert again.task_id == first.task_id
     with pytest.raises(RateLimited) as refused:
-        await store.create(
-            user_id="u1",
-            url="b",
-            canonical_url="b",
-            language=None,
-            caption=None,
-            idempotency_key=None,
-            rate_limit_per_minute=2,
-        )
+        await create(store, url="b", limit=2)
     assert 0 < refused.value.retry_after <= 60
-    other = await store.create(
-        user_id="u2",
-        url="b",
-        canonical_url="b",
-        language=None,
-        caption=None,
-        idempotency_key=None,
-        rate_limit_per_minute=2,
-    )
-    assert other.created
+    assert (await create(store, user="u2", url="b", limit=2)).created  # per user
 
 
 async def test_a_new_task_and_its_arq_job_are_written_together(
