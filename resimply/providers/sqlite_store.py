@@ -14,6 +14,7 @@ import builtins
 import datetime
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .. import errors
 from ..models import Recipe
 
 BUSY_TIMEOUT_MS = 10_000
+CREATE_ATTEMPTS = 20
 MAX_LIST_LIMIT = 500
 
 _SCHEMA = """
@@ -125,13 +127,23 @@ class SqliteRecipeStore:
 
     def _create(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._open()
-        try:
-            # WAL is a property of the file: set once, every later connection uses it.
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(_SCHEMA)
-        finally:
-            conn.close()
+        # Two processes creating the file at once: switching to WAL takes an
+        # exclusive lock that SQLite's busy handler does not wait for, so the
+        # loser gets "database is locked" at once. Wait and try again.
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            conn = self._open()
+            try:
+                # WAL is a property of the file: set once, every later connection uses it.
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == CREATE_ATTEMPTS:
+                    raise
+            finally:
+                conn.close()
+            time.sleep(0.01 * attempt)
 
     def _save(self, user_id: str, task_id: str, recipe: Recipe) -> tuple[str, str]:
         conn = self._connect()
