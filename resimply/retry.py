@@ -80,6 +80,7 @@ class RetryPolicy:
         the budget is spent (then `GaveUp`). Each attempt is cut at the deadline."""
         started = time.monotonic()
         attempt = 0
+        last: Transient | None = None
         while True:
             attempt += 1
             remaining = self.deadline_s - (time.monotonic() - started)
@@ -87,7 +88,9 @@ class RetryPolicy:
                 async with asyncio.timeout(max(remaining, 0.001)):
                     return await attempt_fn()
             except TimeoutError:
-                last = Transient(f"{what} timed out")
+                # Cut at the deadline: an earlier attempt's answer (say HTTP 500)
+                # says more about the upstream than this cut does.
+                last = last or Transient(f"{what} timed out")
             except Transient as exc:
                 last = exc
             remaining = self.deadline_s - (time.monotonic() - started)

@@ -77,3 +77,20 @@ async def test_a_retry_after_longer_than_the_budget_gives_up_at_once() -> None:
     with pytest.raises(GaveUp):
         await RetryPolicy(deadline_s=5).run(come_back_later, what="upstream")
     assert attempts == 1
+
+
+async def test_an_attempt_cut_by_the_deadline_keeps_the_earlier_reason() -> None:
+    import asyncio
+
+    calls = 0
+
+    async def error_then_hang() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise Transient("HTTP 500", retry_after=0.05)
+        await asyncio.sleep(10)
+
+    with pytest.raises(GaveUp) as info:
+        await RetryPolicy(deadline_s=0.3).run(error_then_hang, what="upstream")
+    assert info.value.last.reason == "HTTP 500" and info.value.attempts == 2
