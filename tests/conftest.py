@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from tests.servers import Service, redis_server
+from resimply.sample import SAMPLE_VIDEO
+from tests.servers import GatedVideoServer, Service, redis_server
 
 
 @pytest.fixture(scope="session")
@@ -28,16 +29,17 @@ def key_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:8]}:"
 
 
+@pytest.fixture
+def gated_video() -> Iterator[GatedVideoServer]:
+    """The sample served over HTTP, held mid-download until the test releases it."""
+    server = GatedVideoServer(SAMPLE_VIDEO)
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="session")
 def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One `resimply serve` and one `arq` worker shared by the end-to-end tests."""
     tmp: Path = tmp_path_factory.mktemp("service")
-    svc = Service(redis_url, tmp)
-    try:
-        svc.start()
+    with Service(redis_url, tmp).running() as svc:
         yield svc
-    except BaseException:
-        print(svc.logs())
-        raise
-    finally:
-        svc.stop()

@@ -171,6 +171,18 @@ class Service:
         for process in reversed(self.processes):
             process.stop()
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Service]:
+        """Start web + worker, stop them afterwards; print their logs when it fails."""
+        try:
+            self.start()
+            yield self
+        except BaseException:
+            print(self.logs())
+            raise
+        finally:
+            self.stop()
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.log_path.name}\n{p.log()}" for p in self.processes)
 

@@ -45,14 +45,8 @@ def prod(
         # again: every task must really run (the cache has its own tests below).
         RESIMPLY_CACHE_TTL_S="0",
     )
-    try:
-        svc.start()
+    with svc.running():
         yield svc
-    except BaseException:
-        print(svc.logs())
-        raise
-    finally:
-        svc.stop()
 
 
 def token_for(fakes: FakeStack, user_id: str) -> str:
@@ -313,14 +307,8 @@ def cached(
         RESIMPLY_UPSTREAM_DEADLINE_S="3",
         RESIMPLY_CACHE_TTL_S="600",
     )
-    try:
-        svc.start()
+    with svc.running():
         yield svc
-    except BaseException:
-        print(svc.logs())
-        raise
-    finally:
-        svc.stop()
 
 
 def _result(svc: Service, token: str, task_id: str) -> dict[str, Any]:

@@ -27,13 +27,6 @@ USER = "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee"
 
 
 @pytest.fixture
-def video() -> Any:
-    server = GatedVideoServer(SAMPLE_VIDEO)
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def cluster(redis_url: str, tmp_path: Path) -> Any:
     svc = Service(
         redis_url,
@@ -79,7 +72,7 @@ def assert_one_success(messages: list[dict[str, Any]]) -> None:
 
 
 async def test_two_webs_three_workers_spread_failover_and_health(
-    cluster: Service, video: GatedVideoServer
+    cluster: Service, gated_video: GatedVideoServer
 ) -> None:
     web_a = cluster
     web_b = second_web(cluster)
@@ -91,11 +84,11 @@ async def test_two_webs_three_workers_spread_failover_and_health(
     # Submitted on web A; three held jobs, one per worker.
     task_ids = []
     for n in range(3):
-        url = video.url.replace("video.mp4", f"video{n}.mp4")  # three distinct links
+        url = gated_video.url.replace("video.mp4", f"video{n}.mp4")  # three distinct links
         response = submit(web_a, token, {"url": url, "caption": CAPTION})
         assert response.status_code == 202, response.text
         task_ids.append(response.json()["task_id"])
-    wait_for(lambda: video.requests == 3, what="three downloads")
+    wait_for(lambda: gated_video.requests == 3, what="three downloads")
     wait_for(
         lambda: all(sum(t in w.log() for w in workers) == 1 for t in task_ids),
         what="each job on one worker",
@@ -120,7 +113,7 @@ async def test_two_webs_three_workers_spread_failover_and_health(
     killed_at = time.monotonic()
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait(10)
-    video.release()
+    gated_video.release()
 
     # /health on both webs sees the dead worker go within the heartbeat's window.
     await asyncio.to_thread(
@@ -143,7 +136,7 @@ async def test_two_webs_three_workers_spread_failover_and_health(
     survivors = [w for w in workers if w is not victim]
     assert any(victim_task in w.log() for w in survivors), "no other worker ran the job"
     assert all(w.proc.poll() is None for w in survivors)
-    assert video.requests == 4  # the orphaned job downloaded again
+    assert gated_video.requests == 4  # the orphaned job downloaded again
 
     # The other two tasks finished too, readable from either web.
     for task_id in task_ids[1:]:

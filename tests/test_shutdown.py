@@ -28,13 +28,6 @@ USER = "dddddddd-dddd-4ddd-8ddd-dddddddddddd"
 
 
 @pytest.fixture
-def video() -> Any:
-    server = GatedVideoServer(SAMPLE_VIDEO)
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def service_factory(tmp_path: Path) -> Any:
     services: list[Service] = []
 
@@ -55,8 +48,8 @@ def task_status(svc: Service, token: str, task_id: str) -> dict[str, Any]:
     return body
 
 
-def submit_gated(svc: Service, token: str, video: GatedVideoServer) -> str:
-    response = submit(svc, token, {"url": video.url, "caption": CAPTION})
+def submit_gated(svc: Service, token: str, gated_video: GatedVideoServer) -> str:
+    response = submit(svc, token, {"url": gated_video.url, "caption": CAPTION})
     assert response.status_code == 202, response.text
     task_id: str = response.json()["task_id"]
     return task_id
@@ -83,14 +76,14 @@ def assert_success(messages: list[dict[str, Any]]) -> None:
 
 
 async def test_sigterm_to_web_ends_open_streams_and_clients_resume_elsewhere(
-    redis_url: str, service_factory: Any, video: GatedVideoServer
+    redis_url: str, service_factory: Any, gated_video: GatedVideoServer
 ) -> None:
     svc = service_factory(redis_url)
     svc.start(workers=1)
     web2 = another_web(svc)
     token = svc.token(USER)
-    task_id = submit_gated(svc, token, video)
-    wait_for(lambda: video.requests == 1, what="the job's download")
+    task_id = submit_gated(svc, token, gated_video)
+    wait_for(lambda: gated_video.requests == 1, what="the job's download")
 
     ws = asyncio.create_task(ws_messages(svc, token, task_id))
     sse = asyncio.create_task(asyncio.to_thread(sse_messages, svc, token, task_id))
@@ -114,7 +107,7 @@ async def test_sigterm_to_web_ends_open_streams_and_clients_resume_elsewhere(
     assert all(m["type"] == "progress" for m in ws_before)
 
     # The clients resume on the other web process from their last event id.
-    video.release()
+    gated_video.release()
     _, sse_after = sse_messages(web2, token, task_id, last_event_id=sse_before[-1]["event_id"])
     ws_code, ws_after = await ws_messages(
         web2, token, task_id, last_event_id=ws_before[-1]["event_id"]
@@ -127,13 +120,13 @@ async def test_sigterm_to_web_ends_open_streams_and_clients_resume_elsewhere(
 
 
 def test_sigterm_to_a_worker_mid_job_hands_the_job_to_another_worker(
-    redis_url: str, service_factory: Any, video: GatedVideoServer
+    redis_url: str, service_factory: Any, gated_video: GatedVideoServer
 ) -> None:
     svc = service_factory(redis_url)
     svc.start(workers=1)
     token = svc.token(USER)
-    task_id = submit_gated(svc, token, video)
-    wait_for(lambda: video.requests == 1, what="the job's download")
+    task_id = submit_gated(svc, token, gated_video)
+    wait_for(lambda: gated_video.requests == 1, what="the job's download")
     assert task_status(svc, token, task_id)["step"] == 3
 
     first = svc.processes[1]
@@ -149,8 +142,8 @@ def test_sigterm_to_a_worker_mid_job_hands_the_job_to_another_worker(
     assert "will be run again" in first.log(), first.log()[-3000:]
 
     # The second worker downloads the video again and finishes the task.
-    wait_for(lambda: video.requests == 2, what="the second worker's download")
-    video.release()
+    wait_for(lambda: gated_video.requests == 2, what="the second worker's download")
+    gated_video.release()
     _, messages = sse_messages(svc, token, task_id)
     assert_success(messages)
     assert task_status(svc, token, task_id)["status"] == "SUCCESS"
@@ -159,7 +152,7 @@ def test_sigterm_to_a_worker_mid_job_hands_the_job_to_another_worker(
 
 
 async def test_a_redis_restart_mid_run_loses_no_accepted_task(
-    tmp_path: Path, service_factory: Any, video: GatedVideoServer
+    tmp_path: Path, service_factory: Any, gated_video: GatedVideoServer
 ) -> None:
     redis = RedisServer(tmp_path / "redis-data", aof=True)
     redis.dir.mkdir()
@@ -175,8 +168,8 @@ async def test_a_redis_restart_mid_run_loses_no_accepted_task(
             shutil.copy(SAMPLE_VIDEO.with_suffix(".txt"), target.with_suffix(".txt"))
             return str(target)
 
-        accepted = [submit_gated(svc, token, video)]
-        wait_for(lambda: video.requests == 1, what="the job's download")
+        accepted = [submit_gated(svc, token, gated_video)]
+        wait_for(lambda: gated_video.requests == 1, what="the job's download")
         for name in ("before1", "before2"):
             response = submit(svc, token, {"url": sample_copy(name)})
             assert response.status_code == 202, response.text
@@ -197,7 +190,7 @@ async def test_a_redis_restart_mid_run_loses_no_accepted_task(
                 asyncio.to_thread(sse_messages, svc, token, accepted[-1], timeout=90)
             )
         )
-        video.release()
+        gated_video.release()
 
         results = await asyncio.wait_for(asyncio.gather(*readers), timeout=100)
         for task_id, (status, messages) in zip(accepted, results, strict=True):
