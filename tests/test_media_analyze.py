@@ -77,12 +77,8 @@ async def test_the_sample_is_analysed_off_the_event_loop() -> None:
     assert (track.language, track.origin) == ("en", "embedded")
     assert "Boil 200 g spaghetti in salted water for 10 minutes." in track.text
 
-    assert sorted(name for name, _ in executor.calls) == [
-        "pick_frames",
-        "probe",
-        "read_embedded_subtitles",
-    ]
-    assert executor.calls[0][0] == "probe"
+    # One container, opened and checked first, then read (frames, subtitles) and closed.
+    assert [name for name, _ in executor.calls] == ["open_checked", "read_frames_and_subtitles"]
     assert all(thread.startswith("media") for _, thread in executor.calls)
     assert progress.updates == [
         ("Checking the video", 0.0),
@@ -97,7 +93,7 @@ async def test_a_video_over_the_limits_is_refused_before_any_decoding() -> None:
     with RecordingExecutor() as executor, pytest.raises(VideoTooLarge) as caught:
         await analyze_video(SAMPLE, limits=limits, progress=progress, executor=executor)
     assert caught.value.message == "The video is 15.0 seconds long; the limit is 10 seconds."
-    assert [name for name, _ in executor.calls] == ["probe"]
+    assert [name for name, _ in executor.calls] == ["open_checked"]
     assert progress.updates == [("Checking the video", 0.0)]
 
 
@@ -113,7 +109,7 @@ async def test_an_8k_video_is_refused_before_any_decoding(tmp_path: Path) -> Non
     path = make_8k(tmp_path / "8k.mp4")
     with RecordingExecutor() as executor, pytest.raises(VideoTooLarge, match="7680×4320"):
         await analyze_video(path, limits=LIMITS, progress=Progress(), executor=executor)
-    assert [name for name, _ in executor.calls] == ["probe"]
+    assert [name for name, _ in executor.calls] == ["open_checked"]
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00\x00\x00\x18ftypisom"])

@@ -8,11 +8,14 @@ import dataclasses
 import functools
 from pathlib import Path
 
+from av.container import InputContainer
+
 from ..providers.base import Frame, MediaInfo, ProgressReporter, SubtitleTrack
 from ..settings import Settings
-from .frames import pick_frames
-from .probe import probe
-from .subtitles import read_embedded_subtitles
+from .container import open_media
+from .frames import frames_of
+from .probe import check, checked_size
+from .subtitles import embedded_subtitles
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -52,41 +55,63 @@ async def analyze_video(
 ) -> MediaAnalysis:
     """Check `path` against `limits`, then pick frames and read embedded subtitles.
 
-    All PyAV work runs in `executor` (the loop's default thread pool when None).
+    All PyAV work runs in `executor` (the loop's default thread pool when None),
+    on one container opened once: opening (reading the headers, probing the
+    streams) costs as much as picking the frames of a short video.
     Raises `InvalidMedia` or `VideoTooLarge` from the check, before any decoding.
-    The functions are plain module-level callables, so a process pool works too.
     """
     loop = asyncio.get_running_loop()
     await progress.update("Checking the video", 0.0)
-    info = await loop.run_in_executor(
-        executor,
-        functools.partial(
-            probe,
-            path,
-            max_bytes=limits.max_bytes,
+    container, info = await loop.run_in_executor(
+        executor, functools.partial(open_checked, path, limits)
+    )
+    reading: asyncio.Future[tuple[list[Frame], list[SubtitleTrack]]] | None = None
+    try:
+        await progress.update("Extracting frames", 0.2)
+        reading = loop.run_in_executor(
+            executor, functools.partial(read_frames_and_subtitles, container, info, limits)
+        )
+        frames, subtitles = await reading
+    finally:
+        if reading is None:
+            container.close()  # opened but never read: cheap to close here
+    await progress.update(f"Picked {len(frames)} frames", 1.0)
+    return MediaAnalysis(info=info, frames=tuple(frames), embedded_subtitles=tuple(subtitles))
+
+
+def open_checked(path: Path, limits: MediaLimits) -> tuple[InputContainer, MediaInfo]:
+    """The open video and what its headers say, or `InvalidMedia` / `VideoTooLarge`."""
+    size = checked_size(path, max_bytes=limits.max_bytes)
+    container = open_media(path)
+    try:
+        info = check(
+            container,
+            size=size,
             max_duration_s=limits.max_duration_s,
             max_pixels=limits.max_pixels,
-        ),
-    )
-    await progress.update("Extracting frames", 0.2)
-    frames_job = loop.run_in_executor(
-        executor,
-        functools.partial(
-            pick_frames,
-            path,
+        )
+    except BaseException:
+        container.close()
+        raise
+    return container, info
+
+
+def read_frames_and_subtitles(
+    container: InputContainer, info: MediaInfo, limits: MediaLimits
+) -> tuple[list[Frame], list[SubtitleTrack]]:
+    """Frames, then the embedded subtitles, from a checked container; closes it.
+
+    Closing here, on the thread that read it, means the container is never
+    closed under a decode still running (a cancelled task stops awaiting, the
+    thread goes on).
+    """
+    with container:
+        frames = frames_of(
+            container,
             max_frames=limits.max_frames,
             max_edge=limits.max_edge,
             jpeg_quality=limits.jpeg_quality,
             duration_s=info.duration_s,
             max_pixels=limits.max_pixels,
-        ),
-    )
-    subtitles_job = loop.run_in_executor(executor, read_embedded_subtitles, path)
-    # Wait for both even when one fails, so no error is left unretrieved in a future.
-    frames, subtitles = await asyncio.gather(frames_job, subtitles_job, return_exceptions=True)
-    if isinstance(frames, BaseException):
-        raise frames
-    if isinstance(subtitles, BaseException):
-        raise subtitles
-    await progress.update(f"Picked {len(frames)} frames", 1.0)
-    return MediaAnalysis(info=info, frames=tuple(frames), embedded_subtitles=tuple(subtitles))
+        )
+        return frames, embedded_subtitles(container)

@@ -1,6 +1,6 @@
 """Pick the few frames that show every distinct scene, decoding as little as possible.
 
-Two passes over the file, both with frame threading:
+Two passes over the file (with decoder threads for large pictures):
 
 1. **Scan.** Every packet of the video stream is demuxed (cheap: no decoding),
    but only keyframe packets reach the decoder (`skip_frame = "NONKEY"`), at
@@ -34,14 +34,17 @@ import fractions
 import heapq
 import itertools
 import math
-import operator
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import av
 import av.filter
+import numpy as np
+import numpy.typing as npt
 from av.container import InputContainer
 from av.video.frame import VideoFrame
+from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 
 from ..errors import InvalidMedia, VideoTooLarge
@@ -85,51 +88,44 @@ MIN_GAP_S = 10.0  # longer than common GOPs (250 frames at 25-30 fps)
 REWIND_S = 1.0  # decode on rather than seek when the next target is this close
 MAX_DECODE_ERRORS = 16  # damaged packets skipped before giving up on a pass
 
+# --- decoding ---------------------------------------------------------------------
+THREADED_PIXELS = 1280 * 720  # decoder threads only above this picture size
+
 # --- memory ------------------------------------------------------------------------
 MIN_POOL = 32  # distinct candidates (JPEGs) kept before the least distinct is evicted
 DEFAULT_MAX_PIXELS = 4096 * 2304
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Look:
     """What a picture looks like, in a few hundred bytes."""
 
-    colour: tuple[bytes, bytes, bytes]  # Y, U, V planes of a 16x16 thumbnail
-    detail: tuple[int, ...]  # edge energy per cell, DETAIL_CELLS² cells
-    total: int  # sum(detail)
+    colour: npt.NDArray[np.int16]  # Y, U, V of a 16x16 thumbnail: shape (3, 256)
+    detail: npt.NDArray[np.int64]  # edge energy per cell, DETAIL_CELLS² cells
+    total: int  # detail.sum()
 
     @property
     def is_black(self) -> bool:
-        return max(self.colour[0]) < BLACK_LEVEL
+        return int(self.colour[0].max()) < BLACK_LEVEL
 
     def distance(self, other: Look, skip: frozenset[int] = frozenset()) -> float:
         """Mean absolute difference per pixel (|ΔY| + |ΔU| + |ΔV|, so a change of
         brightness alone counts as in a grey image), leaving out signature pixels
         in the detail cells `skip`."""
+        difference = np.abs(self.colour - other.colour)
         if not skip:
-            total = sum(
-                sum(map(abs, map(operator.sub, mine, theirs)))
-                for mine, theirs in zip(self.colour, other.colour, strict=True)
-            )
-            return total / SIGNATURE_PIXELS
-        keep = [i for i in range(SIGNATURE_PIXELS) if _CELL_OF[i] not in skip]
-        if not keep:
+            return float(difference.sum()) / SIGNATURE_PIXELS
+        keep = ~np.isin(_CELL_OF, list(skip))
+        kept = int(keep.sum())
+        if not kept:
             return 0.0
-        total = sum(
-            abs(mine[i] - theirs[i])
-            for mine, theirs in zip(self.colour, other.colour, strict=True)
-            for i in keep
-        )
-        return total / len(keep)
+        return float(difference[:, keep].sum()) / kept
 
     def gain_loss(self, other: Look) -> tuple[float, float]:
         """Edge energy `other` adds to and removes from this look, per thumbnail pixel."""
-        gain = loss = 0
-        for mine, theirs in zip(self.detail, other.detail, strict=True):
-            if theirs > mine:
-                gain += theirs - mine
-            else:
-                loss += mine - theirs
+        change = other.detail - self.detail
+        gain = int(change[change > 0].sum())
+        loss = -int(change[change < 0].sum())
         return gain / DETAIL_PIXELS, loss / DETAIL_PIXELS
 
 
@@ -138,53 +134,42 @@ DETAIL_PIXELS = DETAIL_EDGE * DETAIL_EDGE
 _CELL = DETAIL_EDGE // DETAIL_CELLS  # thumbnail pixels per detail cell, each way
 _BLOCK = DETAIL_EDGE // SIGNATURE_EDGE  # thumbnail pixels per signature pixel, each way
 # The detail cell each signature pixel lies in.
-_CELL_OF = [
-    (y * _BLOCK // _CELL) * DETAIL_CELLS + x * _BLOCK // _CELL
-    for y in range(SIGNATURE_EDGE)
-    for x in range(SIGNATURE_EDGE)
-]
+_CELL_OF = np.array(
+    [
+        (y * _BLOCK // _CELL) * DETAIL_CELLS + x * _BLOCK // _CELL
+        for y in range(SIGNATURE_EDGE)
+        for x in range(SIGNATURE_EDGE)
+    ]
+)
 
 
-def look(picture: VideoFrame) -> Look:
-    """One small AREA downscale (cheap even from 4K), then pure-Python sums."""
-    thumb = picture.reformat(
-        width=DETAIL_EDGE, height=DETAIL_EDGE, format="yuv444p", interpolation="AREA"
+def look(picture: VideoFrame, scaler: VideoReformatter | None = None) -> Look:
+    """One small AREA downscale (cheap even from 4K), then a few array sums.
+
+    Pass the same `scaler` for every picture of a video: setting one up costs
+    more than the downscale itself (`VideoFrame.reformat` sets one up per frame).
+    """
+    thumb = (scaler or VideoReformatter()).reformat(
+        picture, width=DETAIL_EDGE, height=DETAIL_EDGE, format="yuv444p", interpolation="AREA"
     )
-    planes = [_rows(thumb, index, DETAIL_EDGE) for index in range(3)]
-    rows = planes[0]
-    detail = [0] * (DETAIL_CELLS * DETAIL_CELLS)
-    for y, row in enumerate(rows):
-        below = rows[y + 1] if y + 1 < len(rows) else row
-        dx = [*map(abs, map(operator.sub, row[1:], row[:-1])), 0]
-        dy = list(map(abs, map(operator.sub, below, row)))
-        base = (y // _CELL) * DETAIL_CELLS
-        for cx in range(DETAIL_CELLS):
-            lo, hi = cx * _CELL, cx * _CELL + _CELL
-            detail[base + cx] += sum(dx[lo:hi]) + sum(dy[lo:hi])
-    return Look(
-        colour=(_shrink(planes[0]), _shrink(planes[1]), _shrink(planes[2])),
-        detail=tuple(detail),
-        total=sum(detail),
-    )
+    planes = np.stack([_plane(thumb, index) for index in range(3)]).astype(np.int16)
+    grey = planes[0]
+    # |horizontal| + |vertical| neighbour differences; the last column and row have
+    # no neighbour and count zero.
+    edges = np.zeros_like(grey)
+    edges[:, :-1] += np.abs(np.diff(grey, axis=1))
+    edges[:-1, :] += np.abs(np.diff(grey, axis=0))
+    detail = edges.reshape(DETAIL_CELLS, _CELL, DETAIL_CELLS, _CELL).sum(axis=(1, 3)).ravel()
+    blocks = planes.reshape(3, SIGNATURE_EDGE, _BLOCK, SIGNATURE_EDGE, _BLOCK)
+    colour = (blocks.sum(axis=(2, 4)) // (_BLOCK * _BLOCK)).reshape(3, SIGNATURE_PIXELS)
+    return Look(colour=colour, detail=detail.astype(np.int64), total=int(detail.sum()))
 
 
-def _rows(picture: VideoFrame, plane_index: int, width: int) -> list[bytes]:
-    """The visible bytes of each row of one plane (rows may be padded)."""
-    plane = picture.planes[plane_index]
-    data = bytes(plane)
-    step = plane.line_size
-    return [data[y * step : y * step + width] for y in range(picture.height)]
-
-
-def _shrink(rows: list[bytes]) -> bytes:
-    """Block means, DETAIL_EDGE → SIGNATURE_EDGE pixels each way."""
-    out = bytearray()
-    area = _BLOCK * _BLOCK
-    for top in range(0, DETAIL_EDGE, _BLOCK):
-        band = rows[top : top + _BLOCK]
-        for left in range(0, DETAIL_EDGE, _BLOCK):
-            out.append(sum(sum(r[left : left + _BLOCK]) for r in band) // area)
-    return bytes(out)
+def _plane(picture: VideoFrame, index: int) -> npt.NDArray[np.uint8]:
+    """One plane's visible pixels (rows may be padded to `line_size`)."""
+    plane = picture.planes[index]
+    rows: npt.NDArray[np.uint8] = np.frombuffer(memoryview(plane), dtype=np.uint8)
+    return rows.reshape(-1, plane.line_size)[: picture.height, : picture.width]
 
 
 def dominates(big: Look, small: Look) -> bool:
@@ -202,11 +187,7 @@ def dominates(big: Look, small: Look) -> bool:
     if gain < DETAIL_GAIN or loss > max(DETAIL_LOSS, gain / 4):
         return False
     threshold = CELL_GAIN * _CELL * _CELL
-    changed = frozenset(
-        i
-        for i, (s, b) in enumerate(zip(small.detail, big.detail, strict=True))
-        if b - s > threshold
-    )
+    changed = frozenset(np.flatnonzero(big.detail - small.detail > threshold).tolist())
     if len(changed) * 2 > len(small.detail):
         return False
     return big.distance(small, skip=changed) < DUPLICATE_DISTANCE
@@ -218,6 +199,21 @@ def is_duplicate(kept: Look, new: Look) -> bool:
         return False
     gain, _ = kept.gain_loss(new)
     return gain < DETAIL_GAIN
+
+
+_per_thread = threading.local()
+
+
+def _scalers() -> tuple[VideoReformatter, VideoReformatter]:
+    """This thread's two scalers (thumbnails, JPEGs), kept from video to video:
+    most videos share a few picture sizes, and a scaler set up for a size is
+    reused at no cost (see `look`). Per thread, as a scaler is not thread-safe."""
+    scalers: tuple[VideoReformatter, VideoReformatter] | None = getattr(
+        _per_thread, "scalers", None
+    )
+    if scalers is None:
+        scalers = _per_thread.scalers = (VideoReformatter(), VideoReformatter())
+    return scalers
 
 
 # --- candidates --------------------------------------------------------------------
@@ -237,13 +233,16 @@ class _Pool:
         self.capacity = max(MIN_POOL, 3 * max_frames)
         self.kept: list[_Candidate] = []
         self.offered = 0
+        self._thumbs, self._jpegs = _scalers()
 
     def offer(self, picture: VideoFrame, timestamp: float) -> Look:
         self.offered += 1
-        seen = look(picture)
+        seen = look(picture, self._thumbs)
         if seen.is_black or any(is_duplicate(c.look, seen) for c in self.kept):
             return seen
-        frame = _to_jpeg(picture, timestamp, max_edge=self.max_edge, quality=self.jpeg_quality)
+        frame = _to_jpeg(
+            picture, timestamp, self._jpegs, max_edge=self.max_edge, quality=self.jpeg_quality
+        )
         self.kept.append(_Candidate(frame, seen))
         if len(self.kept) > self.capacity:
             self._evict()
@@ -303,14 +302,20 @@ class _Clock:
     """Stream timestamps → seconds from the start of the video."""
 
     def __init__(self, stream: VideoStream) -> None:
-        self.time_base = stream.time_base or fractions.Fraction(1, 1000)
+        time_base = stream.time_base or fractions.Fraction(1, 1000)
+        # Integers, not a Fraction: Fraction arithmetic per packet costs more than
+        # the rest of the scan, and int / int is still correctly rounded.
+        self.num, self.den = time_base.numerator, time_base.denominator
         self.origin = stream.start_time or 0  # e.g. MPEG-TS clocks rarely start at zero
 
     def seconds(self, pts: int) -> float:
-        return max(0.0, float((pts - self.origin) * self.time_base))
+        return max(0.0, (pts - self.origin) * self.num / self.den)
+
+    def span(self, duration: int) -> float:
+        return duration * self.num / self.den
 
     def pts(self, seconds: float) -> int:
-        return self.origin + int(seconds / self.time_base)
+        return self.origin + int(seconds * self.den / self.num)
 
 
 def pick_frames(
@@ -331,26 +336,49 @@ def pick_frames(
     `InvalidMedia` when no picture can be decoded; a damaged or truncated file
     still gives the frames decoded before the damage.
     """
+    with open_media(path) as container:
+        return frames_of(
+            container,
+            max_frames=max_frames,
+            max_edge=max_edge,
+            jpeg_quality=jpeg_quality,
+            duration_s=duration_s,
+            max_pixels=max_pixels,
+        )
+
+
+def frames_of(
+    container: InputContainer,
+    *,
+    max_frames: int,
+    max_edge: int,
+    jpeg_quality: int,
+    duration_s: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[Frame]:
+    """`pick_frames` for a container just opened (nothing read from it yet)."""
     if max_frames <= 0:
         return []
-    with open_media(path) as container:
-        stream = video_stream(container)
-        context = stream.codec_context
-        if context.width * context.height > max_pixels:
-            raise VideoTooLarge(f"The video is {context.width}×{context.height}; too many pixels.")
-        context.thread_type = "AUTO"  # frame and slice threads
-        context.options = {"max_pixels": str(max_pixels)}
-        pool = _Pool(max_frames=max_frames, max_edge=max_edge, jpeg_quality=jpeg_quality)
-        clock = _Clock(stream)
-        duration = header_duration(container, stream) or duration_s or 0.0
-        try:
-            scan = _scan(container, stream, clock, pool, duration)
-            targets = _exact_targets(scan, max_frames)
-            if targets:
-                _decode_exact(container, stream, clock, pool, targets, scan.keyframes)
-        except DECODE_ERRORS as exc:
-            if not pool.kept and not pool.offered:
-                raise InvalidMedia(UNREADABLE) from exc
+    stream = video_stream(container)
+    context = stream.codec_context
+    if context.width * context.height > max_pixels:
+        raise VideoTooLarge(f"The video is {context.width}×{context.height}; too many pixels.")
+    # Frame and slice threads shorten the wait for one big video; for small
+    # pictures they cost more CPU than they save, which a busy worker (many
+    # videos at once, each on its own pool thread) cannot spare.
+    context.thread_type = "AUTO" if context.width * context.height > THREADED_PIXELS else "NONE"
+    context.options = {"max_pixels": str(max_pixels)}
+    pool = _Pool(max_frames=max_frames, max_edge=max_edge, jpeg_quality=jpeg_quality)
+    clock = _Clock(stream)
+    duration = header_duration(container, stream) or duration_s or 0.0
+    try:
+        scan = _scan(container, stream, clock, pool, duration)
+        targets = _exact_targets(scan, max_frames)
+        if targets:
+            _decode_exact(container, stream, clock, pool, targets, scan.keyframes)
+    except DECODE_ERRORS as exc:
+        if not pool.kept and not pool.offered:
+            raise InvalidMedia(UNREADABLE) from exc
     if not pool.kept:
         raise InvalidMedia("No picture in the video could be decoded.")
     return pool.choose(max_frames)
@@ -383,7 +411,7 @@ def _scan(
             if packet.pts is None or packet.size == 0:
                 continue  # the demuxer's flush packet, or nothing to time it by
             at = clock.seconds(packet.pts)
-            span = float(packet.duration * clock.time_base) if packet.duration else 0.0
+            span = clock.span(packet.duration) if packet.duration else 0.0
             scan.end = max(scan.end, at + span)
             if packet.is_keyframe:
                 if (not scan.keyframes or at - scan.keyframes[-1] >= KEY_INDEX_SPACING_S) and len(
@@ -541,14 +569,24 @@ def _run_end(pending: collections.deque[float], keyframes: list[float]) -> float
 # --- JPEG ---------------------------------------------------------------------------
 
 
-def _to_jpeg(picture: VideoFrame, timestamp: float, *, max_edge: int, quality: int) -> Frame:
+def _to_jpeg(
+    picture: VideoFrame,
+    timestamp: float,
+    scaler: VideoReformatter,
+    *,
+    max_edge: int,
+    quality: int,
+) -> Frame:
     # Scale first (cheaper), then turn the picture upright as a player would.
     width, height = _fit(picture.width, picture.height, max_edge)
-    image = picture.reformat(width=width, height=height, format="yuvj420p")
+    image = scaler.reformat(picture, width=width, height=height, format="yuvj420p")
     rotation = picture.rotation % 360
     if rotation in _TURNS:
         image = _rotate(image, rotation)
     codec = av.CodecContext.create("mjpeg", "w")
+    # One thread: a slice-threaded encoder starts threads per picture and makes
+    # larger files (one slice per thread) for pictures this small.
+    codec.thread_count = 1
     codec.width, codec.height = image.width, image.height
     codec.pix_fmt = "yuvj420p"
     codec.time_base = fractions.Fraction(1, 25)

@@ -19,6 +19,13 @@ def probe(path: Path, *, max_bytes: int, max_duration_s: float, max_pixels: int)
     packet timestamps), so an oversized video is refused before it costs any
     decoding work.
     """
+    size = checked_size(path, max_bytes=max_bytes)
+    with open_media(path) as container:
+        return check(container, size=size, max_duration_s=max_duration_s, max_pixels=max_pixels)
+
+
+def checked_size(path: Path, *, max_bytes: int) -> int:
+    """The file's size in bytes, or `InvalidMedia` (missing, empty) / `VideoTooLarge`."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -29,27 +36,31 @@ def probe(path: Path, *, max_bytes: int, max_duration_s: float, max_pixels: int)
         raise VideoTooLarge(
             f"The video is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}."
         )
+    return size
 
-    with open_media(path) as container:
-        stream = video_stream(container)
-        width, height = stream.codec_context.width, stream.codec_context.height
-        if width <= 0 or height <= 0:
-            raise InvalidMedia("The video track has no picture size; the file may be damaged.")
-        if width * height > max_pixels:
-            raise VideoTooLarge(
-                f"The video is {width}×{height} ({_pixels(width * height)}); "
-                f"the limit is {_pixels(max_pixels)}."
-            )
-        duration = header_duration(container, stream)
-        if duration is None:
-            duration = _scan_duration(container, stream, stop_after=max_duration_s)
-        if duration > max_duration_s:
-            raise VideoTooLarge(
-                f"The video is {_length(duration, exact=True)} long; "
-                f"the limit is {_length(max_duration_s)}."
-            )
-        has_audio = len(container.streams.audio) > 0
 
+def check(
+    container: InputContainer, *, size: int, max_duration_s: float, max_pixels: int
+) -> MediaInfo:
+    """Describe an open video of `size` bytes, or refuse it from its headers."""
+    stream = video_stream(container)
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width <= 0 or height <= 0:
+        raise InvalidMedia("The video track has no picture size; the file may be damaged.")
+    if width * height > max_pixels:
+        raise VideoTooLarge(
+            f"The video is {width}×{height} ({_pixels(width * height)}); "
+            f"the limit is {_pixels(max_pixels)}."
+        )
+    duration = header_duration(container, stream)
+    if duration is None:
+        duration = _scan_duration(container, stream, stop_after=max_duration_s)
+    if duration > max_duration_s:
+        raise VideoTooLarge(
+            f"The video is {_length(duration, exact=True)} long; "
+            f"the limit is {_length(max_duration_s)}."
+        )
+    has_audio = len(container.streams.audio) > 0
     return MediaInfo(
         duration_s=duration, width=width, height=height, has_audio=has_audio, size_bytes=size
     )

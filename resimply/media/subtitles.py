@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from av.container import InputContainer
 from av.subtitles.subtitle import AssSubtitle
 
 from ..providers.base import SubtitleTrack
@@ -99,39 +100,46 @@ def read_embedded_subtitles(path: Path) -> list[SubtitleTrack]:
     decode part-way keeps the cues read so far.
     """
     with open_media(path) as container:
-        streams = [s for s in container.streams.subtitles if s.codec_context.name in TEXT_CODECS]
-        if not streams:
-            return []
-        by_index = {s.index: s for s in streams}
-        cues: dict[int, list[Cue]] = {s.index: [] for s in streams}
-        try:
-            # Demuxing only these streams: no picture or sound is decoded.
-            for packet in container.demux(*streams):
-                stream, track = by_index[packet.stream.index], cues[packet.stream.index]
-                if packet.size == 0 or packet.pts is None or len(track) >= MAX_CUES:
+        return embedded_subtitles(container)
+
+
+def embedded_subtitles(container: InputContainer) -> list[SubtitleTrack]:
+    """The text subtitle tracks of an open video, read from its start (whatever
+    was read from the container before)."""
+    streams = [s for s in container.streams.subtitles if s.codec_context.name in TEXT_CODECS]
+    if not streams:
+        return []
+    by_index = {s.index: s for s in streams}
+    cues: dict[int, list[Cue]] = {s.index: [] for s in streams}
+    try:
+        container.seek(0)
+        # Demuxing only these streams: no picture or sound is decoded.
+        for packet in container.demux(*streams):
+            stream, track = by_index[packet.stream.index], cues[packet.stream.index]
+            if packet.size == 0 or packet.pts is None or len(track) >= MAX_CUES:
+                continue
+            time_base = packet.time_base or stream.time_base
+            if time_base is None:
+                continue
+            start = float(packet.pts * time_base)
+            end = float((packet.pts + (packet.duration or 0)) * time_base)
+            for rect in stream.decode(packet):
+                if not isinstance(rect, AssSubtitle):
                     continue
-                time_base = packet.time_base or stream.time_base
-                if time_base is None:
-                    continue
-                start = float(packet.pts * time_base)
-                end = float((packet.pts + (packet.duration or 0)) * time_base)
-                for rect in stream.decode(packet):
-                    if not isinstance(rect, AssSubtitle):
-                        continue
-                    line = _clean_ass(rect.dialogue.decode("utf-8", "replace"))
-                    if line:
-                        track.append(Cue(start, max(end, start), line))
-        except DECODE_ERRORS:
-            pass  # a damaged tail: keep what was read
-        return [
-            SubtitleTrack(
-                language=_language(s.metadata.get("language")),
-                text=to_vtt(cues[s.index]),
-                origin="embedded",
-            )
-            for s in streams
-            if cues[s.index]
-        ]
+                line = _clean_ass(rect.dialogue.decode("utf-8", "replace"))
+                if line:
+                    track.append(Cue(start, max(end, start), line))
+    except DECODE_ERRORS:
+        pass  # a damaged tail: keep what was read
+    return [
+        SubtitleTrack(
+            language=_language(s.metadata.get("language")),
+            text=to_vtt(cues[s.index]),
+            origin="embedded",
+        )
+        for s in streams
+        if cues[s.index]
+    ]
 
 
 def to_vtt(cues: Iterable[Cue]) -> str:

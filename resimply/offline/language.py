@@ -18,6 +18,7 @@ _GERMAN = word_set("""und der die das mit für den dem ein eine zu bis dann auf 
     minuten zutaten zubereitung salz pfeffer el tl prise etwas oder noch wir ich du
     geben kochen backen mehl zucker eier wasser gehackt hinzufügen""")
 _WORD = re.compile(r"[^\W\d_]+")
+_UMLAUT = re.compile("[äöüß]")
 _MIN_HITS = 3
 
 
@@ -29,7 +30,7 @@ def detect_language(*texts: str | None) -> str | None:
             english += word in _ENGLISH
             german += word in _GERMAN
             # Umlauts and ß are strong German evidence even in unknown words.
-            german += any(c in "äöüß" for c in word)
+            german += not word.isascii() and _UMLAUT.search(word) is not None
     if max(english, german) < _MIN_HITS:
         return None
     if english >= 2 * german:

@@ -43,6 +43,22 @@ def _is_emoji(char: str) -> bool:
     return category == "So" or (category == "Sk" and 0x1F3FB <= code <= 0x1F3FF)
 
 
+class _EmojiTable(dict[int, int | None]):
+    """A `str.translate` table deleting emoji, filled as characters are first seen:
+    the per-character test then runs once per distinct character, not per use."""
+
+    LIMIT = 65_536  # distinct characters remembered; past that, tested every time
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if _is_emoji(chr(code)) else code
+        if len(self) < self.LIMIT:
+            self[code] = kept
+        return kept
+
+
+_EMOJI_TABLE = _EmojiTable()
+
+
 def _keycap(match: re.Match[str]) -> str:
     if match.group() == "\U0001f51f":
         return "10."
@@ -52,8 +68,9 @@ def _keycap(match: re.Match[str]) -> str:
 
 def strip_emoji(text: str) -> str:
     """Remove emoji and pictographs (keycap digits become "1.", as in "1️⃣ Boil")."""
-    text = _KEYCAPS.sub(_keycap, text)
-    return "".join(c for c in text if not _is_emoji(c))
+    if text.isascii():
+        return text  # most lines: no emoji, no keycaps
+    return _KEYCAPS.sub(_keycap, text).translate(_EMOJI_TABLE)
 
 
 def normalize_spaces(text: str) -> str:
