@@ -7,6 +7,8 @@ signed by a key of the project's JWKS. The algorithm allow-list comes from
 one source of keys, so an HS256 token can never be checked against a public key.
 Required claims: `sub`, `exp`, `aud == "authenticated"`, and `iss` when
 `SUPABASE_URL` is set. Tokens and secrets never reach messages or logs.
+A token that passed is remembered for up to a minute, so a client's next
+requests skip the signature check; its `exp` is still checked on every use.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -41,6 +44,10 @@ SUPPORTED_ALGORITHMS = frozenset({"HS256", "ES256", "RS256"})
 MAX_LEEWAY_S = 30
 MAX_TOKEN_CHARS = 8192
 DEV_TOKEN_TTL_S = 7 * 24 * 3600
+# Verified tokens are remembered this long at most, and this many at most (see
+# `_VerifiedTokens`): ~1 MB of Supabase tokens (~1 kB each), 8 MB at worst.
+VERIFIED_TTL_S = 60.0
+VERIFIED_MAX_ENTRIES = 1024
 
 # Three base64url segments; the signature may be empty only so that an
 # `alg: none` token gets the clearer "not accepted" answer below.
@@ -165,11 +172,50 @@ def mint_dev_token(settings: Settings, user_id: str, *, ttl_s: int = DEV_TOKEN_T
 # --- verification --------------------------------------------------------------
 
 
+class _VerifiedTokens:
+    """Identities of tokens that passed full verification recently, by token string.
+
+    Full verification (two base64 and JSON parses, an HMAC or signature check, the
+    claim checks) is the largest CPU cost of a small request, and a client sends
+    many requests with one token. An entry is served for at most `ttl_s`, so a key
+    withdrawn from the JWKS stops being honoured soon; the caller re-checks the
+    token's lifetime on every hit (`_lifetime_problem`), so expiry is exact. Only
+    successes are stored: refused tokens cannot fill it and keep their precise
+    messages. Least recently used entries go first beyond `max_entries`.
+    """
+
+    def __init__(self, *, ttl_s: float, max_entries: int) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+
+    def get(self, token: str, now: float) -> Identity | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        identity, fresh_until = entry
+        if now > fresh_until:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return identity
+
+    def put(self, token: str, identity: Identity, now: float) -> None:
+        self._entries[token] = (identity, now + self._ttl_s)
+        self._entries.move_to_end(token)
+        if len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    def forget(self, token: str) -> None:
+        self._entries.pop(token, None)
+
+
 class TokenVerifier:
     """Turns a bearer token into an `Identity`, or raises `Unauthorized`.
 
     Without `jwks`, one is created (sharing `session` when given) if
     `SUPABASE_URL` is set and ES256 or RS256 is allowed; `aclose()` closes it.
+    `clock` (Unix seconds) is what `exp` and `nbf` are compared with.
     """
 
     def __init__(
@@ -178,7 +224,10 @@ class TokenVerifier:
         *,
         jwks: JwksCache | None = None,
         session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._clock = clock
+        self._verified = _VerifiedTokens(ttl_s=VERIFIED_TTL_S, max_entries=VERIFIED_MAX_ENTRIES)
         self._algorithms = frozenset(settings.jwt_algorithms) & SUPPORTED_ALGORITHMS
         self._issuer = settings.jwt_issuer
         self._leeway = max(0, min(settings.jwt_leeway_s, MAX_LEEWAY_S))
@@ -210,6 +259,18 @@ class TokenVerifier:
         token = (token or "").strip()
         if not token:
             raise Unauthorized(MISSING)
+        now = self._clock()
+        remembered = self._verified.get(token, now)
+        if remembered is not None:
+            if _lifetime_problem(remembered.claims, now=now, leeway=self._leeway) is None:
+                return remembered
+            # Expired since: full verification below refuses it with its usual message.
+            self._verified.forget(token)
+        identity = await self._verify_fully(token)
+        self._verified.put(token, identity, now)
+        return identity
+
+    async def _verify_fully(self, token: str) -> Identity:
         if len(token) > MAX_TOKEN_CHARS or not _JWT_SHAPE.fullmatch(token):
             raise Unauthorized(MALFORMED)
         try:
@@ -242,7 +303,9 @@ class TokenVerifier:
         except Exception:
             raise Unauthorized(self._explain(token, key, alg)) from None
         # python-jose accepts e.g. `"sub": ""` or a numeric string `exp`: check again.
-        problem = _claims_problem(claims, issuer=self._issuer, leeway=self._leeway)
+        problem = _claims_problem(
+            claims, issuer=self._issuer, leeway=self._leeway, now=self._clock()
+        )
         if problem:
             raise Unauthorized(problem)
         return Identity(user_id=claims["sub"], claims=MappingProxyType(dict(claims)), token=token)
@@ -271,7 +334,10 @@ class TokenVerifier:
             return MALFORMED
         if not isinstance(claims, dict):
             return MALFORMED
-        return _claims_problem(claims, issuer=self._issuer, leeway=self._leeway) or INVALID
+        problem = _claims_problem(
+            claims, issuer=self._issuer, leeway=self._leeway, now=self._clock()
+        )
+        return problem or INVALID
 
 
 def _refused_algorithm(alg: str) -> str:
@@ -286,19 +352,16 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _claims_problem(claims: Mapping[str, Any], *, issuer: str | None, leeway: int) -> str | None:
+def _claims_problem(
+    claims: Mapping[str, Any], *, issuer: str | None, leeway: int, now: float
+) -> str | None:
     """The first thing wrong with signature-checked claims, as a client-facing message."""
     for name in ("sub", "exp", "aud"):
         if name not in claims:
             return f'The access token lacks the required "{name}" claim.'
-    now = time.time()
-    exp, nbf = claims["exp"], claims.get("nbf")
-    if not _is_number(exp) or (nbf is not None and not _is_number(nbf)):
-        return INVALID
-    if exp < now - leeway:
-        return EXPIRED
-    if nbf is not None and nbf > now + leeway:
-        return NOT_YET_VALID
+    problem = _lifetime_problem(claims, now=now, leeway=leeway)
+    if problem:
+        return problem
     aud = claims["aud"]
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if AUDIENCE not in audiences:
@@ -308,6 +371,19 @@ def _claims_problem(claims: Mapping[str, Any], *, issuer: str | None, leeway: in
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub.strip():
         return BAD_SUBJECT
+    return None
+
+
+def _lifetime_problem(claims: Mapping[str, Any], *, now: float, leeway: int) -> str | None:
+    """`exp` and `nbf` against `now`: checked at full verification and again each
+    time a remembered token is used (`_VerifiedTokens`)."""
+    exp, nbf = claims["exp"], claims.get("nbf")
+    if not _is_number(exp) or (nbf is not None and not _is_number(nbf)):
+        return INVALID
+    if exp < now - leeway:
+        return EXPIRED
+    if nbf is not None and nbf > now + leeway:
+        return NOT_YET_VALID
     return None
 
 

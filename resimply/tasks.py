@@ -13,22 +13,29 @@ import dataclasses
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+from redis.typing import EncodableT
 
 from .errors import RateLimited
 from .jobs import JobQueue
 from .keys import Keys
 from .messages import Completion, ErrorMessage, Message, Progress, encode
 from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus, Usage
+from .redis_lean import LeanCommands
 
 _TERMINAL = "'SUCCESS', 'FAILURE', 'CANCELLED'"
 
 # KEYS: task, active, dedupe, idempotency ("" when absent), rate window counter,
 #       arq job key and queue ("" when this store enqueues no jobs)
 # ARGV: task_id, now, record ttl, dedupe ttl, idempotency ttl, rate limit,
-#       job payload, job expiry (ms), job score (ms), then field/value pairs
+#       job payload, job expiry (ms), job score (ms), record (JSON array of the
+#       hash's field/value pairs: one argument rather than 22, each of which
+#       redis-py would encode and frame on every submission)
 # Rate check, task and job share one script: a submission is one round trip, and
 # no task can exist without its job.
 _CREATE = """
@@ -45,9 +52,7 @@ if existing then
   if KEYS[4] ~= '' then redis.call('SET', KEYS[4], existing .. '|200', 'EX', ARGV[5]) end
   return {existing .. '|200', 0}
 end
-local fields = {}
-for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('HSET', KEYS[1], unpack(cjson.decode(ARGV[10])))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -184,6 +189,8 @@ class TaskStore:
         self._stream_maxlen = stream_maxlen
         self._dedupe_ttl_s = dedupe_ttl_s
         self._jobs = jobs
+        # Creating and reading tasks are the web tier's per-request commands.
+        self._commands = LeanCommands(redis)
         self._create = redis.register_script(_CREATE)
         self._progress = redis.register_script(_PROGRESS)
         self._finish = redis.register_script(_FINISH)
@@ -220,9 +227,10 @@ class TaskStore:
             "created_at": repr(now),
             "updated_at": repr(now),
         }
-        flat = [item for pair in fields.items() for item in pair]
+        record = msgspec.json.encode([item for pair in fields.items() for item in pair])
         idem_key = self._keys.idempotency(user_id, idempotency_key) if idempotency_key else ""
-        answer, created = await self._create(
+        answer, created = await self._run_script(
+            self._create,
             keys=[
                 self._keys.task(task_id),
                 self._keys.active(user_id),
@@ -242,7 +250,7 @@ class TaskStore:
                 job.payload if job else b"",
                 job.expires_ms if job else 0,
                 job.score_ms if job else 0,
-                *flat,
+                record,
             ],
         )
         if created == -1:
@@ -253,8 +261,17 @@ class TaskStore:
         answered_id, _, status = answer.decode().partition("|")
         return Submission(task_id=answered_id, http_status=int(status), created=bool(created))
 
+    async def _run_script(
+        self, script: AsyncScript, *, keys: list[str], args: list[EncodableT]
+    ) -> Any:
+        """`script(keys=keys, args=args)` through `LeanCommands`."""
+        try:
+            return await self._commands.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # Redis restarted or was flushed: the script loads it again
+            return await script(keys=keys, args=args)
+
     async def get(self, task_id: str) -> TaskRecord | None:
-        raw: dict[bytes, bytes] = await self._redis.hgetall(self._keys.task(task_id))  # type: ignore[misc]
+        raw: dict[bytes, bytes] = await self._commands.execute("HGETALL", self._keys.task(task_id))
         if not raw:
             return None
         result = raw.get(b"result")

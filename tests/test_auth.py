@@ -205,6 +205,12 @@ class FakeClock:
         return self.now
 
 
+def fresh_token(key: SigningKey, jwks_server: JwksServer) -> str:
+    """A token never verified before: a verifier remembers the tokens it accepted
+    (without consulting the JWKS again), and JWKS tests must reach the JWKS."""
+    return key.sign(claims(iss=f"{jwks_server.url}/auth/v1", jti=uuid.uuid4().hex))
+
+
 @pytest.fixture
 async def make_verifier() -> AsyncIterator[Callable[..., tuple[TokenVerifier, JwksCache]]]:
     caches: list[JwksCache] = []
@@ -500,6 +506,90 @@ async def test_es256_without_supabase_url_is_refused(ec_key: SigningKey) -> None
     assert exc.message == "Access tokens signed with ES256 are not accepted by this server."
 
 
+# --- remembered tokens ---------------------------------------------------------------
+
+
+class WallClock:
+    """Unix time that a test moves forward by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens that went through full verification (python-jose's decode)."""
+    seen: list[str] = []
+    decode = auth.jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(auth.jwt, "decode", counting)
+    return seen
+
+
+async def test_a_verified_token_is_remembered(decodes: list[str]) -> None:
+    verifier = project_verifier()
+    token = hs256(claims())
+    for _ in range(3):
+        assert (await verifier.verify(token)).user_id == USER
+    assert (await verifier.verify(f" {token} ")).user_id == USER  # the same token
+    assert decodes == [token]
+
+
+async def test_a_remembered_token_still_expires_to_the_second(decodes: list[str]) -> None:
+    clock = WallClock()
+    verifier = TokenVerifier(Settings(supabase_jwt_secret=SECRET, jwt_leeway_s=5), clock=clock)
+    exp = int(clock.now) + 10
+    token = hs256(claims(exp=exp))
+    await verifier.verify(token)
+    clock.now = exp + 5  # the last instant inside the leeway
+    assert (await verifier.verify(token)).user_id == USER
+    assert len(decodes) == 1
+    clock.now = exp + 5.001
+    assert (await refused(verifier, token)).message == auth.EXPIRED
+    assert (await refused(verifier, token)).message == auth.EXPIRED
+
+
+async def test_a_token_is_remembered_for_a_minute_at_most(decodes: list[str]) -> None:
+    clock = WallClock()
+    verifier = TokenVerifier(Settings(supabase_jwt_secret=SECRET), clock=clock)
+    token = hs256(claims(exp=int(clock.now) + 3600))
+    await verifier.verify(token)
+    clock.now += auth.VERIFIED_TTL_S
+    await verifier.verify(token)
+    assert len(decodes) == 1
+    clock.now += 0.001
+    await verifier.verify(token)
+    assert len(decodes) == 2  # verified in full again, then remembered afresh
+
+
+async def test_remembered_tokens_are_bounded_least_recently_used_first(
+    decodes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "VERIFIED_MAX_ENTRIES", 2)
+    verifier = project_verifier()
+    a, b, c = (hs256(claims(jti=name)) for name in "abc")
+    for token in (a, b, a, c):  # c pushes out b, the least recently used
+        await verifier.verify(token)
+    await verifier.verify(a)
+    await verifier.verify(b)
+    assert decodes == [a, b, c, b]
+
+
+async def test_refused_tokens_are_not_remembered(decodes: list[str]) -> None:
+    verifier = project_verifier()
+    token = hs256(claims(), secret="another-secret-that-is-at-least-32-characters")
+    for _ in range(2):
+        assert (await refused(verifier, token)).message == auth.BAD_SIGNATURE
+    assert len(decodes) == 2
+
+
 # --- the JWKS cache --------------------------------------------------------------
 
 
@@ -578,13 +668,12 @@ async def test_cached_keys_are_refetched_after_ten_minutes(
     clock = FakeClock()
     jwks_server.keys = [ec_key.jwk]
     verifier, _ = make_verifier(Settings(supabase_url=jwks_server.url), clock=clock)
-    token = ec_key.sign(claims(iss=f"{jwks_server.url}/auth/v1"))
-    await verifier.verify(token)
+    await verifier.verify(fresh_token(ec_key, jwks_server))
     clock.now += 599
-    await verifier.verify(token)
+    await verifier.verify(fresh_token(ec_key, jwks_server))
     assert jwks_server.hits == 1
     clock.now += 2
-    await verifier.verify(token)
+    await verifier.verify(fresh_token(ec_key, jwks_server))
     assert jwks_server.hits == 2
 
 
@@ -644,14 +733,14 @@ async def test_keys_stay_usable_while_a_refresh_fails_for_a_while(
     clock = FakeClock()
     jwks_server.keys = [ec_key.jwk]
     verifier, _ = make_verifier(Settings(supabase_url=jwks_server.url), clock=clock)
-    token = ec_key.sign(claims(iss=f"{jwks_server.url}/auth/v1"))
-    await verifier.verify(token)
+    await verifier.verify(fresh_token(ec_key, jwks_server))
     jwks_server.status, jwks_server.body = 500, b"down"
     clock.now += 601
-    assert (await verifier.verify(token)).user_id == USER  # stale but recent keys
+    assert (await verifier.verify(fresh_token(ec_key, jwks_server))).user_id == USER  # stale keys
     assert jwks_server.hits == 2
     clock.now += 3600
-    assert (await refused(verifier, token)).message == UNREACHABLE_MESSAGE
+    exc = await refused(verifier, fresh_token(ec_key, jwks_server))
+    assert exc.message == UNREACHABLE_MESSAGE
 
 
 async def test_verifier_creates_and_closes_its_own_jwks_cache(

@@ -47,6 +47,35 @@ async def test_a_new_task_is_pending_and_listed_as_active(redis: Redis, key_pref
     assert await store.active("someone-else") == []
 
 
+async def test_the_record_holds_the_submission_as_sent(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    caption = 'Pâtes « carbonara » 🍝 — "quoted", back\\slash\n' * 50
+    sub = await store.create(
+        user_id="u1",
+        url="https://example.com/v.mp4?a=1&b=é",
+        canonical_url="https://example.com/v.mp4?a=1&b=é",
+        language="it",
+        caption=caption,
+        idempotency_key=None,
+    )
+    record = await store.get(sub.task_id)
+    assert record is not None
+    assert (record.url, record.language, record.caption) == (
+        "https://example.com/v.mp4?a=1&b=é",
+        "it",
+        caption,
+    )
+    assert (record.step, record.message) == (0, "Waiting for a worker")
+    assert record.created_at == record.updated_at > 0
+
+
+async def test_submissions_survive_a_flushed_script_cache(redis: Redis, key_prefix: str) -> None:
+    store = make_store(redis, key_prefix)
+    await create(store, url="a")
+    await redis.script_flush()  # as after a Redis restart
+    assert (await create(store, url="b")).created
+
+
 async def test_same_user_same_video_while_unfinished_gets_the_same_task(
     redis: Redis, key_prefix: str
 ) -> None:

@@ -25,7 +25,9 @@ def web_state(conn: HTTPConnection) -> WebState:
 
 async def identify(conn: HTTPConnection, *, allow_query_token: bool = False) -> Identity:
     """The caller, from `Authorization: Bearer` (or `?token=` on streaming endpoints)."""
-    token = bearer_token(conn.headers, conn.query_params, allow_query=allow_query_token)
+    # Parse the query string only where a token may be in it.
+    query = conn.query_params if allow_query_token else {}
+    token = bearer_token(conn.headers, query, allow_query=allow_query_token)
     return await web_state(conn).verifier.verify(token)
 
 
