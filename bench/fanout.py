@@ -1,14 +1,25 @@
 """Fan-out benchmark (issue 6): `python -m bench.fanout [--watchers 1000,5000]`.
 
-One web process, N idle-then-live WebSocket watchers over 500 tasks (clients in
-separate processes), a writer XADDing progress messages at a steady rate.
-Measured: delivery latency from the writer's write to the client's read (p50 /
-p99, wall clock shared on one machine) and RSS per idle connection of the web
-process. Three servers, in the same run and on the same Redis:
+One web process, N idle-then-live watchers over 500 tasks (clients in separate
+processes), a writer XADDing progress messages at a steady rate. Measured:
+delivery latency from the writer's write to the client's read (p50 / p99, wall
+clock shared on one machine) and RSS per idle connection of the web process:
+(RSS with the N watchers connected and settled − RSS before) / N, read from
+/proc like `ps` does. The servers, in the same run and on the same Redis:
 
-  hub      `resimply serve`: one XREAD reader per process (resimply.events)
+  hub      `resimply serve`: one XREAD reader per process (resimply.events),
+           WebSocket watchers (/ws/{task_id})
+  hub-sse  the same server with Server-Sent Events watchers (/events/{task_id}),
+           which is what browsers use; only resimply serves SSE, so this row has
+           no baseline to compare with
   xread    one blocking XREAD connection per watcher (Starlette on Hypercorn)
   pubsub   one pub/sub listener broadcasting every message to every socket
+
+Every row also reports how many Redis connections the server opened meanwhile
+(+redis): the pool of
+`resimply serve` grows with the number of requests in flight while watchers
+connect (each pooled connection is ~11 KB of RSS), which the per-connection
+figure includes.
 """
 
 # The drivers block outside the measured sections (set-up, reports) on purpose.
@@ -110,23 +121,49 @@ def serve_baseline(mode: str, redis_url: str, port: int) -> None:
 # --- the clients (a separate process) ----------------------------------------
 
 
-async def clients(port: int, tasks: list[str], count: int, token: str, out: str) -> None:
+async def clients(port: int, tasks: list[str], count: int, token: str, kind: str, out: str) -> None:
     import aiohttp
 
     latencies: list[float] = []
-    mine: set[str] = set()
     connected = 0
     all_connected = asyncio.Event()
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    # No overall deadline: an SSE response lasts as long as the run.
+    timeout = aiohttp.ClientTimeout(total=None, connect=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        def arrived(task_id: str, data: str | bytes) -> None:
+            body = json.loads(data)
+            if body.get("task_id") == task_id and "ts" in body:
+                latencies.append(time.time() - body["ts"])
+
+        async def open_ws(task_id: str) -> Any:
+            url = f"ws://127.0.0.1:{port}/ws/{task_id}?token={token}"
+            return await session.ws_connect(url, heartbeat=None)
+
+        async def follow_ws(task_id: str, ws: Any) -> None:
+            async for msg in ws:
+                arrived(task_id, msg.data)
+
+        async def open_sse(task_id: str) -> Any:
+            response = await session.get(f"http://127.0.0.1:{port}/events/{task_id}?token={token}")
+            if response.status != 200:
+                response.release()
+                raise RuntimeError(f"SSE answered {response.status}")
+            return response
+
+        async def follow_sse(task_id: str, response: Any) -> None:
+            async for line in response.content:
+                if line.startswith(b"data: "):
+                    arrived(task_id, line[6:])
+
+        connect, follow = (open_sse, follow_sse) if kind == "sse" else (open_ws, follow_ws)
 
         async def one(n: int) -> None:
             task_id = tasks[n % len(tasks)]
-            mine.add(task_id)
-            url = f"ws://127.0.0.1:{port}/ws/{task_id}?token={token}"
             for attempt in range(5):
                 try:
-                    ws = await session.ws_connect(url, heartbeat=None)
+                    stream = await connect(task_id)
                     break
                 except Exception:
                     await asyncio.sleep(0.2 * (attempt + 1))
@@ -136,10 +173,7 @@ async def clients(port: int, tasks: list[str], count: int, token: str, out: str)
             connected += 1
             if connected == count:
                 all_connected.set()
-            async for msg in ws:
-                body = json.loads(msg.data)
-                if body.get("task_id") == task_id and "ts" in body:
-                    latencies.append(time.time() - body["ts"])
+            await follow(task_id, stream)
 
         runners = []
         for start in range(0, count, 200):  # connect in waves
@@ -172,6 +206,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+async def redis_clients(redis: Any) -> int:
+    return len(await redis.client_list())
+
+
 async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[str, Any]:
     import httpx
     from redis.asyncio import Redis
@@ -195,7 +233,9 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
     }
     env.pop("SUPABASE_JWT_SECRET", None)
     log = (tmp / f"{mode}-{watchers}.log").open("wb")
-    if mode == "hub":
+    hub = mode.startswith("hub")
+    kind = "sse" if mode == "hub-sse" else "ws"
+    if hub:
         args = [str(BIN / "resimply"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     else:
         args = [sys.executable, "-m", "bench.fanout", "--serve", mode, "--port", str(port)]
@@ -204,7 +244,7 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
     redis = Redis.from_url(redis_url)
     children: list[subprocess.Popen[bytes]] = []
     try:
-        if mode == "hub":
+        if hub:
             wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200)
             token = subprocess.run(
                 [str(BIN / "resimply"), "token", "--user", "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"],
@@ -236,12 +276,15 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
             tasks = [os.urandom(6).hex() for _ in range(TASKS)]
         await asyncio.sleep(0.5)
         rss_before = rss_kb(server.pid)
+        redis_before = await redis_clients(redis)
         outs = []
         per_proc = watchers // CLIENT_PROCS
         for n in range(CLIENT_PROCS):
             out = str(tmp / f"lat-{mode}-{watchers}-{n}.json")
             outs.append(out)
-            spec = json.dumps({"port": port, "tasks": tasks, "count": per_proc, "token": token})
+            spec = json.dumps(
+                {"port": port, "tasks": tasks, "count": per_proc, "token": token, "kind": kind}
+            )
             child = subprocess.Popen(
                 [sys.executable, "-m", "bench.fanout", "--client", spec, "--out", out],
                 stdin=subprocess.PIPE,
@@ -254,6 +297,8 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
             assert line.strip() == b"ready", line
         await asyncio.sleep(2.0)  # the server settles: every watch is set up
         rss_after = rss_kb(server.pid)
+        # The clients' own connections are not the server's: count the rest.
+        server_redis = await redis_clients(redis) - redis_before
         # Live phase: RATE messages/s over the tasks, round-robin.
         interval = 1.0 / RATE
         sent = 0
@@ -263,7 +308,7 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
             while sent < due:
                 task_id = tasks[sent % TASKS]
                 body = json.dumps({"type": "progress", "task_id": task_id, "ts": time.time()})
-                if mode == "hub":
+                if hub:
                     await redis.xadd(keys.events(task_id), {"t": "progress", "d": body})
                 elif mode == "xread":
                     await redis.xadd(f"bench:s:{task_id}", {"d": body})
@@ -288,6 +333,7 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
             "p50_ms": pct(latencies, 0.5),
             "p99_ms": pct(latencies, 0.99),
             "kb_per_conn": (rss_after - rss_before) / watchers,
+            "redis_conns_added": server_redis,
             "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
         }
     finally:
@@ -319,17 +365,19 @@ async def main(counts: list[int], modes: list[str]) -> None:
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
     print(
-        f"\nfan-out: {TASKS} tasks, {RATE} msg/s for {SECONDS:.0f} s, WebSocket clients in "
+        f"\nfan-out: {TASKS} tasks, {RATE} msg/s for {SECONDS:.0f} s, clients in "
         f"{CLIENT_PROCS} processes, {os.cpu_count()} CPUs"
     )
     print(
         f"{'server':<8} {'watchers':>8} {'delivered':>12} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}"
+        f" {'+redis':>7}"
     )
     print("(delivered < sent: the server fell behind and the rest was still queued at the end)")
     for r in rows:
         print(
             f"{r['mode']:<8} {r['watchers']:>8} {r['delivered']:>6}/{r['expected']:<6}"
             f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['kb_per_conn']:>8.1f}"
+            f" {r['redis_conns_added']:>7}"
         )
     for watchers in counts:
         by = {r["mode"]: r for r in rows if r["watchers"] == watchers}
@@ -341,18 +389,27 @@ async def main(counts: list[int], modes: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--watchers", default="1000,5000")
-    parser.add_argument("--modes", default="hub,xread,pubsub")
-    parser.add_argument("--serve")
-    parser.add_argument("--port", type=int)
-    parser.add_argument("--client")
-    parser.add_argument("--out")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--watchers", default="1000,5000", help="comma-separated watcher counts, one run each"
+    )
+    parser.add_argument(
+        "--modes", default="hub,hub-sse,xread,pubsub", help="comma-separated servers to run"
+    )
+    # Internal: the benchmark starts its baseline servers and clients this way.
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve_baseline(args.serve, os.environ["BENCH_REDIS"], args.port)
     elif args.client:
         spec = json.loads(args.client)
-        asyncio.run(clients(spec["port"], spec["tasks"], spec["count"], spec["token"], args.out))
+        asyncio.run(
+            clients(
+                spec["port"], spec["tasks"], spec["count"], spec["token"], spec["kind"], args.out
+            )
+        )
     else:
         asyncio.run(main([int(n) for n in args.watchers.split(",")], args.modes.split(",")))

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 
 import structlog
 from redis.asyncio import Redis
@@ -70,6 +69,10 @@ class Closing(Exception):
     """The process is shutting down; the client may resume elsewhere from its last id."""
 
 
+class Abandoned(Exception):
+    """The client went away: there is nobody left to send to."""
+
+
 class Watcher:
     """One client's view of one task stream.
 
@@ -78,7 +81,16 @@ class Watcher:
     ~1.5 KB per watcher before holding anything); the waiter is a bare future
     that exists only while `next()` waits."""
 
-    __slots__ = ("_buffer", "_head", "_limit", "_waiter", "closed", "lagged", "last_id")
+    __slots__ = (
+        "_buffer",
+        "_head",
+        "_limit",
+        "_waiter",
+        "abandoned",
+        "closed",
+        "lagged",
+        "last_id",
+    )
 
     def __init__(self, limit: int, after: str | None) -> None:
         self._buffer: list[Event] = []
@@ -87,6 +99,7 @@ class Watcher:
         self._waiter: asyncio.Future[None] | None = None
         self.lagged = False
         self.closed = False
+        self.abandoned = False
         self.last_id: tuple[int, int] = parse_id(after) if after else (0, 0)
 
     def _wake(self) -> None:
@@ -106,7 +119,7 @@ class Watcher:
 
     def offer(self, event: Event) -> None:
         """Called by the reader; never blocks."""
-        if self.lagged:
+        if self.lagged or self.abandoned:
             return
         if len(self._buffer) - self._head >= self._limit:
             self.lagged = True
@@ -119,6 +132,13 @@ class Watcher:
     def close(self) -> None:
         """End the watch: `next()` hands out what is buffered, then raises `Closing`."""
         self.closed = True
+        self._wake()
+
+    def abandon(self) -> None:
+        """The client went away: `next()` raises `Abandoned` at once, buffer or not."""
+        self.abandoned = True
+        self._buffer = []
+        self._head = 0
         self._wake()
 
     def _accept(self, event: Event) -> bool:
@@ -143,6 +163,8 @@ class Watcher:
         """The next unseen event (wrap in `asyncio.timeout` to wait a bounded time:
         cancelling here loses nothing)."""
         while True:
+            if self.abandoned:
+                raise Abandoned
             while (event := self._pop()) is not None:
                 if self._accept(event):
                     return event
@@ -159,8 +181,32 @@ class Watcher:
 
 @dataclasses.dataclass(slots=True)
 class _Watched:
+    key: bytes
     cursor: str
     watchers: set[Watcher]
+
+
+class _Watch:
+    """`async with hub.watch(...) as watcher`. A small class rather than an
+    `asynccontextmanager` generator: one is held open per connected client, and
+    a suspended generator with its frame costs several times these few slots."""
+
+    __slots__ = ("_after", "_hub", "_task_id", "_watched", "_watcher")
+
+    def __init__(self, hub: StreamHub, task_id: str, after: str | None) -> None:
+        self._hub = hub
+        self._task_id = task_id
+        self._after = after
+        self._watcher: Watcher | None = None
+        self._watched: _Watched | None = None
+
+    async def __aenter__(self) -> Watcher:
+        self._watcher, self._watched = await self._hub._subscribe(self._task_id, self._after)
+        return self._watcher
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._watcher is not None and self._watched is not None:
+            self._hub._unsubscribe(self._watcher, self._watched)
 
 
 class StreamHub:
@@ -181,6 +227,9 @@ class StreamHub:
         self._has_streams = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
+        # A wake-up is on its way and the reader has not yet rebuilt its XREAD:
+        # streams added meanwhile will be in that XREAD without a wake-up of their own.
+        self._wake_pending = False
 
     @property
     def watcher_count(self) -> int:
@@ -205,11 +254,14 @@ class StreamHub:
         with contextlib.suppress(Exception):
             await self._redis.delete(self._wakeup_key)
 
-    @contextlib.asynccontextmanager
-    async def watch(self, task_id: str, after: str | None = None) -> AsyncIterator[Watcher]:
-        """Follow a task's stream from after `after` (or its start). Replay is queued
-        before the context is entered, so nothing between replay and live is lost.
-        Raises `Closing` once `close()` was called."""
+    def watch(self, task_id: str, after: str | None = None) -> _Watch:
+        """Follow a task's stream from after `after` (or its start): `async with
+        hub.watch(task_id) as watcher`. Replay is queued before the block is entered,
+        so nothing between replay and live is lost. Raises `Closing` on entering
+        once `close()` was called."""
+        return _Watch(self, task_id, after)
+
+    async def _subscribe(self, task_id: str, after: str | None) -> tuple[Watcher, _Watched]:
         if self._closing:
             raise Closing
         key = self._keys.events(task_id).encode()
@@ -218,29 +270,49 @@ class StreamHub:
         if watched is None:
             # Start the reader where this watcher starts; a later watcher of the
             # same stream joins at the reader's cursor and replays the gap itself.
-            watched = self._streams[key] = _Watched(after or "0-0", set())
-            await self._wake()
+            watched = self._streams[key] = _Watched(key, after or "0-0", set())
+            wake = True
+        else:
+            wake = False
         watched.watchers.add(watcher)
-        if self._closing:  # closed while this watch was being set up
-            watcher.close()
-        self._has_streams.set()
         try:
-            start = f"({after}" if after else "-"
-            entries = await self._redis.xrange(key, min=start, max="+")
-            watcher.preload([Event.from_entry(entry_id, fields) for entry_id, fields in entries])
-            yield watcher
-        finally:
-            watched.watchers.discard(watcher)
-            if not watched.watchers and self._streams.get(key) is watched:
-                del self._streams[key]
+            if wake and not self._wake_pending:
+                await self._wake()
+            if self._closing:  # closed while this watch was being set up
+                watcher.close()
+            self._has_streams.set()
+            await self._replay(key, watcher, after)
+        except BaseException:
+            self._unsubscribe(watcher, watched)
+            raise
+        return watcher, watched
+
+    async def _replay(self, key: bytes, watcher: Watcher, after: str | None) -> None:
+        # Its own frame, so the raw XRANGE reply is freed once queued as events
+        # instead of living as long as the watch.
+        start = f"({after}" if after else "-"
+        entries = await self._redis.xrange(key, min=start, max="+")
+        watcher.preload([Event.from_entry(entry_id, fields) for entry_id, fields in entries])
+
+    def _unsubscribe(self, watcher: Watcher, watched: _Watched) -> None:
+        watched.watchers.discard(watcher)
+        if not watched.watchers and self._streams.get(watched.key) is watched:
+            del self._streams[watched.key]
 
     async def _wake(self) -> None:
         # The reader may be blocked in XREAD on the old set of streams; an entry
-        # in this process's wake-up stream returns it at once.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self._wakeup_key, {b"w": b"1"}, maxlen=1, approximate=False)
-            pipe.expire(self._wakeup_key, 3600)
-            await pipe.execute()
+        # in this process's wake-up stream returns it at once. One wake-up serves
+        # every stream added before the reader rebuilds its XREAD: when a thousand
+        # clients reconnect at once, that is a few round trips, not one per stream.
+        self._wake_pending = True
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self._wakeup_key, {b"w": b"1"}, maxlen=1, approximate=False)
+                pipe.expire(self._wakeup_key, 3600)
+                await pipe.execute()
+        except BaseException:
+            self._wake_pending = False
+            raise
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -248,6 +320,7 @@ class StreamHub:
             if not self._streams:
                 self._has_streams.clear()
                 await self._has_streams.wait()
+            self._wake_pending = False  # streams added from here on need a wake-up
             streams: dict[bytes, str] = {k: w.cursor for k, w in self._streams.items()}
             streams[self._wakeup_key] = self._wakeup_cursor
             try:

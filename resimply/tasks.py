@@ -189,7 +189,7 @@ class TaskStore:
         self._stream_maxlen = stream_maxlen
         self._dedupe_ttl_s = dedupe_ttl_s
         self._jobs = jobs
-        # Creating and reading tasks are the web tier's per-request commands.
+        # The per-request (web) and per-message (worker) commands.
         self._commands = LeanCommands(redis)
         self._create = redis.register_script(_CREATE)
         self._progress = redis.register_script(_PROGRESS)
@@ -305,7 +305,8 @@ class TaskStore:
 
     async def progress(self, message: Progress, *, status: TaskStatus) -> str | None:
         """Publish a progress message; None when the task is already finished."""
-        event_id = await self._progress(
+        event_id = await self._run_script(
+            self._progress,
             keys=[self._keys.task(message.task_id), self._keys.events(message.task_id)],
             args=[
                 status.value,
@@ -365,7 +366,8 @@ class TaskStore:
         result: TaskResult | None,
         error: TaskErrorInfo | None,
     ) -> str | None:
-        event_id = await self._finish(
+        event_id = await self._run_script(
+            self._finish,
             keys=[
                 self._keys.task(record.task_id),
                 self._keys.events(record.task_id),

@@ -133,3 +133,57 @@ async def test_live_events_offered_during_the_replay_do_not_hide_it() -> None:
     watcher.preload([event(1), event(2)])
     got = [await watcher.next() for _ in range(3)]
     assert [e.event_id for e in got] == ["1-0", "2-0", "3-0"]
+
+
+async def test_streams_watched_at_once_share_wake_ups_and_all_go_live(
+    redis: Redis, key_prefix: str
+) -> None:
+    """A reconnect storm: many new streams at once, while the reader is blocked for
+    far longer than the test waits. Wake-ups are shared (one per rebuild of the
+    reader's XREAD, not one per stream), and every stream is still read at once."""
+    keys = Keys(key_prefix)
+    hub = StreamHub(redis, keys, block_ms=30_000)
+    await hub.start()
+    wake_ups = 0
+    real_wake = hub._wake
+
+    async def counted_wake() -> None:
+        nonlocal wake_ups
+        wake_ups += 1
+        await real_wake()
+
+    hub._wake = counted_wake  # type: ignore[method-assign]
+    try:
+        async with hub.watch("first"):
+            await asyncio.sleep(0.2)  # the reader is now blocked on "first" alone
+            names = [f"s{n}" for n in range(50)]
+            watches = [hub.watch(name) for name in names]
+            watchers = await asyncio.gather(*(w.__aenter__() for w in watches))
+            try:
+                for name in names:
+                    await publish(redis, keys, name, "progress", 1)
+                async with asyncio.timeout(3):  # far below the 30 s block
+                    events = [await watcher.next() for watcher in watchers]
+                assert all(b'"n":1' in event.data for event in events)
+            finally:
+                for watch in watches:
+                    await watch.__aexit__(None, None, None)
+        assert wake_ups < 10, wake_ups
+    finally:
+        await hub.stop()
+
+
+async def test_an_abandoned_watcher_raises_at_once_and_drops_its_buffer() -> None:
+    from resimply.events import Abandoned, Watcher
+
+    watcher = Watcher(limit=10, after=None)
+    waiting = asyncio.create_task(watcher.next())
+    await asyncio.sleep(0)
+    watcher.abandon()  # the client left while the watcher waited
+    with pytest.raises(Abandoned):
+        await waiting
+    watcher = Watcher(limit=10, after=None)
+    watcher.offer(Event.from_entry(b"1-0", {b"t": b"progress", b"d": b"{}"}))
+    watcher.abandon()  # nobody is left to send the buffered event to
+    with pytest.raises(Abandoned):
+        await watcher.next()

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from ..auth import TokenVerifier
 from ..events import StreamHub
@@ -81,9 +81,7 @@ def create_app(
         Route("/task/{task_id}", rest.get_task, methods=["GET"]),
         Route("/task/{task_id}", rest.cancel_task, methods=["DELETE"]),
         Route("/tasks/active", rest.active_tasks, methods=["GET"]),
-        Route("/events/{task_id}", streams.sse, methods=["GET"]),
-        WebSocketRoute("/ws/{task_id}", streams.websocket),
-        WebSocketRoute("/wss/{task_id}", streams.websocket),
+        *streams.ROUTES,  # /events/{task_id}, /ws/{task_id}, /wss/{task_id}
         Route("/recipes", rest.list_recipes, methods=["GET"]),
         Route("/recipes/{recipe_id}", rest.get_recipe, methods=["GET"]),
         Route("/dev/token", page.dev_token, methods=["GET"]),
@@ -91,7 +89,8 @@ def create_app(
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog)],
+        # Stream connections are served right after the access log: see StreamRoutes.
+        middleware=[Middleware(AccessLog), Middleware(streams.StreamRoutes, routes=streams.ROUTES)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -5,78 +5,83 @@ Redis connection. Both end after the task's terminal message, and both end
 early when the process shuts down (SIGTERM): the SSE stream just ends, so
 `EventSource` reconnects with `Last-Event-ID`; the WebSocket closes with 1001
 (going away) and the client reconnects with `?last_event_id=`.
+
+A process holds thousands of these connections, nearly all idle, so what one
+keeps alive while it waits is the process's memory (issue 6). Hence plain ASGI
+endpoints (no `StreamingResponse`, whose anyio task group costs a task and
+cancel scopes per response; no `WebSocket` wrapper), served by `StreamRoutes`
+ahead of Starlette's exception middleware and router, whose suspended frames
+and per-request closures would otherwise live as long as the connection. Each
+connection runs on the one task the server gives it, plus one small task that
+reads `receive()`: reading is the only way a disconnect is noticed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Sequence
 
 import structlog
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.routing import Match, Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import InvalidRequest, NotFound, ResimplyError, TooManyConnections, Unauthorized
-from ..events import Closing, Lagged, valid_event_id
-from .requests import identify, web_state
+from ..errors import (
+    InvalidRequest,
+    NotFound,
+    ResimplyError,
+    TooManyConnections,
+    Unauthorized,
+)
+from ..events import Abandoned, Closing, Lagged, Watcher, valid_event_id
+from .errors import error_response
+from .requests import identify
 from .state import WebState
 
 log = structlog.get_logger(__name__)
 
-WS_UNAUTHORIZED = 4001
-WS_FORBIDDEN = 4003
+WS_NORMAL = 1000
 WS_GOING_AWAY = 1001
 WS_TRY_AGAIN_LATER = 1013
+WS_UNAUTHORIZED = 4001
+WS_FORBIDDEN = 4003
 SSE_RETRY_MS = 3000
+CLOSE_FRAME_TIMEOUT_S = 1.0
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx-style proxies: pass each event on at once
+]
+KEEP_ALIVE = b": keep-alive\n\n"
 
 
-def _ensure_capacity(state: WebState) -> None:
+class _TooSlow(Exception):
+    """The client did not take a write within the send timeout."""
+
+
+# --- shared ---------------------------------------------------------------------
+
+
+def _web_state(scope: Scope) -> WebState:
+    state: WebState = scope["state"]["web"]
+    return state
+
+
+def _take_slot(state: WebState) -> None:
+    """Count one more open stream, or refuse it: released with `_release_slot`."""
     if state.connections >= state.settings.max_connections:
         raise TooManyConnections(
             f"This server holds at most {state.settings.max_connections} live streams; "
             "retry in a few seconds or poll GET /task/{task_id}."
         )
-
-
-@contextlib.contextmanager
-def _connection_slot(state: WebState) -> Iterator[None]:
-    _ensure_capacity(state)
     state.connections += 1
-    try:
-        yield
-    finally:
-        state.connections -= 1
 
 
-class _EventStream(StreamingResponse):
-    """A StreamingResponse whose every write must reach the socket within a time
-    limit: a client that stops reading is cut off (it resumes with Last-Event-ID)
-    instead of holding a slot, and its backlog, forever."""
-
-    def __init__(self, frames: AsyncIterator[bytes], send_timeout_s: float) -> None:
-        super().__init__(
-            frames,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        self._send_timeout_s = send_timeout_s
-
-    async def stream_response(self, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        try:
-            async for chunk in self.body_iterator:
-                async with asyncio.timeout(self._send_timeout_s):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except TimeoutError:
-            # Returning without the final body makes the server drop the connection.
-            log.info("sse_client_too_slow")
-            return
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+def _release_slot(state: WebState) -> None:
+    state.connections -= 1
 
 
 def _last_event_id(value: str | None) -> str | None:
@@ -87,117 +92,236 @@ def _last_event_id(value: str | None) -> str | None:
     return value
 
 
-async def sse(request: Request) -> Response:
-    state = web_state(request)
-    identity = await identify(request, allow_query_token=True)
-    task_id = request.path_params["task_id"]
+async def _send_within(send: Send, message: Message, timeout_s: float) -> None:
+    """A write the client must take within `timeout_s`: one that stops reading is
+    cut off (it resumes with its last event id) instead of holding a slot, and its
+    backlog, forever."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await send(message)
+    except TimeoutError:
+        raise _TooSlow from None
+
+
+async def _until_disconnect(receive: Receive, disconnect: str, watcher: Watcher) -> None:
+    # Clients have nothing to say; reading is how a disconnect is noticed.
+    while (await receive())["type"] != disconnect:
+        pass
+    watcher.abandon()
+
+
+def _watch_disconnect(receive: Receive, disconnect: str, watcher: Watcher) -> asyncio.Task[None]:
+    """The connection's second task: ends the watch when the client goes away.
+    The caller cancels it when the stream ends first."""
+    return asyncio.create_task(_until_disconnect(receive, disconnect, watcher))
+
+
+# --- Server-Sent Events -----------------------------------------------------------
+
+
+class EventStream:
+    """`GET /events/{task_id}`: the task's messages as Server-Sent Events."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = _web_state(scope)
+        try:
+            opened = await _open_sse(scope, state)
+            if opened is None:
+                # The client saw the end already: 204 makes EventSource stop reconnecting.
+                await Response(status_code=204)(scope, receive, send)
+                return
+            _take_slot(state)  # refuse with a JSON 503 now, before the stream starts
+        except ResimplyError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        task_id, after = opened
+        try:
+            await _stream_sse(state, task_id, after, receive, send)
+        finally:
+            _release_slot(state)
+
+
+async def _open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | None:
+    """The task and resume point of an SSE request, None if the client has seen the
+    end. Its own function, so the request's parsed headers and identity are freed
+    before the stream starts."""
+    conn = HTTPConnection(scope)
+    identity = await identify(conn, allow_query_token=True)
+    task_id: str = conn.path_params["task_id"]
     record = await state.tasks.get_owned(task_id, identity.user_id)
     if record is None:
         raise NotFound("No such task.")
     after = _last_event_id(
-        request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        conn.headers.get("last-event-id") or conn.query_params.get("last_event_id")
     )
     if after is not None and after == record.terminal_event_id:
-        # The client saw the end already: 204 makes EventSource stop reconnecting.
-        return Response(status_code=204)
-    _ensure_capacity(state)  # refuse with a JSON 503 now, before the stream starts
-
-    async def frames() -> AsyncIterator[bytes]:
-        try:
-            yield b"retry: %d\n\n" % SSE_RETRY_MS
-            with _connection_slot(state):
-                async for frame in _sse_frames(state, task_id, after):
-                    yield frame
-        except Lagged:
-            # Ending the stream makes EventSource reconnect with Last-Event-ID.
-            log.info("sse_watcher_lagged", task_id=task_id)
-        except Closing:
-            # Shutting down: the same, and the reconnect reaches another process.
-            log.info("sse_stream_closed_on_shutdown", task_id=task_id)
-        except TooManyConnections:
-            pass
-
-    return _EventStream(frames(), state.settings.stream_send_timeout_s)
+        return None
+    return task_id, after
 
 
-async def _sse_frames(state: WebState, task_id: str, after: str | None) -> AsyncIterator[bytes]:
-    async with state.hub.watch(task_id, after) as watcher:
-        while True:
-            try:
-                async with asyncio.timeout(state.settings.sse_heartbeat_s):
-                    event = await watcher.next()
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
-                event.event_id.encode(),
-                event.type.encode(),
-                event.data,
-            )
-            if event.terminal:
-                return
+def _body(chunk: bytes, *, more: bool = True) -> Message:
+    return {"type": "http.response.body", "body": chunk, "more_body": more}
 
 
-async def websocket(ws: WebSocket) -> None:
-    state = web_state(ws)
-    # Accept first: a close code only reaches the client on an open connection.
-    await ws.accept()
+def _sse_frame(event_id: str, event_type: str, data: bytes) -> bytes:
+    return b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), event_type.encode(), data)
+
+
+async def _stream_sse(
+    state: WebState, task_id: str, after: str | None, receive: Receive, send: Send
+) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    await send(_body(b"retry: %d\n\n" % SSE_RETRY_MS))
     try:
-        identity = await identify(ws, allow_query_token=True)
-    except Unauthorized as exc:
-        await ws.close(WS_UNAUTHORIZED, exc.message[:120])
-        return
-    task_id = ws.path_params["task_id"]
-    if await state.tasks.get_owned(task_id, identity.user_id) is None:
-        await ws.close(WS_FORBIDDEN, "No such task.")
-        return
-    try:
-        after = _last_event_id(ws.query_params.get("last_event_id"))
-        with _connection_slot(state):
-            await _follow(ws, state, task_id, after)
-    except ResimplyError as exc:
-        await ws.close(WS_TRY_AGAIN_LATER, exc.message[:120])
-
-
-async def _follow(ws: WebSocket, state: WebState, task_id: str, after: str | None) -> None:
-    async def send_events() -> None:
         async with state.hub.watch(task_id, after) as watcher:
-            while True:
+            receiver = _watch_disconnect(receive, "http.disconnect", watcher)
+            try:
+                settings = state.settings
+                await _pump_sse(
+                    watcher,
+                    send,
+                    heartbeat_s=settings.sse_heartbeat_s,
+                    send_timeout_s=settings.stream_send_timeout_s,
+                )
+            finally:
+                receiver.cancel()
+    except Abandoned:
+        return  # the client is gone: nobody to end the stream for
+    except _TooSlow:
+        # Returning without the final body makes the server drop the connection.
+        log.info("sse_client_too_slow", task_id=task_id)
+        return
+    except Lagged:
+        # Ending the stream makes EventSource reconnect with Last-Event-ID.
+        log.info("sse_watcher_lagged", task_id=task_id)
+    except Closing:
+        # Shutting down: the same, and the reconnect reaches another process.
+        log.info("sse_stream_closed_on_shutdown", task_id=task_id)
+    await send(_body(b"", more=False))
+
+
+async def _pump_sse(
+    watcher: Watcher, send: Send, *, heartbeat_s: float, send_timeout_s: float
+) -> None:
+    """Write the watcher's events until the terminal one, and a comment line after
+    every `heartbeat_s` of silence (proxies drop connections that look dead)."""
+    while True:
+        try:
+            async with asyncio.timeout(heartbeat_s):
                 event = await watcher.next()
-                try:
-                    async with asyncio.timeout(state.settings.stream_send_timeout_s):
-                        await ws.send_text(event.data.decode())
-                except TimeoutError:
-                    raise Lagged from None
-                if event.terminal:
-                    await ws.close(1000)
-                    return
+        except TimeoutError:
+            await _send_within(send, _body(KEEP_ALIVE), send_timeout_s)
+            continue
+        frame = _sse_frame(event.event_id, event.type, event.data)
+        await _send_within(send, _body(frame), send_timeout_s)
+        if event.terminal:
+            return
 
-    async def until_disconnect() -> None:
-        # Clients have nothing to say; reading is how a disconnect is noticed.
-        with contextlib.suppress(WebSocketDisconnect):
-            while (await ws.receive())["type"] != "websocket.disconnect":
-                pass
 
-    sender = asyncio.create_task(send_events())
-    receiver = asyncio.create_task(until_disconnect())
+# --- WebSocket --------------------------------------------------------------------
+
+
+class EventSocket:
+    """`WS /ws/{task_id}`: the task's messages, one JSON text frame each."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = _web_state(scope)
+        await receive()  # websocket.connect
+        # Accept first: a close code only reaches the client on an open connection.
+        await send({"type": "websocket.accept"})
+        try:
+            task_id, after = await _open_ws(scope, state)
+            _take_slot(state)
+        except ResimplyError as exc:
+            await _close_ws(send, _ws_close_code(exc), exc.message)
+            return
+        try:
+            await _stream_ws(state, task_id, after, receive, send)
+        finally:
+            _release_slot(state)
+
+
+def _ws_close_code(exc: ResimplyError) -> int:
+    if isinstance(exc, Unauthorized):
+        return WS_UNAUTHORIZED
+    if isinstance(exc, NotFound):
+        return WS_FORBIDDEN
+    return WS_TRY_AGAIN_LATER
+
+
+async def _open_ws(scope: Scope, state: WebState) -> tuple[str, str | None]:
+    """The task and resume point of a WebSocket; like `_open_sse`, its own frame."""
+    conn = HTTPConnection(scope)
+    identity = await identify(conn, allow_query_token=True)
+    task_id: str = conn.path_params["task_id"]
+    if await state.tasks.get_owned(task_id, identity.user_id) is None:
+        raise NotFound("No such task.")
+    return task_id, _last_event_id(conn.query_params.get("last_event_id"))
+
+
+async def _close_ws(send: Send, code: int, reason: str = "") -> None:
+    # A client too slow to take its backlog may not take the close frame either.
+    with contextlib.suppress(TimeoutError, OSError):
+        async with asyncio.timeout(CLOSE_FRAME_TIMEOUT_S):
+            await send({"type": "websocket.close", "code": code, "reason": reason[:120]})
+
+
+async def _stream_ws(
+    state: WebState, task_id: str, after: str | None, receive: Receive, send: Send
+) -> None:
     try:
-        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        if sender in done:
-            exc = sender.exception()
-            if isinstance(exc, Lagged):
-                # A client too slow to take its backlog may not take the close frame either.
-                with contextlib.suppress(TimeoutError, OSError):
-                    async with asyncio.timeout(1):
-                        await ws.close(
-                            WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id."
-                        )
-            elif isinstance(exc, Closing):
-                log.info("ws_closed_on_shutdown", task_id=task_id)
-                await ws.close(WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")
-            elif exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
-                raise exc
-    finally:
-        for task in (sender, receiver):
-            task.cancel()
-        await asyncio.gather(sender, receiver, return_exceptions=True)
+        async with state.hub.watch(task_id, after) as watcher:
+            receiver = _watch_disconnect(receive, "websocket.disconnect", watcher)
+            try:
+                await _pump_ws(watcher, send, state.settings.stream_send_timeout_s)
+            finally:
+                receiver.cancel()
+    except Abandoned:
+        return  # the client is gone
+    except (Lagged, _TooSlow):
+        await _close_ws(send, WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id.")
+    except Closing:
+        log.info("ws_closed_on_shutdown", task_id=task_id)
+        await _close_ws(send, WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")
+    else:
+        await _close_ws(send, WS_NORMAL)
+
+
+async def _pump_ws(watcher: Watcher, send: Send, send_timeout_s: float) -> None:
+    """Send the watcher's events until the terminal one (the server pings idle sockets)."""
+    while True:
+        event = await watcher.next()
+        message = {"type": "websocket.send", "text": event.data.decode()}
+        await _send_within(send, message, send_timeout_s)
+        if event.terminal:
+            return
+
+
+# --- routing ----------------------------------------------------------------------
+
+
+class StreamRoutes:
+    """Serves the stream `routes` ahead of the rest of the app (it sits right after
+    the access log); everything else goes on to the app, whose router has the same
+    routes, so other methods on these paths get its usual 405. This only spares
+    every long-lived connection the layers in between."""
+
+    def __init__(self, app: ASGIApp, *, routes: Sequence[Route | WebSocketRoute]) -> None:
+        self.app = app
+        self._routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        for route in self._routes:
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child_scope)
+                await route.app(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+ROUTES: Sequence[Route | WebSocketRoute] = (
+    Route("/events/{task_id}", EventStream(), methods=["GET"]),
+    WebSocketRoute("/ws/{task_id}", EventSocket()),
+    WebSocketRoute("/wss/{task_id}", EventSocket()),
+)
