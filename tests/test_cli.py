@@ -55,3 +55,22 @@ def test_arq_check_reports_a_live_worker(service: Service) -> None:
         {**service.env, "RESIMPLY_KEY_PREFIX": "no-workers-here:"},
     )
     assert nobody.returncode == 1
+
+
+def test_the_web_process_keeps_full_collections_rare() -> None:
+    import gc
+
+    from resimply.cli import (
+        GC_OLD_THRESHOLD,
+        GC_YOUNG_THRESHOLD,
+        tune_gc_for_long_lived_connections,
+    )
+
+    before = gc.get_threshold()
+    try:
+        tune_gc_for_long_lived_connections()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], GC_OLD_THRESHOLD)
+        assert gc.get_freeze_count() > 0  # start-up objects are out of collection
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
