@@ -26,6 +26,11 @@ from .keys import Keys
 log = structlog.get_logger(__name__)
 
 TERMINAL_TYPES = frozenset({"completion", "error"})
+# Stream set-ups (a replay here, the owner lookup in `web.streams`) running at
+# once, at most: each holds a pooled Redis connection, and redis-py's pool grows
+# to its peak and never shrinks — after a restart, thousands of clients
+# reconnect within a second and would leave as many idle connections behind.
+CONCURRENT_SETUPS = 32
 
 
 def parse_id(event_id: str) -> tuple[int, int]:
@@ -230,6 +235,7 @@ class StreamHub:
         # A wake-up is on its way and the reader has not yet rebuilt its XREAD:
         # streams added meanwhile will be in that XREAD without a wake-up of their own.
         self._wake_pending = False
+        self._replays = asyncio.Semaphore(CONCURRENT_SETUPS)
 
     @property
     def watcher_count(self) -> int:
@@ -281,7 +287,8 @@ class StreamHub:
             if self._closing:  # closed while this watch was being set up
                 watcher.close()
             self._has_streams.set()
-            await self._replay(key, watcher, after)
+            async with self._replays:
+                await self._replay(key, watcher, after)
         except BaseException:
             self._unsubscribe(watcher, watched)
             raise

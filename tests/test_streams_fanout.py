@@ -25,6 +25,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from resimply.events import CONCURRENT_SETUPS
 from resimply.keys import Keys
 from tests.client import auth
 from tests.servers import BIN, Service, wait_for
@@ -121,6 +122,7 @@ async def test_every_watcher_gets_every_message_in_order_once(web: Service, redi
     task_ids = make_tasks(web, tasks)
     keys = Keys(web.env["RESIMPLY_KEY_PREFIX"])
     redis = Redis.from_url(redis_url)
+    clients_before = len(await redis.client_list())
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
     try:
@@ -131,6 +133,10 @@ async def test_every_watcher_gets_every_message_in_order_once(web: Service, redi
                 for n in range(per_task)
             ]
             await wait_streams(web, tasks * per_task)
+            # 320 clients connecting at once left no more Redis connections behind
+            # than the set-ups allowed to run at once (lookups + replays, the reader).
+            opened = len(await redis.client_list()) - clients_before
+            assert opened <= 2 * CONCURRENT_SETUPS + 4, opened
             # Interleave the writes over every task, as concurrent jobs do.
             for n in range(messages):
                 await asyncio.gather(

@@ -21,7 +21,7 @@ import pytest
 from redis.asyncio import Redis
 
 from resimply.auth import Identity
-from resimply.events import StreamHub
+from resimply.events import CONCURRENT_SETUPS, StreamHub
 from resimply.keys import Keys
 from resimply.web.streams import EventSocket, EventStream
 
@@ -95,7 +95,12 @@ def scope(kind: Kind, task_id: str, hub: StreamHub) -> dict[str, Any]:
         max_connections=10_000, sse_heartbeat_s=15.0, stream_send_timeout_s=10.0
     )
     state = SimpleNamespace(
-        settings=settings, hub=hub, tasks=Owned(), verifier=Verifier(), connections=0
+        settings=settings,
+        hub=hub,
+        tasks=Owned(),
+        verifier=Verifier(),
+        connections=0,
+        setups=asyncio.Semaphore(CONCURRENT_SETUPS),
     )
     return {
         "type": kind.scope_type,

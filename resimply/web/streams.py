@@ -125,7 +125,8 @@ class EventStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = _web_state(scope)
         try:
-            opened = await _open_sse(scope, state)
+            async with state.setups:
+                opened = await _open_sse(scope, state)
             if opened is None:
                 # The client saw the end already: 204 makes EventSource stop reconnecting.
                 await Response(status_code=204)(scope, receive, send)
@@ -230,7 +231,8 @@ class EventSocket:
         # Accept first: a close code only reaches the client on an open connection.
         await send({"type": "websocket.accept"})
         try:
-            task_id, after = await _open_ws(scope, state)
+            async with state.setups:
+                task_id, after = await _open_ws(scope, state)
             _take_slot(state)
         except ResimplyError as exc:
             await _close_ws(send, _ws_close_code(exc), exc.message)
