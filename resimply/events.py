@@ -235,7 +235,9 @@ class StreamHub:
         # A wake-up is on its way and the reader has not yet rebuilt its XREAD:
         # streams added meanwhile will be in that XREAD without a wake-up of their own.
         self._wake_pending = False
-        self._replays = asyncio.Semaphore(CONCURRENT_SETUPS)
+        # Held by every stream set-up: the replay here, the owner lookup before it
+        # in `web.streams`. One bound for both, so together they stay under it.
+        self.setups = asyncio.Semaphore(CONCURRENT_SETUPS)
 
     @property
     def watcher_count(self) -> int:
@@ -287,7 +289,7 @@ class StreamHub:
             if self._closing:  # closed while this watch was being set up
                 watcher.close()
             self._has_streams.set()
-            async with self._replays:
+            async with self.setups:
                 await self._replay(key, watcher, after)
         except BaseException:
             self._unsubscribe(watcher, watched)

@@ -49,6 +49,7 @@ class WorkerContext(TypedDict, total=False):
     heartbeat: Heartbeat
     job_try: int
     job_id: str
+    running: set[str]  # ids of the jobs this worker runs now (see skip_own_running_jobs)
 
 
 async def process_task(ctx: dict[str, Any], task_id: str) -> str:

@@ -134,7 +134,8 @@ async def test_every_watcher_gets_every_message_in_order_once(web: Service, redi
             ]
             await wait_streams(web, tasks * per_task)
             # 320 clients connecting at once left no more Redis connections behind
-            # than the set-ups allowed to run at once (lookups + replays, the reader).
+            # than the set-ups allowed to run at once (lookups and replays share one
+            # bound), plus the reader.
             opened = len(await redis.client_list()) - clients_before
             assert opened <= 2 * CONCURRENT_SETUPS + 4, opened
             # Interleave the writes over every task, as concurrent jobs do.

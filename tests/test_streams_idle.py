@@ -21,7 +21,7 @@ import pytest
 from redis.asyncio import Redis
 
 from resimply.auth import Identity
-from resimply.events import CONCURRENT_SETUPS, StreamHub
+from resimply.events import StreamHub
 from resimply.keys import Keys
 from resimply.web.streams import EventSocket, EventStream
 
@@ -100,7 +100,6 @@ def scope(kind: Kind, task_id: str, hub: StreamHub) -> dict[str, Any]:
         tasks=Owned(),
         verifier=Verifier(),
         connections=0,
-        setups=asyncio.Semaphore(CONCURRENT_SETUPS),
     )
     return {
         "type": kind.scope_type,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from redis.asyncio import Redis
 
 from ..auth import TokenVerifier
-from ..events import CONCURRENT_SETUPS, StreamHub
+from ..events import StreamHub
 from ..jobs import JobQueue
 from ..keys import Keys
 from ..providers.base import RecipeStore, Scraper
@@ -28,7 +27,3 @@ class WebState:
     scraper: Scraper  # consulted for "is this link supported?" only
     recipes: RecipeStore
     connections: int = 0  # open SSE and WebSocket streams in this process
-    # Owner lookups of new streams at once, at most (see events.CONCURRENT_SETUPS).
-    setups: asyncio.Semaphore = dataclasses.field(
-        default_factory=lambda: asyncio.Semaphore(CONCURRENT_SETUPS)
-    )

@@ -36,6 +36,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..events import Abandoned, Closing, Lagged, Watcher, valid_event_id
+from ..tasks import TaskRecord
 from .errors import error_response
 from .requests import identify
 from .state import WebState
@@ -84,6 +85,16 @@ def _release_slot(state: WebState) -> None:
     state.connections -= 1
 
 
+async def _owned_task(conn: HTTPConnection, state: WebState) -> tuple[str, TaskRecord]:
+    """The stream's task, if the caller (token in the header or `?token=`) owns it."""
+    identity = await identify(conn, allow_query_token=True)
+    task_id: str = conn.path_params["task_id"]
+    record = await state.tasks.get_owned(task_id, identity.user_id)
+    if record is None:
+        raise NotFound("No such task.")
+    return task_id, record
+
+
 def _last_event_id(value: str | None) -> str | None:
     if not value:
         return None
@@ -125,7 +136,7 @@ class EventStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = _web_state(scope)
         try:
-            async with state.setups:
+            async with state.hub.setups:
                 opened = await _open_sse(scope, state)
             if opened is None:
                 # The client saw the end already: 204 makes EventSource stop reconnecting.
@@ -147,11 +158,7 @@ async def _open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | N
     end. Its own function, so the request's parsed headers and identity are freed
     before the stream starts."""
     conn = HTTPConnection(scope)
-    identity = await identify(conn, allow_query_token=True)
-    task_id: str = conn.path_params["task_id"]
-    record = await state.tasks.get_owned(task_id, identity.user_id)
-    if record is None:
-        raise NotFound("No such task.")
+    task_id, record = await _owned_task(conn, state)
     after = _last_event_id(
         conn.headers.get("last-event-id") or conn.query_params.get("last_event_id")
     )
@@ -231,7 +238,7 @@ class EventSocket:
         # Accept first: a close code only reaches the client on an open connection.
         await send({"type": "websocket.accept"})
         try:
-            async with state.setups:
+            async with state.hub.setups:
                 task_id, after = await _open_ws(scope, state)
             _take_slot(state)
         except ResimplyError as exc:
@@ -254,10 +261,7 @@ def _ws_close_code(exc: ResimplyError) -> int:
 async def _open_ws(scope: Scope, state: WebState) -> tuple[str, str | None]:
     """The task and resume point of a WebSocket; like `_open_sse`, its own frame."""
     conn = HTTPConnection(scope)
-    identity = await identify(conn, allow_query_token=True)
-    task_id: str = conn.path_params["task_id"]
-    if await state.tasks.get_owned(task_id, identity.user_id) is None:
-        raise NotFound("No such task.")
+    task_id, _ = await _owned_task(conn, state)
     return task_id, _last_event_id(conn.query_params.get("last_event_id"))
 
 
