@@ -29,7 +29,7 @@ async def in_process_worker(settings: Settings) -> AsyncIterator[None]:
 
     from .worker import worker_options
 
-    worker = Worker(**worker_options(settings), handle_signals=False)
+    worker = Worker(**worker_options(settings, embedded=True), handle_signals=False)
     run = asyncio.create_task(worker.async_run(), name="in-process-worker")
     try:
         yield
@@ -67,10 +67,10 @@ def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
 
 
 async def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
-    from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
     from .web import create_app
+    from .web.server import serve
 
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
@@ -100,7 +100,7 @@ async def _serve(settings: Settings, host: str, port: int, with_worker: bool) ->
         store=settings.store,
     )
     tune_gc_for_long_lived_connections()
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve(app, config, shutdown_trigger=stop.wait)
 
 
 # Python's collector, tuned for a process holding thousands of open streams.

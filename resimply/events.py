@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import uuid
+from collections.abc import Callable
 
 import structlog
 from redis.asyncio import Redis
@@ -95,6 +96,7 @@ class Watcher:
         "closed",
         "lagged",
         "last_id",
+        "listener",
     )
 
     def __init__(self, limit: int, after: str | None) -> None:
@@ -106,8 +108,15 @@ class Watcher:
         self.closed = False
         self.abandoned = False
         self.last_id: tuple[int, int] = parse_id(after) if after else (0, 0)
+        # Push mode: called (on the loop, never from inside `poll`) whenever there
+        # may be something new to `poll`; the stream server's connections use it
+        # instead of a task waiting in `next()`.
+        self.listener: Callable[[], None] | None = None
 
     def _wake(self) -> None:
+        if self.listener is not None:
+            self.listener()
+            return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -164,19 +173,26 @@ class Watcher:
             self._head = 0
         return event
 
+    def poll(self) -> Event | None:
+        """The next unseen event, or None until there is one; raises `Abandoned`,
+        `Lagged` or `Closing` (after the buffered events) when the watch is over."""
+        if self.abandoned:
+            raise Abandoned
+        while (event := self._pop()) is not None:
+            if self._accept(event):
+                return event
+        if self.lagged:
+            raise Lagged
+        if self.closed:
+            raise Closing
+        return None
+
     async def next(self) -> Event:
         """The next unseen event (wrap in `asyncio.timeout` to wait a bounded time:
         cancelling here loses nothing)."""
         while True:
-            if self.abandoned:
-                raise Abandoned
-            while (event := self._pop()) is not None:
-                if self._accept(event):
-                    return event
-            if self.lagged:
-                raise Lagged
-            if self.closed:
-                raise Closing
+            if (event := self.poll()) is not None:
+                return event
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -191,8 +207,8 @@ class _Watched:
     watchers: set[Watcher]
 
 
-class _Watch:
-    """`async with hub.watch(...) as watcher`. A small class rather than an
+class Watch:
+    """`async with hub.watch(...) as watcher`, or `open()` … `end()`. A small class rather than an
     `asynccontextmanager` generator: one is held open per connected client, and
     a suspended generator with its frame costs several times these few slots."""
 
@@ -205,13 +221,22 @@ class _Watch:
         self._watcher: Watcher | None = None
         self._watched: _Watched | None = None
 
-    async def __aenter__(self) -> Watcher:
+    async def open(self) -> Watcher:
+        """Subscribe (and replay): the watcher, until `end()`."""
         self._watcher, self._watched = await self._hub._subscribe(self._task_id, self._after)
         return self._watcher
 
-    async def __aexit__(self, *_: object) -> None:
+    def end(self) -> None:
+        """Unsubscribe; safe to call more than once, or before `open()` returned."""
         if self._watcher is not None and self._watched is not None:
             self._hub._unsubscribe(self._watcher, self._watched)
+        self._watcher = self._watched = None
+
+    async def __aenter__(self) -> Watcher:
+        return await self.open()
+
+    async def __aexit__(self, *_: object) -> None:
+        self.end()
 
 
 class StreamHub:
@@ -250,8 +275,9 @@ class StreamHub:
         """Shutting down: end every watch now (each raises `Closing` once its buffer
         is drained) and refuse new ones, so no stream holds the process open."""
         self._closing = True
-        for watched in self._streams.values():
-            for watcher in watched.watchers:
+        # Copies: a watcher's listener may end its watch right away.
+        for watched in list(self._streams.values()):
+            for watcher in list(watched.watchers):
                 watcher.close()
 
     async def stop(self) -> None:
@@ -262,12 +288,12 @@ class StreamHub:
         with contextlib.suppress(Exception):
             await self._redis.delete(self._wakeup_key)
 
-    def watch(self, task_id: str, after: str | None = None) -> _Watch:
+    def watch(self, task_id: str, after: str | None = None) -> Watch:
         """Follow a task's stream from after `after` (or its start): `async with
         hub.watch(task_id) as watcher`. Replay is queued before the block is entered,
         so nothing between replay and live is lost. Raises `Closing` on entering
         once `close()` was called."""
-        return _Watch(self, task_id, after)
+        return Watch(self, task_id, after)
 
     async def _subscribe(self, task_id: str, after: str | None) -> tuple[Watcher, _Watched]:
         if self._closing:

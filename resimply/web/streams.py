@@ -1,4 +1,11 @@
-"""`GET /events/{id}` (Server-Sent Events) and `WS /ws/{id}`: replay, then live.
+"""`GET /events/{id}` (Server-Sent Events) and `WS /ws/{id}` as ASGI endpoints, and
+what both stream servers ask before a stream opens.
+
+`resimply serve` hands a connection whose first request is a stream to its own
+lean protocol (`stream_server.py`); these endpoints serve the stream requests
+that arrive on a connection Hypercorn already holds (a browser or a client
+reusing a kept-alive connection), and any other ASGI server. Both share the
+set-up below (`open_sse`, `open_ws`, the connection slot) and the SSE format.
 
 Both read through the process's `StreamHub`, so a thousand watchers cost one
 Redis connection. Both end after the task's terminal message, and both end
@@ -71,8 +78,8 @@ def _web_state(scope: Scope) -> WebState:
     return state
 
 
-def _take_slot(state: WebState) -> None:
-    """Count one more open stream, or refuse it: released with `_release_slot`."""
+def take_slot(state: WebState) -> None:
+    """Count one more open stream, or refuse it: released with `release_slot`."""
     if state.connections >= state.settings.max_connections:
         raise TooManyConnections(
             f"This server holds at most {state.settings.max_connections} live streams; "
@@ -81,11 +88,11 @@ def _take_slot(state: WebState) -> None:
     state.connections += 1
 
 
-def _release_slot(state: WebState) -> None:
+def release_slot(state: WebState) -> None:
     state.connections -= 1
 
 
-async def _owned_task(conn: HTTPConnection, state: WebState) -> tuple[str, TaskRecord]:
+async def owned_task(conn: HTTPConnection, state: WebState) -> tuple[str, TaskRecord]:
     """The stream's task, if the caller (token in the header or `?token=`) owns it."""
     identity = await identify(conn, allow_query_token=True)
     task_id: str = conn.path_params["task_id"]
@@ -95,7 +102,7 @@ async def _owned_task(conn: HTTPConnection, state: WebState) -> tuple[str, TaskR
     return task_id, record
 
 
-def _last_event_id(value: str | None) -> str | None:
+def last_event_id(value: str | None) -> str | None:
     if not value:
         return None
     if not valid_event_id(value):
@@ -137,12 +144,12 @@ class EventStream:
         state = _web_state(scope)
         try:
             async with state.hub.setups:
-                opened = await _open_sse(scope, state)
+                opened = await open_sse(scope, state)
             if opened is None:
                 # The client saw the end already: 204 makes EventSource stop reconnecting.
                 await Response(status_code=204)(scope, receive, send)
                 return
-            _take_slot(state)  # refuse with a JSON 503 now, before the stream starts
+            take_slot(state)  # refuse with a JSON 503 now, before the stream starts
         except ResimplyError as exc:
             await error_response(exc)(scope, receive, send)
             return
@@ -150,16 +157,16 @@ class EventStream:
         try:
             await _stream_sse(state, task_id, after, receive, send)
         finally:
-            _release_slot(state)
+            release_slot(state)
 
 
-async def _open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | None:
+async def open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | None:
     """The task and resume point of an SSE request, None if the client has seen the
     end. Its own function, so the request's parsed headers and identity are freed
     before the stream starts."""
     conn = HTTPConnection(scope)
-    task_id, record = await _owned_task(conn, state)
-    after = _last_event_id(
+    task_id, record = await owned_task(conn, state)
+    after = last_event_id(
         conn.headers.get("last-event-id") or conn.query_params.get("last_event_id")
     )
     if after is not None and after == record.terminal_event_id:
@@ -171,7 +178,7 @@ def _body(chunk: bytes, *, more: bool = True) -> Message:
     return {"type": "http.response.body", "body": chunk, "more_body": more}
 
 
-def _sse_frame(event_id: str, event_type: str, data: bytes) -> bytes:
+def sse_frame(event_id: str, event_type: str, data: bytes) -> bytes:
     return b"id: %s\nevent: %s\ndata: %s\n\n" % (event_id.encode(), event_type.encode(), data)
 
 
@@ -220,7 +227,7 @@ async def _pump_sse(
         except TimeoutError:
             await _send_within(send, _body(KEEP_ALIVE), send_timeout_s)
             continue
-        frame = _sse_frame(event.event_id, event.type, event.data)
+        frame = sse_frame(event.event_id, event.type, event.data)
         await _send_within(send, _body(frame), send_timeout_s)
         if event.terminal:
             return
@@ -239,18 +246,18 @@ class EventSocket:
         await send({"type": "websocket.accept"})
         try:
             async with state.hub.setups:
-                task_id, after = await _open_ws(scope, state)
-            _take_slot(state)
+                task_id, after = await open_ws(scope, state)
+            take_slot(state)
         except ResimplyError as exc:
-            await _close_ws(send, _ws_close_code(exc), exc.message)
+            await _close_ws(send, ws_close_code(exc), exc.message)
             return
         try:
             await _stream_ws(state, task_id, after, receive, send)
         finally:
-            _release_slot(state)
+            release_slot(state)
 
 
-def _ws_close_code(exc: ResimplyError) -> int:
+def ws_close_code(exc: ResimplyError) -> int:
     if isinstance(exc, Unauthorized):
         return WS_UNAUTHORIZED
     if isinstance(exc, NotFound):
@@ -258,11 +265,11 @@ def _ws_close_code(exc: ResimplyError) -> int:
     return WS_TRY_AGAIN_LATER
 
 
-async def _open_ws(scope: Scope, state: WebState) -> tuple[str, str | None]:
-    """The task and resume point of a WebSocket; like `_open_sse`, its own frame."""
+async def open_ws(scope: Scope, state: WebState) -> tuple[str, str | None]:
+    """The task and resume point of a WebSocket; like `open_sse`, its own frame."""
     conn = HTTPConnection(scope)
-    task_id, _ = await _owned_task(conn, state)
-    return task_id, _last_event_id(conn.query_params.get("last_event_id"))
+    task_id, _ = await owned_task(conn, state)
+    return task_id, last_event_id(conn.query_params.get("last_event_id"))
 
 
 async def _close_ws(send: Send, code: int, reason: str = "") -> None:

@@ -1,0 +1,525 @@
+"""`GET /events/{id}` (Server-Sent Events) and `WS /ws/{id}` on plain asyncio protocols.
+
+A web process holds thousands of these connections, nearly all idle, so what one
+keeps alive while it waits is the process's memory (issue 6). Served through
+Hypercorn and ASGI, an idle stream held four tasks, seven deques, an app queue
+and h11/wsproto state: ≈ 24 KB before any of our code. Here a connection is one
+protocol object with slots, its transport and its `Watcher`, and no task at all
+once it is open: the hub's reader pushes events into it (`Watcher.listener`), and
+one sweep per process sends keep-alives and pings and drops dead or stuck peers.
+
+The front door (`server.py`) hands a connection here when its request line is a
+GET of a stream path; the request head is parsed with h11, the caller and the
+task are checked as for every other endpoint (`streams.py`), on a set-up task
+that ends once the watch is open.
+
+Behaviour, as API.md and the README give it: replay then live, in order, once;
+the end after the terminal message (SSE: the stream ends; WS: close 1000); a
+client that cannot take its messages for `stream_send_timeout_s`, or falls
+`watcher_queue_size` messages behind, is cut off (WS 1013; SSE: dropped) and
+resumes with its last event id; shutdown ends every stream at once (WS 1001; SSE:
+the stream ends, `EventSource` reconnects elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import time
+import uuid
+from typing import Any, ClassVar
+
+import h11
+import msgspec
+import structlog
+
+from ..errors import RateLimited, ResimplyError
+from ..events import Abandoned, Closing, Event, Lagged, Watch, Watcher
+from ..logs import redact_text
+from . import streams, wsframes
+from .state import WebState
+
+log = structlog.get_logger(__name__)
+access_log = structlog.get_logger("resimply.access")
+
+MAX_HEAD_BYTES = 16 * 1024
+HEAD_TIMEOUT_S = 10.0  # the request head must arrive within this (Caddy allows 10 s too)
+# After our close frame: the client's own close (or EOF), as on the ASGI path.
+CLOSE_FRAME_TIMEOUT_S = streams.CLOSE_FRAME_TIMEOUT_S
+WS_NORMAL, WS_GOING_AWAY, WS_TRY_AGAIN_LATER = (
+    streams.WS_NORMAL,
+    streams.WS_GOING_AWAY,
+    streams.WS_TRY_AGAIN_LATER,
+)
+
+
+class StreamServer:
+    """This process's open stream connections, and the one sweep that keeps them honest."""
+
+    def __init__(self, state: WebState) -> None:
+        self.state = state
+        self.connections: set[StreamConnection] = set()
+        settings = state.settings
+        self.heartbeat_s = settings.sse_heartbeat_s
+        self.ping_interval_s = settings.ws_ping_interval_s
+        self.send_timeout_s = settings.stream_send_timeout_s
+        # Fine enough for the shortest of the three periods, coarse enough that a
+        # sweep over thousands of connections is rare (a few ms each).
+        shortest = min(self.heartbeat_s, self.ping_interval_s, self.send_timeout_s)
+        self.sweep_every_s = min(2.5, max(0.25, shortest / 4))
+        self._sweeper: asyncio.Task[None] | None = None
+        self._none_open = asyncio.Event()
+        self._none_open.set()
+
+    def opened(self, connection: StreamConnection) -> None:
+        self.connections.add(connection)
+        self._none_open.clear()
+
+    def closed(self, connection: StreamConnection) -> None:
+        self.connections.discard(connection)
+        if not self.connections:
+            self._none_open.set()
+
+    async def all_closed(self) -> None:
+        await self._none_open.wait()
+
+    def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="stream-sweeper")
+
+    async def stop(self) -> None:
+        """Drop what is still open (streams have ended on `hub.close()` already)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for connection in list(self.connections):
+            connection.abort()
+
+    def connection(self) -> StreamConnection:
+        return StreamConnection(self)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_every_s)
+            now = time.monotonic()
+            for connection in list(self.connections):
+                try:
+                    connection.sweep(now)
+                except Exception:  # one broken connection must not stop the sweep
+                    log.exception("stream_sweep_failed")
+                    connection.abort()
+
+
+# Phases of a connection.
+HEAD, SETUP, OPEN, ENDING, DONE = range(5)
+
+
+class StreamConnection(asyncio.Protocol):
+    """One SSE or WebSocket client, from its request head to its last byte."""
+
+    __slots__ = (
+        "_buffer",
+        "_ended_at",
+        "_is_ws",
+        "_last_read",
+        "_last_write",
+        "_path",
+        "_paused_since",
+        "_phase",
+        "_ping_sent",
+        "_query",
+        "_server",
+        "_setup",
+        "_slot",
+        "_started",
+        "_status",
+        "_transport",
+        "_watch",
+        "_watcher",
+    )
+
+    _HEAD_END: ClassVar[bytes] = b"\r\n\r\n"
+
+    def __init__(self, server: StreamServer) -> None:
+        self._server = server
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._phase = HEAD
+        self._is_ws = False
+        self._setup: asyncio.Task[None] | None = None
+        self._watch: Watch | None = None
+        self._watcher: Watcher | None = None
+        self._slot = False
+        self._paused_since: float | None = None
+        self._ping_sent: float | None = None
+        self._started = self._last_read = self._last_write = time.monotonic()
+        self._ended_at: float | None = None
+        self._path = ""
+        self._query: str | None = None  # redacted, for the access log
+        self._status: int | str | None = None
+
+    # --- asyncio.Protocol --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server.opened(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_read = time.monotonic()
+        self._ping_sent = None  # anything from the client proves it is there
+        if self._phase == HEAD:
+            self._buffer += data
+            self._read_head()
+        elif self._is_ws and self._phase != DONE:
+            self._buffer += data
+            self._read_frames()
+        # An SSE client has nothing more to say: whatever it sends is dropped.
+
+    def eof_received(self) -> bool | None:
+        return False  # the client is done: close our side too
+
+    def pause_writing(self) -> None:
+        self._paused_since = time.monotonic()
+
+    def resume_writing(self) -> None:
+        self._paused_since = None
+        self._deliver()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        phase, self._phase = self._phase, DONE
+        self._server.closed(self)
+        if self._setup is not None:
+            self._setup.cancel()
+            self._setup = None
+        self._release()
+        if phase != HEAD:  # a head never read is not a request
+            self._log_access()
+
+    # --- the request head ----------------------------------------------------------
+
+    def _read_head(self) -> None:
+        end = self._buffer.find(self._HEAD_END)
+        if end < 0:
+            if len(self._buffer) > MAX_HEAD_BYTES:
+                self._refuse(431, "request_too_large", "The request head is too large.")
+            return
+        head, rest = bytes(self._buffer[: end + 4]), self._buffer[end + 4 :]
+        self._buffer = bytearray(rest)
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        parser.receive_data(head)
+        try:
+            request = parser.next_event()
+        except h11.RemoteProtocolError:
+            self._refuse(400, "invalid_request", "The request is not valid HTTP/1.1.")
+            return
+        if not isinstance(request, h11.Request):
+            self._refuse(400, "invalid_request", "The request is not valid HTTP/1.1.")
+            return
+        self._route(request)
+
+    def _route(self, request: h11.Request) -> None:
+        target = request.target.decode("latin-1")
+        path, _, query = target.partition("?")
+        self._path, self._query = path, (redact_text(query) if query else None)
+        headers = [(name, value) for name, value in request.headers]
+        kind, _, task_id = path[1:].partition("/")
+        if request.method != b"GET" or kind not in ("events", "ws", "wss"):
+            self._refuse(404, "not_found", "No such endpoint; see the API description.")
+            return
+        if not task_id or "/" in task_id:
+            self._refuse(404, "not_found", "No such endpoint; see the API description.")
+            return
+        self._phase = SETUP
+        scope = {
+            "type": "http",
+            "path": path,
+            "query_string": query.encode("latin-1"),
+            "headers": headers,
+            "path_params": {"task_id": task_id},
+            "state": {"web": self._server.state},
+        }
+        if kind == "events":
+            self._setup = asyncio.create_task(self._set_up(scope))
+            return
+        key = _handshake_key(headers)
+        if key is None:
+            self._refuse(
+                426,
+                "upgrade_required",
+                "This is a WebSocket endpoint: connect with a WebSocket client "
+                "(or use GET /events/{task_id} for Server-Sent Events).",
+            )
+            return
+        self._is_ws = True
+        scope["type"] = "websocket"
+        self._write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % wsframes.accept_key(key)
+        )
+        self._status = 101
+        self._setup = asyncio.create_task(self._set_up(scope))
+
+    # --- set-up (the connection's only task, gone once the watch is open) -----------
+
+    async def _set_up(self, scope: dict[str, Any]) -> None:
+        try:
+            opened = await (self._open_ws(scope) if self._is_ws else self._open_sse(scope))
+            if opened is not None:
+                await self._start_watch(*opened)
+        finally:
+            self._setup = None
+
+    async def _open_sse(self, scope: dict[str, Any]) -> tuple[str, str | None] | None:
+        state = self._server.state
+        try:
+            async with state.hub.setups:
+                opened = await streams.open_sse(scope, state)
+            if opened is None:
+                # The client saw the end already: 204 makes EventSource stop reconnecting.
+                self._respond(204, [], b"")
+                return None
+            streams.take_slot(state)
+            self._slot = True
+        except ResimplyError as exc:
+            self._respond_error(exc)
+            return None
+        except Exception:
+            log.exception("stream_setup_failed")
+            self._respond_error(ResimplyError("Could not open the stream; retry shortly."))
+            return None
+        self._write(
+            b"HTTP/1.1 200 OK\r\n"
+            + b"".join(b"%s: %s\r\n" % pair for pair in streams.SSE_HEADERS)
+            + b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+        self._status = 200
+        self._write_chunk(b"retry: %d\n\n" % streams.SSE_RETRY_MS)
+        return opened
+
+    async def _open_ws(self, scope: dict[str, Any]) -> tuple[str, str | None] | None:
+        state = self._server.state
+        try:
+            async with state.hub.setups:
+                opened = await streams.open_ws(scope, state)
+            streams.take_slot(state)
+            self._slot = True
+        except ResimplyError as exc:
+            self._end_ws(streams.ws_close_code(exc), exc.message)
+            return None
+        except Exception:
+            log.exception("stream_setup_failed")
+            self._end_ws(WS_TRY_AGAIN_LATER, "Could not open the stream; retry shortly.")
+            return None
+        return opened
+
+    async def _start_watch(self, task_id: str, after: str | None) -> None:
+        watch = self._watch = self._server.state.hub.watch(task_id, after)
+        try:
+            watcher = await watch.open()
+        except Closing:
+            self._end(Closing())
+            return
+        except Exception:
+            log.exception("stream_watch_failed", task_id=task_id)
+            self._end(Closing())
+            return
+        if self._phase == DONE:  # the client left while the replay was read
+            watch.end()
+            return
+        self._watcher = watcher
+        self._phase = OPEN
+        watcher.listener = self._deliver
+        self._deliver()
+
+    # --- delivery --------------------------------------------------------------------
+
+    def _deliver(self) -> None:
+        """Write what the watcher holds, as far as the client's socket takes it."""
+        watcher = self._watcher
+        if self._phase != OPEN or watcher is None:
+            return
+        try:
+            while self._paused_since is None and (event := watcher.poll()) is not None:
+                self._send_event(event)
+                if event.terminal:
+                    self._end(None)
+                    return
+        except (Lagged, Closing) as exc:
+            self._end(exc)
+        except Abandoned:
+            pass
+
+    def _send_event(self, event: Event) -> None:
+        if self._is_ws:
+            self._write(wsframes.frame(wsframes.OP_TEXT, event.data))
+        else:
+            self._write_chunk(streams.sse_frame(event.event_id, event.type, event.data))
+
+    def _end(self, reason: Exception | None) -> None:
+        """End the stream: after the terminal message (None), or cut off / shutting down."""
+        self._release()
+        if self._is_ws:
+            if reason is None:
+                self._end_ws(WS_NORMAL)
+            elif isinstance(reason, Closing):
+                self._end_ws(WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")
+            else:
+                self._end_ws(WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id.")
+            return
+        if isinstance(reason, Lagged):
+            log.info("sse_watcher_lagged", path=self._path)
+        elif isinstance(reason, Closing):
+            log.info("sse_stream_closed_on_shutdown", path=self._path)
+        # Ending the stream makes EventSource reconnect with Last-Event-ID.
+        self._write(b"0\r\n\r\n")
+        self._ending()
+        self._close()
+
+    def _end_ws(self, code: int, reason: str = "") -> None:
+        """Our close frame; the client's own close (or EOF) or a timeout ends the TCP side."""
+        if self._phase in (ENDING, DONE):
+            return
+        self._release()
+        self._write(wsframes.close_frame(code, reason))
+        self._status = f"ws-close-{code}"
+        self._ending()
+
+    def _ending(self) -> None:
+        """Our last bytes are written: the sweep drops the connection should the
+        client not take them (or, for a WebSocket, not answer our close) in time."""
+        self._phase = ENDING
+        self._ended_at = time.monotonic()
+
+    def _release(self) -> None:
+        """Give back the watch and the connection slot (once)."""
+        if self._watch is not None:
+            self._watch.end()
+            self._watch = None
+        if self._watcher is not None:
+            self._watcher.listener = None
+            self._watcher = None
+        if self._slot:
+            self._slot = False
+            streams.release_slot(self._server.state)
+
+    # --- what the WebSocket client sends ---------------------------------------------
+
+    def _read_frames(self) -> None:
+        try:
+            frames = wsframes.read_frames(self._buffer)
+        except wsframes.ProtocolError as exc:
+            self._buffer.clear()
+            self._end_ws(exc.code, exc.reason)
+            self._close()
+            return
+        for frame in frames:
+            if frame.opcode == wsframes.OP_PING:
+                self._write(wsframes.frame(wsframes.OP_PONG, frame.payload))
+            elif frame.opcode == wsframes.OP_CLOSE:
+                # Answer with the client's code (RFC 6455 §5.5.1), then hang up.
+                code = wsframes.parse_close(frame.payload) or WS_NORMAL
+                if self._phase != ENDING:
+                    self._end_ws(code if 1000 <= code < 5000 else WS_NORMAL)
+                self._close()
+                return
+
+    # --- the sweep: keep-alives, pings, dead and stuck peers ---------------------------
+
+    def sweep(self, now: float) -> None:
+        server = self._server
+        if self._phase == HEAD:
+            if now - self._started > HEAD_TIMEOUT_S:
+                self.abort()
+        elif self._phase == ENDING:
+            if self._ended_at is not None and now - self._ended_at > CLOSE_FRAME_TIMEOUT_S:
+                self.abort()
+        elif self._paused_since is not None:
+            if now - self._paused_since > server.send_timeout_s:
+                log.info("stream_client_too_slow", path=self._path)
+                self._status = "cut-off"
+                self.abort()  # it cannot take a close frame either; it resumes
+        elif self._phase == OPEN:
+            if self._is_ws:
+                self._ping(now)
+            elif now - self._last_write >= server.heartbeat_s:
+                self._write_chunk(streams.KEEP_ALIVE)
+
+    def _ping(self, now: float) -> None:
+        """Ping a client we have not heard from for a ping interval; drop it if
+        another interval passes without a word (a pong, or anything else)."""
+        interval = self._server.ping_interval_s
+        if self._ping_sent is not None:
+            if now - self._ping_sent > interval:
+                log.info("ws_peer_dead", path=self._path)
+                self.abort()
+        elif now - self._last_read >= interval:
+            self._ping_sent = now
+            self._write(wsframes.frame(wsframes.OP_PING, b"resimply"))
+
+    # --- writing -----------------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            self._last_write = time.monotonic()
+            transport.write(data)
+
+    def _write_chunk(self, data: bytes) -> None:
+        self._write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """A whole response (an error, or the 204), then the connection is closed."""
+        reason = http.HTTPStatus(status).phrase.encode()
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        lines += [b"%s: %s\r\n" % pair for pair in headers]
+        lines.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        self._write(b"".join(lines) + body)
+        self._status = status
+        self._ending()
+        self._close()
+
+    def _respond_error(self, error: ResimplyError) -> None:
+        headers = [(b"content-type", b"application/json")]
+        if isinstance(error, RateLimited):
+            headers.append((b"retry-after", str(error.retry_after).encode()))
+        if error.http_status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="resimply"'))
+        self._respond(error.http_status, headers, msgspec.json.encode(error.to_dict()))
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self._phase = SETUP  # a request was read: it is logged
+        body = msgspec.json.encode({"error": code, "message": message})
+        self._respond(status, [(b"content-type", b"application/json")], body)
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()  # after what is buffered is written
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _log_access(self) -> None:
+        access_log.info(
+            "request",
+            method="WS" if self._is_ws else "GET",
+            path=self._path,
+            query=self._query,
+            status=self._status,
+            duration_ms=round((time.monotonic() - self._started) * 1000, 1),
+            request_id=uuid.uuid4().hex[:12],
+        )
+
+
+def _handshake_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The client's key, if this is a WebSocket (version 13) opening handshake."""
+    values: dict[bytes, bytes] = {}
+    for name, value in headers:
+        values[name] = values[name] + b"," + value if name in values else value
+    upgrade = values.get(b"upgrade", b"").lower()
+    connection = values.get(b"connection", b"").lower()
+    key = values.get(b"sec-websocket-key")
+    if b"websocket" not in upgrade or b"upgrade" not in connection or key is None:
+        return None
+    if values.get(b"sec-websocket-version", b"").strip() != b"13":
+        return None
+    return key if wsframes.valid_client_key(key) else None
