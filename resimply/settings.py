@@ -82,6 +82,9 @@ class Settings:
     # SIGKILLed worker's job waits before another worker runs it: + 10 s).
     stream_send_timeout_s: float = 10.0
     media_threads: int = 0
+    # Processes for the CPU media work of an arq worker (0: one per CPU, at most 8);
+    # `serve --with-worker` keeps it on media_threads threads.
+    media_processes: int = 0
     worker_job_grace_s: int = 30
 
     # Cost (issue 4). The extraction cache: seconds a recipe read from a video is
@@ -250,6 +253,7 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
             _int(env, "RESIMPLY_STREAM_SEND_TIMEOUT_S", int(base.stream_send_timeout_s))
         ),
         media_threads=_count(env, "RESIMPLY_MEDIA_THREADS", base.media_threads),
+        media_processes=_count(env, "RESIMPLY_MEDIA_PROCESSES", base.media_processes),
         worker_job_grace_s=_count(env, "RESIMPLY_WORKER_JOB_GRACE_S", base.worker_job_grace_s),
         cache_ttl_s=_count(env, "RESIMPLY_CACHE_TTL_S", base.cache_ttl_s),
         max_image_tokens=_count(env, "RESIMPLY_MAX_IMAGE_TOKENS", base.max_image_tokens),

@@ -30,6 +30,7 @@ from .jobs import JOB_NAME, job_deserializer, job_serializer
 from .keys import Keys
 from .logs import configure_logging
 from .media.analyze import MediaLimits
+from .media.processes import MediaProcesses
 from .pipeline import PipelineDeps, run_task
 from .pipeline.cache import ExtractionCache, cache_variant
 from .providers.registry import build_extractor, build_scraper, build_store, build_transcriber
@@ -93,13 +94,29 @@ def media_threads(settings: Settings) -> int:
     return settings.media_threads or max(2, min(8, os.cpu_count() or 2))
 
 
-def _startup(settings: Settings) -> Any:
+def media_processes(settings: Settings) -> int:
+    """Processes for the media step: RESIMPLY_MEDIA_PROCESSES, or one per CPU (≤ 8)."""
+    return settings.media_processes or max(1, min(8, os.cpu_count() or 1))
+
+
+def _startup(settings: Settings, *, embedded: bool) -> Any:
     async def startup(ctx: dict[str, Any]) -> None:
         redis = open_redis(settings)
         # Decoding and JPEG encoding are CPU work: keep them off the event loop in
-        # a bounded pool (PyAV releases the GIL while it decodes).
+        # a bounded pool (PyAV releases the GIL while it decodes). The thread pool
+        # also extracts audio for transcription.
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=media_threads(settings), thread_name_prefix="media"
+        )
+        # An arq worker reads videos in processes: threads leave most of a second
+        # core idle, as the media work holds the GIL much of the time. The worker
+        # inside `serve --with-worker` (local use: a few tasks, one person) keeps
+        # threads: processes would add ≈ 70 MB each and a start-up per process to
+        # the web server for no gain at that load.
+        processes = (
+            None
+            if embedded
+            else MediaProcesses(media_processes(settings), timeout_s=settings.job_timeout_s)
         )
         ctx["deps"] = PipelineDeps(
             tasks=task_store(redis, settings),
@@ -119,6 +136,7 @@ def _startup(settings: Settings) -> Any:
                 variant=cache_variant(settings),
             ),
             pricing=pricing_of(settings),
+            media_processes=processes,
         )
         ctx["_redis"] = redis
         ctx["running"] = set()
@@ -134,6 +152,7 @@ def _startup(settings: Settings) -> Any:
             store=settings.store,
             max_jobs=settings.worker_max_jobs,
             media_threads=media_threads(settings),
+            media_processes=processes.size if processes else 0,
         )
 
     return startup
@@ -148,6 +167,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
             if provider is not None:
                 await provider.aclose()
         deps.executor.shutdown(wait=False, cancel_futures=True)
+        if deps.media_processes is not None:
+            deps.media_processes.shutdown()
     if "_redis" in ctx:
         await ctx["_redis"].aclose()
     log.info("worker_stopped")
@@ -164,8 +185,9 @@ def _redis_settings(settings: Settings) -> RedisSettings:
     )
 
 
-def worker_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `arq.worker.Worker`, from settings."""
+def worker_options(settings: Settings, *, embedded: bool = False) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker`, from settings (`embedded`: the
+    worker runs inside the web process, `serve --with-worker`)."""
     keys = Keys(settings.key_prefix)
     return {
         "functions": [func(process_task, name=JOB_NAME)],
@@ -174,7 +196,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "job_serializer": job_serializer,
         "job_deserializer": job_deserializer,
         "redis_settings": _redis_settings(settings),
-        "on_startup": _startup(settings),
+        "on_startup": _startup(settings, embedded=embedded),
         "on_shutdown": shutdown,
         "max_jobs": settings.worker_max_jobs,
         # The pipeline enforces job_timeout_s itself so it can report `timeout`;

@@ -89,6 +89,13 @@ def test_scale_settings_come_from_the_environment() -> None:
     ) == (3, 7, 5)
 
 
+def test_media_processes_come_from_the_environment() -> None:
+    assert Settings.from_env({}).media_processes == 0  # one per CPU
+    assert Settings.from_env({"RESIMPLY_MEDIA_PROCESSES": "3"}).media_processes == 3
+    with pytest.raises(SettingsError, match="RESIMPLY_MEDIA_PROCESSES"):
+        Settings.from_env({"RESIMPLY_MEDIA_PROCESSES": "two"})
+
+
 def test_a_bad_price_table_says_what_to_change() -> None:
     with pytest.raises(SettingsError, match="RESIMPLY_PRICES"):
         Settings.from_env({"RESIMPLY_PRICES": "{not json"})

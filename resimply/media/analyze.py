@@ -7,6 +7,7 @@ import concurrent.futures
 import dataclasses
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from av.container import InputContainer
 
@@ -16,6 +17,9 @@ from .container import open_media
 from .frames import frames_of
 from .probe import check, checked_size
 from .subtitles import embedded_subtitles
+
+if TYPE_CHECKING:
+    from .processes import MediaProcesses
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -39,6 +43,10 @@ class MediaLimits:
         )
 
 
+# What reading one video gives: its description, the picked frames, embedded subtitles.
+VideoRead = tuple[MediaInfo, list[Frame], list[SubtitleTrack]]
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MediaAnalysis:
     info: MediaInfo
@@ -52,16 +60,32 @@ async def analyze_video(
     limits: MediaLimits,
     progress: ProgressReporter,
     executor: concurrent.futures.Executor | None = None,
+    processes: MediaProcesses | None = None,
 ) -> MediaAnalysis:
     """Check `path` against `limits`, then pick frames and read embedded subtitles.
 
-    All PyAV work runs in `executor` (the loop's default thread pool when None),
-    on one container opened once: opening (reading the headers, probing the
-    streams) costs as much as picking the frames of a short video.
+    All PyAV work runs in `processes` when given (one call per video, see
+    `processes.py`), else in `executor` (the loop's default thread pool when
+    None), on one container opened once: opening (reading the headers, probing
+    the streams) costs as much as picking the frames of a short video.
     Raises `InvalidMedia` or `VideoTooLarge` from the check, before any decoding.
     """
-    loop = asyncio.get_running_loop()
     await progress.update("Checking the video", 0.0)
+    if processes is not None:
+        info, frames, subtitles = await processes.read(path, limits)
+    else:
+        info, frames, subtitles = await _in_threads(path, limits, progress, executor)
+    await progress.update(f"Picked {len(frames)} frames", 1.0)
+    return MediaAnalysis(info=info, frames=tuple(frames), embedded_subtitles=tuple(subtitles))
+
+
+async def _in_threads(
+    path: Path,
+    limits: MediaLimits,
+    progress: ProgressReporter,
+    executor: concurrent.futures.Executor | None,
+) -> VideoRead:
+    loop = asyncio.get_running_loop()
     container, info = await loop.run_in_executor(
         executor, functools.partial(open_checked, path, limits)
     )
@@ -75,8 +99,15 @@ async def analyze_video(
     finally:
         if reading is None:
             container.close()  # opened but never read: cheap to close here
-    await progress.update(f"Picked {len(frames)} frames", 1.0)
-    return MediaAnalysis(info=info, frames=tuple(frames), embedded_subtitles=tuple(subtitles))
+    return info, frames, subtitles
+
+
+def read_video(path: Path, limits: MediaLimits) -> VideoRead:
+    """All of the media step's CPU work on one video, in one synchronous call
+    (what a pool process runs): check, then frames and embedded subtitles."""
+    container, info = open_checked(path, limits)
+    frames, subtitles = read_frames_and_subtitles(container, info, limits)
+    return info, frames, subtitles
 
 
 def open_checked(path: Path, limits: MediaLimits) -> tuple[InputContainer, MediaInfo]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..costs import Pricing
 from ..media.analyze import MediaLimits
+from ..media.processes import MediaProcesses
 from ..providers.base import Extractor, RecipeStore, Scraper, Transcriber
 from ..tasks import TaskStore
 from .cache import ExtractionCache
@@ -20,10 +21,12 @@ class PipelineDeps:
     extractor: Extractor
     store: RecipeStore
     transcriber: Transcriber | None  # None: videos without subtitles go without speech
-    executor: Executor
+    executor: Executor  # audio extraction; the media step's CPU work too without processes
     limits: MediaLimits
     work_dir: Path
     download_timeout_s: float
     job_timeout_s: float
     cache: ExtractionCache | None = None  # None: every video is read afresh
     pricing: Pricing = dataclasses.field(default_factory=Pricing)
+    # Decoding, thumbnails and JPEGs in processes (arq workers); None: in `executor`.
+    media_processes: MediaProcesses | None = None

@@ -82,7 +82,11 @@ async def media(
         # addresses at connect time unless this video is allowed to use them.
     )
     analysis = await analyze_video(
-        path, limits=deps.limits, progress=progress, executor=deps.executor
+        path,
+        limits=deps.limits,
+        progress=progress,
+        executor=deps.executor,
+        processes=deps.media_processes,
     )
     track = choose_subtitles(
         [*post.subtitles, *analysis.embedded_subtitles], language or post.language
