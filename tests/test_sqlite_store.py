@@ -183,3 +183,19 @@ async def test_unusable_path_is_storage_failed(tmp_path: Path) -> None:
     assert info.value.retryable is True
     with pytest.raises(errors.StorageFailed):
         await store.list(user_id=ALICE)
+
+
+async def test_connections_stay_open_between_calls_until_aclose(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    store = SqliteRecipeStore(path)
+    for n in range(3):
+        await store.save(user_id=ALICE, task_id=f"t{n}", recipe=_recipe())
+    # A connection still open keeps the write-ahead log: no checkpoint per save.
+    assert path.with_name("r.sqlite3-wal").exists()
+    await store.aclose()
+    assert not path.with_name("r.sqlite3-wal").exists()  # the last close checkpointed
+    assert len(_rows(path)) == 3
+    # Usable again after aclose.
+    await store.save(user_id=ALICE, task_id="t3", recipe=_recipe())
+    assert len(await store.list(user_id=ALICE)) == 4
+    await store.aclose()

@@ -1,10 +1,12 @@
 """The local recipe store: one SQLite file, shared by the web and worker processes.
 
-Every call opens its own connection in a worker thread (`asyncio.to_thread`):
-sqlite3 connections must not cross threads, opening one costs well under a
-millisecond, and there is no shared state to guard. WAL mode lets readers run
-beside the one writer; `busy_timeout` makes a writer wait for another process's
-write instead of failing at once.
+Every call runs in a worker thread (`asyncio.to_thread`) on that thread's own
+connection, kept open from call to call: closing the last connection to a WAL
+database checkpoints the log into the file and deletes it, which made a save
+cost three times its insert. A connection is only ever used by one thread at a
+time (its own); `aclose` closes them all. WAL mode lets readers run beside the
+one writer; `busy_timeout` makes a writer wait for another process's write
+instead of failing at once.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class SqliteRecipeStore:
         self.path = path
         self._ready = False
         self._init_lock = threading.Lock()
+        self._conns: dict[int, sqlite3.Connection] = {}  # by thread ident
 
     async def save(
         self, *, user_id: str, task_id: str, recipe: Recipe, thumbnail: bytes | None = None
@@ -98,7 +101,11 @@ class SqliteRecipeStore:
         )
 
     async def aclose(self) -> None:
-        """Nothing to release: connections live for one call."""
+        """Close the threads' connections (a later call opens a new one)."""
+        with self._init_lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            conn.close()
 
     async def _read(self, sql: str, params: tuple[object, ...]) -> builtins.list[Recipe]:
         try:
@@ -112,16 +119,34 @@ class SqliteRecipeStore:
     # --- in worker threads -------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            with self._init_lock:
-                if not self._ready:
-                    self._create()
-                    self._ready = True
-        return self._open()
+        """This thread's connection (opened, and the file created, on first use)."""
+        conn = self._conns.get(threading.get_ident())
+        if conn is not None:
+            return conn
+        with self._init_lock:
+            if not self._ready:
+                self._create()
+                self._ready = True
+            conn = self._conns[threading.get_ident()] = self._open(check_same_thread=False)
+        return conn
 
-    def _open(self) -> sqlite3.Connection:
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        """After an error: this thread opens a fresh connection next time."""
+        with self._init_lock:
+            if self._conns.get(threading.get_ident()) is conn:
+                del self._conns[threading.get_ident()]
+        conn.close()
+
+    def _open(self, *, check_same_thread: bool = True) -> sqlite3.Connection:
         # isolation_level=None: autocommit, each statement is its own transaction.
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        # check_same_thread=False for kept connections: `aclose` closes them from
+        # another thread (each is still used by its own thread only).
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=check_same_thread,
+        )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return conn
 
@@ -167,8 +192,9 @@ class SqliteRecipeStore:
             row = conn.execute(
                 "SELECT user_id, data FROM recipes WHERE task_id = ?", (task_id,)
             ).fetchone()
-        finally:
-            conn.close()
+        except sqlite3.Error:
+            self._forget(conn)
+            raise
         if row is None:  # only if someone deleted the row in between
             raise sqlite3.OperationalError("recipe row vanished")
         return str(row[0]), str(row[1])
@@ -177,8 +203,9 @@ class SqliteRecipeStore:
         conn = self._connect()
         try:
             return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        except sqlite3.Error:
+            self._forget(conn)
+            raise
 
 
 def _now() -> str:
