@@ -8,8 +8,9 @@ of the bundled sample (15 s, 360×640, five scenes, embedded subtitles), so the
 media step decodes and encodes for real. The extraction cache is off (every
 task runs every step). Measured in the worker: tasks per second (first job
 start to last job end), event-loop lag p99 (a 10 ms ticker's overshoot) and
-CPU time per task (the worker process and its media processes). Run at RESIMPLY_WORKER_MAX_JOBS=MAX_JOBS and at 20 (the
-earlier pool), each on a fresh queue, in two scenarios:
+CPU time per task (the worker process and its media processes). Run at
+RESIMPLY_WORKER_MAX_JOBS=MAX_JOBS and at 20 (the earlier pool), each on a fresh
+queue, in two scenarios:
 
 - the issue's: scrape 200 ms + extract 300 ms;
 - upstreams as slow as in production (an Apify run ≈ 5 s, a vision-model call
