@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -67,22 +66,10 @@ def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
 
 
 async def _serve(settings: Settings, host: str, port: int, with_worker: bool) -> None:
-    from hypercorn.config import Config
-
     from .web import create_app
-    from .web.server import serve
+    from .web.server import hypercorn_config, serve
 
-    config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    config.accesslog = None  # our AccessLog middleware logs, with tokens redacted
-    config.errorlog = logging.getLogger("hypercorn.error")  # once, via our logging set-up
-    config.websocket_ping_interval = settings.ws_ping_interval_s
-    # On SIGTERM, open SSE / WebSocket streams end at once (see `stopping` in
-    # create_app); what is left is in-flight REST requests, which are quick, and
-    # Hypercorn's ping timer of each closed WebSocket, which would otherwise keep
-    # the process up for a ping interval. compose.yaml allows 15 s.
-    config.graceful_timeout = 5
-    config.keep_alive_timeout = 75  # longer than typical proxy idle timeouts
+    config = hypercorn_config(settings, host, port)
     companion = (lambda: in_process_worker(settings)) if with_worker else None
     stop = asyncio.Event()
     app = create_app(settings, companion=companion, stopping=stop)

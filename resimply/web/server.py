@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
 from hypercorn.utils import wrap_app
 
+from ..settings import Settings
 from .state import WebState
 from .stream_server import StreamServer
 
@@ -94,6 +96,23 @@ class FrontDoor(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+
+
+def hypercorn_config(settings: Settings, host: str, port: int) -> Config:
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None  # our AccessLog middleware logs, with tokens redacted
+    config.errorlog = logging.getLogger("hypercorn.error")  # once, via our logging set-up
+    # Pings for the WebSockets Hypercorn serves (the ASGI fallback in `streams.py`);
+    # the lean stream connections are pinged by `StreamServer`'s sweep.
+    config.websocket_ping_interval = settings.ws_ping_interval_s
+    # On SIGTERM, open SSE / WebSocket streams end at once (see `stopping` in
+    # create_app); what is left is in-flight REST requests, which are quick, and
+    # Hypercorn's ping timer of each closed WebSocket, which would otherwise keep
+    # the process up for a ping interval. compose.yaml allows 15 s.
+    config.graceful_timeout = 5
+    config.keep_alive_timeout = 75  # longer than typical proxy idle timeouts
+    return config
 
 
 async def serve(

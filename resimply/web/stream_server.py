@@ -198,9 +198,12 @@ class StreamConnection(asyncio.Protocol):
 
     def _read_head(self) -> None:
         end = self._buffer.find(self._HEAD_END)
-        if end < 0:
-            if len(self._buffer) > MAX_HEAD_BYTES:
-                self._refuse(431, "request_too_large", "The request head is too large.")
+        if end < 0 and len(self._buffer) <= MAX_HEAD_BYTES:
+            return  # more to come
+        if end < 0 or end > MAX_HEAD_BYTES:
+            self._refuse(
+                431, "request_too_large", f"The request head may be at most {MAX_HEAD_BYTES} bytes."
+            )
             return
         head, rest = bytes(self._buffer[: end + 4]), self._buffer[end + 4 :]
         self._buffer = bytearray(rest)
@@ -407,9 +410,10 @@ class StreamConnection(asyncio.Protocol):
         try:
             frames = wsframes.read_frames(self._buffer)
         except wsframes.ProtocolError as exc:
+            # Our close frame, then the client's close or the sweep ends it; closing
+            # now, with its bytes unread, would reset the connection and lose the frame.
             self._buffer.clear()
             self._end_ws(exc.code, exc.reason)
-            self._close()
             return
         for frame in frames:
             if frame.opcode == wsframes.OP_PING:
