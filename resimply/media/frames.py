@@ -397,7 +397,8 @@ def _scan(
     rate = MAX_KEYFRAME_DECODES / duration if duration > 0 else UNKNOWN_DURATION_RATE
     tokens, last_key, last_decode = float(KEYFRAME_BURST), 0.0, -math.inf
     last_key_size, decodes = 1, 0
-    window: collections.deque[int] = collections.deque(maxlen=SPIKE_WINDOW)
+    window: collections.deque[int] = collections.deque()  # recent sizes, oldest first
+    ordered: list[int] = []  # the same sizes, sorted: the median without a sort per packet
     spikes: list[tuple[float, float]] = []  # a min-heap of (score, time)
     errors = 0
 
@@ -440,12 +441,15 @@ def _scan(
                             raise
                 continue
             if len(window) >= 8:
-                typical = max(1.0, sorted(window)[len(window) // 2])
+                typical = max(1.0, ordered[len(ordered) // 2])
                 if packet.size >= MIN_SPIKE_BYTES and packet.size >= SPIKE_RATIO * typical:
                     heapq.heappush(spikes, (packet.size / typical, at))
                     if len(spikes) > MAX_SPIKES:
                         heapq.heappop(spikes)
+            if len(window) == SPIKE_WINDOW:
+                del ordered[bisect.bisect_left(ordered, window.popleft())]
             window.append(packet.size)
+            bisect.insort(ordered, packet.size)
     except DECODE_ERRORS:
         pass  # truncated or damaged: keep what came before
     with contextlib.suppress(*DECODE_ERRORS):
