@@ -8,10 +8,13 @@ clock shared on one machine) and RSS per idle connection of the web process:
 /proc like `ps` does. The servers, in the same run and on the same Redis:
 
   hub      `resimply serve`: one XREAD reader per process (resimply.events),
-           WebSocket watchers (/ws/{task_id})
+           WebSocket watchers (/ws/{task_id}) on the lean stream protocol
+           (resimply.web.stream_server)
   hub-sse  the same server with Server-Sent Events watchers (/events/{task_id}),
-           which is what browsers use; only resimply serves SSE, so this row has
-           no baseline to compare with
+           which is what browsers use
+  hub-asgi, hub-asgi-sse
+           the same server and watchers with RESIMPLY_LEAN_STREAMS=0: the
+           streams through Hypercorn and the ASGI endpoints (resimply.web.streams)
   xread    one blocking XREAD connection per watcher (Starlette on Hypercorn)
   pubsub   one pub/sub listener broadcasting every message to every socket
 
@@ -234,7 +237,9 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
     env.pop("SUPABASE_JWT_SECRET", None)
     log = (tmp / f"{mode}-{watchers}.log").open("wb")
     hub = mode.startswith("hub")
-    kind = "sse" if mode == "hub-sse" else "ws"
+    kind = "sse" if mode.endswith("-sse") else "ws"
+    if mode.startswith("hub-asgi"):
+        env["RESIMPLY_LEAN_STREAMS"] = "0"
     if hub:
         args = [str(BIN / "resimply"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     else:
@@ -369,13 +374,13 @@ async def main(counts: list[int], modes: list[str]) -> None:
         f"{CLIENT_PROCS} processes, {os.cpu_count()} CPUs"
     )
     print(
-        f"{'server':<8} {'watchers':>8} {'delivered':>12} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}"
+        f"{'server':<12} {'watchers':>8} {'delivered':>12} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}"
         f" {'+redis':>7}"
     )
     print("(delivered < sent: the server fell behind and the rest was still queued at the end)")
     for r in rows:
         print(
-            f"{r['mode']:<8} {r['watchers']:>8} {r['delivered']:>6}/{r['expected']:<6}"
+            f"{r['mode']:<12} {r['watchers']:>8} {r['delivered']:>6}/{r['expected']:<6}"
             f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['kb_per_conn']:>8.1f}"
             f" {r['redis_conns_added']:>7}"
         )
@@ -386,6 +391,13 @@ async def main(counts: list[int], modes: list[str]) -> None:
                 f"{watchers} watchers: p99 of one XREAD per watcher / p99 of the hub = "
                 f"{by['xread']['p99_ms'] / by['hub']['p99_ms']:.1f}"
             )
+        for lean, asgi in (("hub", "hub-asgi"), ("hub-sse", "hub-asgi-sse")):
+            if lean in by and asgi in by:
+                print(
+                    f"{watchers} watchers: KB per idle connection, {lean} (lean) "
+                    f"{by[lean]['kb_per_conn']:.1f} vs through Hypercorn "
+                    f"{by[asgi]['kb_per_conn']:.1f}"
+                )
 
 
 if __name__ == "__main__":
@@ -394,7 +406,9 @@ if __name__ == "__main__":
         "--watchers", default="1000,5000", help="comma-separated watcher counts, one run each"
     )
     parser.add_argument(
-        "--modes", default="hub,hub-sse,xread,pubsub", help="comma-separated servers to run"
+        "--modes",
+        default="hub,hub-sse,hub-asgi,hub-asgi-sse,xread,pubsub",
+        help="comma-separated servers to run",
     )
     # Internal: the benchmark starts its baseline servers and clients this way.
     parser.add_argument("--serve", help=argparse.SUPPRESS)

@@ -81,6 +81,9 @@ class Settings:
     # (0: min(8, CPUs)); arq's backstop beyond job_timeout_s (also how long a
     # SIGKILLed worker's job waits before another worker runs it: + 10 s).
     stream_send_timeout_s: float = 10.0
+    # SSE / WebSocket connections on the lean stream protocol (web/stream_server.py);
+    # off, Hypercorn serves them through the ASGI endpoints (web/streams.py).
+    lean_streams: bool = True
     media_threads: int = 0
     # Processes for the CPU media work of an arq worker (0: one per CPU, at most 8);
     # `serve --with-worker` keeps it on media_threads threads.
@@ -252,6 +255,7 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         stream_send_timeout_s=float(
             _int(env, "RESIMPLY_STREAM_SEND_TIMEOUT_S", int(base.stream_send_timeout_s))
         ),
+        lean_streams=_flag(env.get("RESIMPLY_LEAN_STREAMS", "1")),
         media_threads=_count(env, "RESIMPLY_MEDIA_THREADS", base.media_threads),
         media_processes=_count(env, "RESIMPLY_MEDIA_PROCESSES", base.media_processes),
         worker_job_grace_s=_count(env, "RESIMPLY_WORKER_JOB_GRACE_S", base.worker_job_grace_s),

@@ -89,6 +89,12 @@ def test_scale_settings_come_from_the_environment() -> None:
     ) == (3, 7, 5)
 
 
+def test_lean_streams_are_on_unless_turned_off() -> None:
+    assert Settings.from_env({}).lean_streams is True
+    assert Settings.from_env({"RESIMPLY_LEAN_STREAMS": "0"}).lean_streams is False
+    assert Settings.from_env({"RESIMPLY_LEAN_STREAMS": "1"}).lean_streams is True
+
+
 def test_media_processes_come_from_the_environment() -> None:
     assert Settings.from_env({}).media_processes == 0  # one per CPU
     assert Settings.from_env({"RESIMPLY_MEDIA_PROCESSES": "3"}).media_processes == 3

@@ -81,6 +81,14 @@ class Running:
 
 @pytest.fixture
 async def running(redis_url: str, tmp_path: Path, key_prefix: str) -> AsyncIterator[Running]:
+    async with run_server(redis_url, tmp_path, key_prefix) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def run_server(
+    redis_url: str, tmp_path: Path, key_prefix: str, **env: str
+) -> AsyncIterator[Running]:
     settings = Settings.from_env(
         {
             "REDIS_URL": redis_url,
@@ -89,6 +97,7 @@ async def running(redis_url: str, tmp_path: Path, key_prefix: str) -> AsyncItera
             "RESIMPLY_KEY_PREFIX": key_prefix,
             "RESIMPLY_RATE_LIMIT_PER_MINUTE": "10000",
             "RESIMPLY_WS_PING_INTERVAL_S": "1",
+            **env,
         }
     )
     port = free_port()
@@ -261,6 +270,7 @@ async def test_sse_replays_then_follows_live_and_ends_after_the_terminal_message
     await send(sock, sse_request(task_id, running.token))
     head = await read_until(sock, first.encode())
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"server: hypercorn" not in head.lower() and b"\r\ndate: " in head.lower()
     assert b"content-type: text/event-stream" in head.lower()
     assert b"transfer-encoding: chunked" in head.lower()
     last = await running.publish(task_id, "completion")
@@ -419,3 +429,23 @@ async def test_shutdown_ends_every_stream_at_once(running: Running) -> None:
     assert (wsframes.OP_CLOSE, struct.pack("!H", 1001)) in [(o, p[:2]) for o, p in frames]
     sse.close()
     ws.close()
+
+
+async def test_with_lean_streams_off_hypercorn_serves_every_stream(
+    redis_url: str, tmp_path: Path, key_prefix: str
+) -> None:
+    """RESIMPLY_LEAN_STREAMS=0, the fallback: the same stream through Hypercorn's
+    ASGI endpoint, which runs tasks for it."""
+    async with run_server(redis_url, tmp_path, key_prefix, RESIMPLY_LEAN_STREAMS="0") as server:
+        task_id = await server.task()
+        tasks_before = len(asyncio.all_tasks())
+        sock = await connect(server.port)
+        await send(sock, sse_request(task_id, server.token))
+        head = await read_until(sock, b"retry:")
+        assert b"server: hypercorn" in head.lower()
+        await wait_streams(server.state, 1)
+        assert len(asyncio.all_tasks()) > tasks_before
+        last = await server.publish(task_id, "completion")
+        assert f"id: {last}\nevent: completion".encode() in await read_until(sock, last.encode())
+        sock.close()
+        await wait_streams(server.state, 0)

@@ -47,9 +47,12 @@ READER_LIMIT = 2**16
 class _Doors:
     """What every front door needs: where stream and other connections go."""
 
-    def __init__(self, streams: StreamServer, other: Callable[..., Awaitable[None]]) -> None:
+    def __init__(
+        self, streams: StreamServer, other: Callable[..., Awaitable[None]], *, lean: bool
+    ) -> None:
         self.streams = streams
         self.other = other
+        self.lean = lean  # RESIMPLY_LEAN_STREAMS
         self.loop = asyncio.get_running_loop()
 
 
@@ -78,7 +81,7 @@ class FrontDoor(asyncio.Protocol):
         transport, head = self._transport, self._head
         assert transport is not None
         self._transport = None
-        if head.startswith(STREAM_PREFIXES):
+        if self._doors.lean and head.startswith(STREAM_PREFIXES):
             protocol: asyncio.Protocol = self._doors.streams.connection()
         else:
             protocol = asyncio.StreamReaderProtocol(
@@ -144,7 +147,7 @@ async def serve(
         task.add_done_callback(connections.discard)
         await TCPServer(wrapped, loop, config, context, lifespan_state, reader, writer)
 
-    doors = _Doors(streams, hypercorn_connection)
+    doors = _Doors(streams, hypercorn_connection, lean=state.settings.lean_streams)
     sockets = config.create_sockets()
     listeners = [
         await loop.create_server(lambda: FrontDoor(doors), sock=sock, backlog=config.backlog)

@@ -24,6 +24,7 @@ the stream ends, `EventSource` reconnects elsewhere).
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import http
 import time
 import uuid
@@ -292,7 +293,7 @@ class StreamConnection(asyncio.Protocol):
         self._write(
             b"HTTP/1.1 200 OK\r\n"
             + b"".join(b"%s: %s\r\n" % pair for pair in streams.SSE_HEADERS)
-            + b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+            + b"date: %s\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n" % _date()
         )
         self._status = 200
         self._write_chunk(b"retry: %d\n\n" % streams.SSE_RETRY_MS)
@@ -473,7 +474,7 @@ class StreamConnection(asyncio.Protocol):
     def _respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """A whole response (an error, or the 204), then the connection is closed."""
         reason = http.HTTPStatus(status).phrase.encode()
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        lines = [b"HTTP/1.1 %d %s\r\ndate: %s\r\n" % (status, reason, _date())]
         lines += [b"%s: %s\r\n" % pair for pair in headers]
         lines.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
         self._write(b"".join(lines) + body)
@@ -527,3 +528,7 @@ def _handshake_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     if values.get(b"sec-websocket-version", b"").strip() != b"13":
         return None
     return key if wsframes.valid_client_key(key) else None
+
+
+def _date() -> bytes:
+    return email.utils.formatdate(usegmt=True).encode()
