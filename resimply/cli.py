@@ -97,8 +97,10 @@ GC_OLD_THRESHOLD = 100  # young collections of the middle generation per full on
 
 def tune_gc_for_long_lived_connections() -> None:
     """Keep full collections rare: each one walks every object of every open
-    connection (≈150 per watcher), which at 5,000 watchers stalls the event loop
-    for 150–300 ms — every live message waits that long. Objects that exist at
+    connection (≈150 per watcher through Hypercorn; far fewer on the lean stream
+    protocol, but the REST API's churn still fills the old generation), which at
+    5,000 watchers stalled the event loop for 150–300 ms — every live message
+    waited that long. Objects that exist at
     start-up (modules, the app) are frozen out of collection altogether; young
     collections, which free the per-message garbage and its cycles, still run.
     """

@@ -1,4 +1,7 @@
-"""What an idle SSE or WebSocket watcher costs the web process (issue 6).
+"""What an idle SSE or WebSocket watcher costs on the ASGI path (issue 6): the
+endpoints of `web/streams.py`, which serve streams asked for on a connection
+Hypercorn holds, or every stream with RESIMPLY_LEAN_STREAMS=0. (The lean stream
+protocol, which serves the rest, is measured in test_stream_server.py.)
 
 The endpoints are driven in-process through ASGI, as the server drives them,
 against a real Redis: each idle connection may hold one task of ours beyond the
