@@ -1,8 +1,12 @@
 from pathlib import Path
 
+from resimply.media.container import open_media
+from resimply.media.frames import frames_of
 from resimply.media.subtitles import (
     Cue,
+    EmbeddedSubtitles,
     cues_to_text,
+    embedded_subtitles,
     parse_vtt,
     read_embedded_subtitles,
     subtitle_text,
@@ -132,3 +136,20 @@ def test_an_undetermined_language_is_none(tmp_path: Path) -> None:
 def test_a_video_without_subtitles_has_no_tracks(tmp_path: Path) -> None:
     assert read_embedded_subtitles(make_video(tmp_path / "v.mp4")) == []
     assert read_embedded_subtitles(make_video(tmp_path / "v.mkv", subtitles=[])) == []
+
+
+def test_subtitles_read_along_with_the_frame_scan_equal_a_pass_of_their_own(
+    tmp_path: Path,
+) -> None:
+    mkv = make_video(
+        tmp_path / "v.mkv",
+        subtitles=[(0.5, 1.5, "Taglia il guanciale"), (2.0, 2.75, "Servi subito")],
+        subtitle_codec="subrip",
+        language="ita",
+    )
+    for path in (SAMPLE, mkv):
+        with open_media(path) as container:
+            along = EmbeddedSubtitles(container)
+            frames_of(container, max_frames=6, max_edge=320, jpeg_quality=80, subtitles=along)
+            assert along.read
+            assert along.tracks() == embedded_subtitles(container) == read_embedded_subtitles(path)

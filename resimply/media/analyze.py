@@ -16,7 +16,7 @@ from ..settings import Settings
 from .container import open_media
 from .frames import frames_of
 from .probe import check, checked_size
-from .subtitles import embedded_subtitles
+from .subtitles import EmbeddedSubtitles, embedded_subtitles
 
 if TYPE_CHECKING:
     from .processes import MediaProcesses
@@ -137,6 +137,7 @@ def read_frames_and_subtitles(
     thread goes on).
     """
     with container:
+        subtitles = EmbeddedSubtitles(container)
         frames = frames_of(
             container,
             max_frames=limits.max_frames,
@@ -144,5 +145,7 @@ def read_frames_and_subtitles(
             jpeg_quality=limits.jpeg_quality,
             duration_s=info.duration_s,
             max_pixels=limits.max_pixels,
+            subtitles=subtitles,
         )
-        return frames, embedded_subtitles(container)
+        # Read along with the frame scan; a pass of their own if no scan ran.
+        return frames, subtitles.tracks() if subtitles.read else embedded_subtitles(container)

@@ -50,6 +50,7 @@ from av.video.stream import VideoStream
 from ..errors import InvalidMedia, VideoTooLarge
 from ..providers.base import Frame
 from .container import DECODE_ERRORS, UNREADABLE, header_duration, open_media, video_stream
+from .subtitles import EmbeddedSubtitles
 
 # --- looks ------------------------------------------------------------------------
 SIGNATURE_EDGE = 16  # a 16x16 colour thumbnail identifies a scene well enough
@@ -355,8 +356,13 @@ def frames_of(
     jpeg_quality: int,
     duration_s: float | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    subtitles: EmbeddedSubtitles | None = None,
 ) -> list[Frame]:
-    """`pick_frames` for a container just opened (nothing read from it yet)."""
+    """`pick_frames` for a container just opened (nothing read from it yet).
+
+    The scan passes the packets of `subtitles.streams` on to `subtitles` (and
+    sets `subtitles.read`): the file is then read once for both.
+    """
     if max_frames <= 0:
         return []
     stream = video_stream(container)
@@ -372,7 +378,7 @@ def frames_of(
     clock = _Clock(stream)
     duration = header_duration(container, stream) or duration_s or 0.0
     try:
-        scan = _scan(container, stream, clock, pool, duration)
+        scan = _scan(container, stream, clock, pool, duration, subtitles)
         targets = _exact_targets(scan, max_frames)
         if targets:
             _decode_exact(container, stream, clock, pool, targets, scan.keyframes)
@@ -390,8 +396,11 @@ def _scan(
     clock: _Clock,
     pool: _Pool,
     duration: float,
+    subtitles: EmbeddedSubtitles | None = None,
 ) -> _Scan:
     context = stream.codec_context
+    others = subtitles.streams if subtitles is not None else []
+    video = stream.index
     context.skip_frame = "NONKEY"
     scan = _Scan()
     rate = MAX_KEYFRAME_DECODES / duration if duration > 0 else UNKNOWN_DURATION_RATE
@@ -408,7 +417,10 @@ def _scan(
             scan.decoded.append((at, pool.offer(picture, at)))
 
     try:
-        for packet in container.demux(stream):
+        for packet in container.demux(stream, *others):
+            if packet.stream_index != video and subtitles is not None:
+                subtitles.take(packet)
+                continue
             if packet.pts is None or packet.size == 0:
                 continue  # the demuxer's flush packet, or nothing to time it by
             at = clock.seconds(packet.pts)
@@ -452,6 +464,8 @@ def _scan(
             bisect.insort(ordered, packet.size)
     except DECODE_ERRORS:
         pass  # truncated or damaged: keep what came before
+    if subtitles is not None:
+        subtitles.read = True
     with contextlib.suppress(*DECODE_ERRORS):
         take(context.decode(None), scan.end)  # the pictures still in the decoder
     scan.decoded.sort(key=lambda d: d[0])

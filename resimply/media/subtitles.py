@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from av.container import InputContainer
+from av.packet import Packet
+from av.stream import Stream
 from av.subtitles.subtitle import AssSubtitle
 
 from ..providers.base import SubtitleTrack
@@ -106,40 +108,67 @@ def read_embedded_subtitles(path: Path) -> list[SubtitleTrack]:
 def embedded_subtitles(container: InputContainer) -> list[SubtitleTrack]:
     """The text subtitle tracks of an open video, read from its start (whatever
     was read from the container before)."""
-    streams = [s for s in container.streams.subtitles if s.codec_context.name in TEXT_CODECS]
-    if not streams:
+    collector = EmbeddedSubtitles(container)
+    if not collector.streams:
         return []
-    by_index = {s.index: s for s in streams}
-    cues: dict[int, list[Cue]] = {s.index: [] for s in streams}
     try:
         container.seek(0)
         # Demuxing only these streams: no picture or sound is decoded.
-        for packet in container.demux(*streams):
-            stream, track = by_index[packet.stream.index], cues[packet.stream.index]
-            if packet.size == 0 or packet.pts is None or len(track) >= MAX_CUES:
-                continue
-            time_base = packet.time_base or stream.time_base
-            if time_base is None:
-                continue
-            start = float(packet.pts * time_base)
-            end = float((packet.pts + (packet.duration or 0)) * time_base)
-            for rect in stream.decode(packet):
-                if not isinstance(rect, AssSubtitle):
-                    continue
-                line = _clean_ass(rect.dialogue.decode("utf-8", "replace"))
-                if line:
-                    track.append(Cue(start, max(end, start), line))
+        for packet in container.demux(*collector.streams):
+            collector.take(packet)
     except DECODE_ERRORS:
         pass  # a damaged tail: keep what was read
-    return [
-        SubtitleTrack(
-            language=_language(s.metadata.get("language")),
-            text=to_vtt(cues[s.index]),
-            origin="embedded",
-        )
-        for s in streams
-        if cues[s.index]
-    ]
+    return collector.tracks()
+
+
+class EmbeddedSubtitles:
+    """The cues of a container's text subtitle tracks, from packets demuxed by
+    whoever reads the file anyway: the frame scan reads every packet once, and a
+    second pass just for the subtitles cost ≈ 0.3 ms per short video (2-3 % of
+    the media step)."""
+
+    def __init__(self, container: InputContainer) -> None:
+        self.streams = [
+            s for s in container.streams.subtitles if s.codec_context.name in TEXT_CODECS
+        ]
+        self.read = False  # set by the reader once it has passed the packets on
+        self._by_index = {s.index: s for s in self.streams}
+        self._cues: dict[int, list[Cue]] = {s.index: [] for s in self.streams}
+        self._broken = False
+
+    def take(self, packet: Packet[Stream]) -> None:
+        """One packet of one of `streams`; a track that fails to decode part-way
+        keeps the cues read so far (and never stops the caller's reading)."""
+        stream, track = self._by_index[packet.stream.index], self._cues[packet.stream.index]
+        if self._broken or packet.size == 0 or packet.pts is None or len(track) >= MAX_CUES:
+            return
+        time_base = packet.time_base or stream.time_base
+        if time_base is None:
+            return
+        start = float(packet.pts * time_base)
+        end = float((packet.pts + (packet.duration or 0)) * time_base)
+        try:
+            rects = stream.decode(packet)
+        except DECODE_ERRORS:
+            self._broken = True
+            return
+        for rect in rects:
+            if not isinstance(rect, AssSubtitle):
+                continue
+            line = _clean_ass(rect.dialogue.decode("utf-8", "replace"))
+            if line:
+                track.append(Cue(start, max(end, start), line))
+
+    def tracks(self) -> list[SubtitleTrack]:
+        return [
+            SubtitleTrack(
+                language=_language(s.metadata.get("language")),
+                text=to_vtt(self._cues[s.index]),
+                origin="embedded",
+            )
+            for s in self.streams
+            if self._cues[s.index]
+        ]
 
 
 def to_vtt(cues: Iterable[Cue]) -> str:
