@@ -421,16 +421,23 @@ def _scan(
             at = clock.seconds(picture.pts) if picture.pts is not None else fallback
             scan.decoded.append((at, pool.offer(picture, at)))
 
+    # The loop runs once per packet (thousands per minute of video): packet
+    # attributes are read once, and the clock's arithmetic (`_Clock.seconds`,
+    # `span`) is inlined.
+    num, den, origin = clock.num, clock.den, clock.origin
     try:
         for packet in container.demux(stream, *others):
             if packet.stream_index != video and subtitles is not None:
                 subtitles.take(packet)
                 continue
-            if packet.pts is None or packet.size == 0:
+            pts, size = packet.pts, packet.size
+            if pts is None or size == 0:
                 continue  # the demuxer's flush packet, or nothing to time it by
-            at = clock.seconds(packet.pts)
-            span = clock.span(packet.duration) if packet.duration else 0.0
-            scan.end = max(scan.end, at + span)
+            at = max(0.0, (pts - origin) * num / den)
+            length = packet.duration
+            end = at + length * num / den if length else at
+            if end > scan.end:
+                scan.end = end
             if packet.is_keyframe:
                 if (not scan.keyframes or at - scan.keyframes[-1] >= KEY_INDEX_SPACING_S) and len(
                     scan.keyframes
@@ -440,8 +447,8 @@ def _scan(
                 # whose size jumps from the last one is likely a new shot: taken too.
                 tokens = min(KEYFRAME_BURST, tokens + (at - last_key) * rate)
                 last_key = at
-                jump = abs(math.log(max(1, packet.size) / last_key_size)) > KEY_SIZE_JUMP
-                last_key_size = max(1, packet.size)
+                jump = abs(math.log(max(1, size) / last_key_size)) > KEY_SIZE_JUMP
+                last_key_size = max(1, size)
                 if (
                     decodes < 2 * MAX_KEYFRAME_DECODES
                     and at - last_decode >= MIN_KEYFRAME_SPACING_S
@@ -459,14 +466,14 @@ def _scan(
                 continue
             if len(window) >= 8:
                 typical = max(1.0, ordered[len(ordered) // 2])
-                if packet.size >= MIN_SPIKE_BYTES and packet.size >= SPIKE_RATIO * typical:
-                    heapq.heappush(spikes, (packet.size / typical, at))
+                if size >= MIN_SPIKE_BYTES and size >= SPIKE_RATIO * typical:
+                    heapq.heappush(spikes, (size / typical, at))
                     if len(spikes) > MAX_SPIKES:
                         heapq.heappop(spikes)
             if len(window) == SPIKE_WINDOW:
                 del ordered[bisect.bisect_left(ordered, window.popleft())]
-            window.append(packet.size)
-            bisect.insort(ordered, packet.size)
+            window.append(size)
+            bisect.insort(ordered, size)
     except DECODE_ERRORS:
         pass  # truncated or damaged: keep what came before
     if subtitles is not None:
