@@ -5,6 +5,8 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .jobs import JobQueue
 from .keys import Keys
@@ -18,6 +20,13 @@ def redis_retry() -> Retry:
     return Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=18)
 
 
+# What `redis_retry` retries a command *in flight* on (redis-py re-raises any
+# other error, and without this list even these). A command sent again after its
+# connection dropped may have run once already: ours are safe to repeat (reads,
+# XADDs of progress, and scripts that check before they write).
+RETRY_ON_ERROR: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
+
+
 def open_redis(settings: Settings) -> Redis:
     # Bytes in and out: stream payloads are passed on to clients without decoding.
     client: Redis = Redis.from_url(
@@ -26,6 +35,7 @@ def open_redis(settings: Settings) -> Redis:
         socket_connect_timeout=5,
         health_check_interval=30,
         retry=redis_retry(),
+        retry_on_error=list(RETRY_ON_ERROR),
     )
     return client
 

@@ -34,7 +34,7 @@ from .media.processes import MediaProcesses
 from .pipeline import PipelineDeps, run_task
 from .pipeline.cache import ExtractionCache, cache_variant
 from .providers.registry import build_extractor, build_scraper, build_store, build_transcriber
-from .resources import open_redis, redis_retry, task_store
+from .resources import RETRY_ON_ERROR, open_redis, redis_retry, task_store
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -180,6 +180,7 @@ def _redis_settings(settings: Settings) -> RedisSettings:
     return dataclasses.replace(
         RedisSettings.from_dsn(settings.redis_url),
         retry=redis_retry(),
+        retry_on_error=list(RETRY_ON_ERROR),
         conn_retries=60,
         conn_timeout=5,
     )
