@@ -138,6 +138,8 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
             pricing=pricing_of(settings),
             media_processes=processes,
         )
+        if processes is not None:
+            await processes.start()  # after ctx["deps"]: shutdown stops it should this fail
         ctx["_redis"] = redis
         ctx["running"] = set()
         skip_own_running_jobs(ctx["redis"], ctx["running"])

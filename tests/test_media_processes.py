@@ -192,3 +192,15 @@ async def test_a_cancelled_read_holds_its_slot_until_its_process_is_done(
 def test_one_process_per_cpu_unless_set() -> None:
     assert media_processes(Settings()) == min(8, os.cpu_count() or 1)
     assert media_processes(Settings(media_processes=3)) == 3
+
+
+async def test_start_brings_up_every_process_before_the_first_video() -> None:
+    processes = MediaProcesses(2, timeout_s=60)
+    try:
+        await processes.start()
+        assert len(processes._pool._processes) == 2
+        _, frames, _ = await processes.read(SAMPLE, LIMITS)
+        assert len(frames) == 5
+        assert len(processes._pool._processes) == 2
+    finally:
+        processes.shutdown()

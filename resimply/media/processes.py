@@ -47,6 +47,7 @@ NICE = 10
 # Calls handed to the pool per process (running + queued): one queued was worth
 # +15 % throughput over none, as the next video is there when a process is done.
 QUEUED_PER_PROCESS = 2
+START_TIMEOUT_S = 60.0
 CRASHED = "Reading the video crashed the video decoder twice; the file is likely damaged."
 
 Work = Callable[[Path, MediaLimits], VideoRead]
@@ -92,6 +93,16 @@ class MediaProcesses:
             initargs=(self._nice,),
         )
 
+    async def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start every process now (importing PyAV and numpy takes a while), so the
+        first videos do not wait for it and a pool that cannot start fails the
+        worker's start-up instead of every task."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout_s):
+            await asyncio.gather(
+                *(loop.run_in_executor(self._pool, os.getpid) for _ in range(self.size))
+            )
+
     async def read(self, path: Path, limits: MediaLimits) -> VideoRead:
         """`analyze.read_video(path, limits)` in a pool process.
 
@@ -99,34 +110,42 @@ class MediaProcesses:
         process boundary intact), or `InvalidMedia` when the video kills the
         decoder's process.
         """
-        await self._slots.acquire()
-        pool = self._pool  # the current one: it may have been replaced while we waited
-        try:
-            return await self._call(pool, path, limits, self._slots)
-        except BrokenProcessPool:
-            self._replace(pool)
+        while True:
+            await self._slots.acquire()
+            pool = self._pool  # the current one: it may have been replaced while we waited
+            try:
+                future = self._submit(pool, path, limits, self._slots)
+            except BrokenProcessPool:
+                # Broken by another video before this one got to it: nothing of ours
+                # ran there, so the next pool gets it like any other video.
+                self._replace(pool)
+                continue
+            try:
+                return await self._result(future)
+            except BrokenProcessPool:
+                self._replace(pool)
+                break
         log.warning("media_process_died", action="reading the video again on its own")
         async with self._alone:
             alone = self._new_pool(1)
             try:
-                return await self._call(alone, path, limits, None)
+                return await self._result(self._submit(alone, path, limits, None))
             except BrokenProcessPool as exc:
                 raise InvalidMedia(CRASHED) from exc
             finally:
                 alone.shutdown(wait=False, cancel_futures=True)
 
-    async def _call(
+    def _submit(
         self,
         pool: concurrent.futures.ProcessPoolExecutor,
         path: Path,
         limits: MediaLimits,
         slot: asyncio.Semaphore | None,
-    ) -> VideoRead:
+    ) -> concurrent.futures.Future[VideoRead]:
         """One call in `pool`; `slot`, acquired by the caller, is released when the
         process is done with it — not when the caller stops waiting: a cancelled
         task's call still runs to its end (or its alarm), and holds its slot until then."""
         loop = asyncio.get_running_loop()
-        started = time.monotonic()
         try:
             future = pool.submit(_run, self._work, path, limits, self._timeout_s)
         except BaseException:
@@ -135,6 +154,10 @@ class MediaProcesses:
             raise
         if slot is not None:
             future.add_done_callback(lambda _: _call_soon(loop, slot.release))
+        return future
+
+    async def _result(self, future: concurrent.futures.Future[VideoRead]) -> VideoRead:
+        started = time.monotonic()
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
