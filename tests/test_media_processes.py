@@ -21,8 +21,10 @@ from tests.test_media_analyze import LIMITS, SAMPLE, Progress
 
 
 def niceness(path: Path, limits: MediaLimits) -> VideoRead:
-    """The process's pid and nice value, where `read_video` gives its result."""
-    return (os.getpid(), os.nice(0)), [], []  # type: ignore[return-value]
+    """The process's pid, nice value and SIGINT handling, where `read_video` gives
+    its result."""
+    ignores_ctrl_c = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    return (os.getpid(), os.nice(0), ignores_ctrl_c), [], []  # type: ignore[return-value]
 
 
 def crash_or_read(path: Path, limits: MediaLimits) -> VideoRead:
@@ -64,11 +66,12 @@ async def test_a_video_is_read_in_a_lower_priority_process_as_in_a_thread() -> N
 
     probe = MediaProcesses(1, timeout_s=60, work=niceness)
     try:
-        (pid, nice), _, _ = await probe.read(SAMPLE, LIMITS)
+        (pid, nice, ignores_ctrl_c), _, _ = await probe.read(SAMPLE, LIMITS)
     finally:
         probe.shutdown()
     assert pid != os.getpid()
     assert nice == os.nice(0) + NICE
+    assert ignores_ctrl_c  # the worker's graceful shutdown stops them, not Ctrl-C
 
 
 async def test_analyze_video_reads_in_processes_when_given() -> None:

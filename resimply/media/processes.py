@@ -56,6 +56,10 @@ Work = Callable[[Path, MediaLimits], VideoRead]
 def _set_up_process(nice: int) -> None:
     """Runs first in every pool process."""
     os.nice(nice)
+    # Ctrl-C reaches the whole process group: the worker shuts down gracefully
+    # (arq hands its jobs back) and stops the pool; its processes must not die
+    # mid-video first, which would look like a decoder crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run(work: Work, path: Path, limits: MediaLimits, timeout_s: int) -> VideoRead:
