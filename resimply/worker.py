@@ -96,7 +96,15 @@ def media_threads(settings: Settings) -> int:
 
 def media_processes(settings: Settings) -> int:
     """Processes for the media step: RESIMPLY_MEDIA_PROCESSES, or one per CPU (≤ 8)."""
-    return settings.media_processes or max(1, min(8, os.cpu_count() or 1))
+    return settings.media_processes or max(1, min(8, usable_cpus()))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _startup(settings: Settings, *, embedded: bool) -> Any:
