@@ -7,14 +7,16 @@ import pickle
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from arq.connections import create_pool
 
 from resimply.errors import InvalidMedia, VideoTooLarge
 from resimply.media.analyze import MediaLimits, VideoRead, analyze_video, read_video
 from resimply.media.processes import CRASHED, NICE, QUEUED_PER_PROCESS, MediaProcesses
 from resimply.settings import Settings
-from resimply.worker import media_processes
+from resimply.worker import media_processes, worker_options
 from tests.test_media_analyze import LIMITS, SAMPLE, Progress
 
 # --- work functions, run in the pool's processes (module level: spawn imports them) ---
@@ -207,3 +209,21 @@ async def test_start_brings_up_every_process_before_the_first_video() -> None:
         assert len(processes._pool._processes) == 2
     finally:
         processes.shutdown()
+
+
+@pytest.mark.parametrize(("embedded", "processes"), [(False, 2), (True, None)])
+async def test_an_arq_worker_reads_videos_in_processes_and_the_in_process_one_in_threads(
+    redis_url: str, key_prefix: str, tmp_path: Path, embedded: bool, processes: int | None
+) -> None:
+    settings = Settings(
+        redis_url=redis_url, key_prefix=key_prefix, data_dir=tmp_path, media_processes=2
+    )
+    options = worker_options(settings, embedded=embedded)
+    ctx: dict[str, Any] = {"redis": await create_pool(options["redis_settings"])}
+    await options["on_startup"](ctx)
+    try:
+        pool = ctx["deps"].media_processes
+        assert (pool.size if pool else None) == processes
+    finally:
+        await options["on_shutdown"](ctx)
+        await ctx["redis"].aclose()
