@@ -5,6 +5,7 @@ import dataclasses
 import os
 import pickle
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,43 @@ async def test_an_arq_worker_reads_videos_in_processes_and_the_in_process_one_in
     finally:
         await options["on_shutdown"](ctx)
         await ctx["redis"].aclose()
+
+
+_OWNER = """
+import asyncio, os, sys
+from resimply.media.processes import MediaProcesses
+
+async def main():
+    processes = MediaProcesses(2, timeout_s=60)
+    await processes.start()
+    print(" ".join(str(pid) for pid in processes._pool._processes), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone too: it only waits for its (new) parent to reap it.
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}").exists() else ""
+    return bool(stat) and stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_a_killed_worker_leaves_no_media_process_behind() -> None:
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _OWNER, stdout=asyncio.subprocess.PIPE
+    )
+    assert owner.stdout is not None
+    line = await asyncio.wait_for(owner.stdout.readline(), timeout=60)
+    pids = [int(pid) for pid in line.split()]
+    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    owner.kill()  # SIGKILL: no shutdown, no clean-up of its own
+    await owner.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)

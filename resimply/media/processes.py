@@ -29,6 +29,7 @@ import math
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -48,18 +49,28 @@ NICE = 10
 # +15 % throughput over none, as the next video is there when a process is done.
 QUEUED_PER_PROCESS = 2
 START_TIMEOUT_S = 60.0
+ORPHAN_CHECK_S = 1.0  # how soon a pool process notices that the worker is gone
 CRASHED = "Reading the video crashed the video decoder twice; the file is likely damaged."
 
 Work = Callable[[Path, MediaLimits], VideoRead]
 
 
-def _set_up_process(nice: int) -> None:
+def _set_up_process(nice: int, parent: int) -> None:
     """Runs first in every pool process."""
     os.nice(nice)
     # Ctrl-C reaches the whole process group: the worker shuts down gracefully
     # (arq hands its jobs back) and stops the pool; its processes must not die
     # mid-video first, which would look like a decoder crash.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A pool process holds both ends of its call queue's pipe, so it never sees
+    # the worker go: a SIGKILLed worker would leave its processes behind for good.
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(1)
 
 
 def _run(work: Work, path: Path, limits: MediaLimits, timeout_s: int) -> VideoRead:
@@ -94,7 +105,7 @@ class MediaProcesses:
             max_workers=size,
             mp_context=self._context,
             initializer=_set_up_process,
-            initargs=(self._nice,),
+            initargs=(self._nice, os.getpid()),
         )
 
     async def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
