@@ -1,7 +1,8 @@
 """Fan-out benchmark (issue 6): `python -m bench.fanout [--watchers 1000,5000]`.
 
 One web process, N idle-then-live watchers over 500 tasks (clients in separate
-processes), a writer XADDing progress messages at a steady rate. Measured:
+processes), a writer XADDing progress messages at a steady rate (RATES: 0.4 and
+2 messages a second per task; a busy pipeline sends the latter). Measured:
 delivery latency from the writer's write to the client's read (p50 / p99, wall
 clock shared on one machine) and RSS per idle connection of the web process:
 (RSS with the N watchers connected and settled − RSS before) / N, read from
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 TASKS = 500
-RATE = 200  # messages per second, over all tasks
+RATES = (200, 1000)  # messages per second over all tasks: 0.4 and 2 per task
 SECONDS = 6.0
 CLIENT_PROCS = 2
 
@@ -213,7 +214,7 @@ async def redis_clients(redis: Any) -> int:
     return len(await redis.client_list())
 
 
-async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[str, Any]:
+async def run_one(mode: str, watchers: int, rate: int, redis_url: str, tmp: Path) -> dict[str, Any]:
     import httpx
     from redis.asyncio import Redis
 
@@ -304,12 +305,12 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
         rss_after = rss_kb(server.pid)
         # The clients' own connections are not the server's: count the rest.
         server_redis = await redis_clients(redis) - redis_before
-        # Live phase: RATE messages/s over the tasks, round-robin.
-        interval = 1.0 / RATE
+        # Live phase: `rate` messages/s over the tasks, round-robin.
+        interval = 1.0 / rate
         sent = 0
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < SECONDS:
-            due = int(elapsed * RATE) + 1
+            due = int(elapsed * rate) + 1
             while sent < due:
                 task_id = tasks[sent % TASKS]
                 body = json.dumps({"type": "progress", "task_id": task_id, "ts": time.time()})
@@ -332,6 +333,7 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
         expected = sent * watchers // TASKS
         return {
             "mode": mode,
+            "rate": rate,
             "watchers": watchers,
             "delivered": len(latencies),
             "expected": expected,
@@ -355,7 +357,7 @@ async def run_one(mode: str, watchers: int, redis_url: str, tmp: Path) -> dict[s
         log.close()
 
 
-async def main(counts: list[int], modes: list[str]) -> None:
+async def main(counts: list[int], modes: list[str], rates: list[int]) -> None:
     from tests.servers import redis_server
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -364,46 +366,53 @@ async def main(counts: list[int], modes: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         with redis_server(tmp) as redis_url:
-            for watchers in counts:
-                for mode in modes:
-                    row = await run_one(mode, watchers, redis_url, tmp)
-                    rows.append(row)
-                    print(json.dumps(row), file=sys.stderr, flush=True)
+            for rate in rates:
+                for watchers in counts:
+                    for mode in modes:
+                        row = await run_one(mode, watchers, rate, redis_url, tmp)
+                        rows.append(row)
+                        print(json.dumps(row), file=sys.stderr, flush=True)
     print(
-        f"\nfan-out: {TASKS} tasks, {RATE} msg/s for {SECONDS:.0f} s, clients in "
+        f"\nfan-out: {TASKS} tasks, {SECONDS:.0f} s of messages per row, clients in "
         f"{CLIENT_PROCS} processes, {os.cpu_count()} CPUs"
     )
     print(
-        f"{'server':<12} {'watchers':>8} {'delivered':>12} {'p50 ms':>8} {'p99 ms':>8} {'KB/conn':>8}"
-        f" {'+redis':>7}"
+        f"{'server':<12} {'msg/s':>6} {'watchers':>8} {'delivered':>12} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'KB/conn':>8} {'+redis':>7}"
     )
     print("(delivered < sent: the server fell behind and the rest was still queued at the end)")
     for r in rows:
         print(
-            f"{r['mode']:<12} {r['watchers']:>8} {r['delivered']:>6}/{r['expected']:<6}"
-            f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['kb_per_conn']:>8.1f}"
-            f" {r['redis_conns_added']:>7}"
+            f"{r['mode']:<12} {r['rate']:>6} {r['watchers']:>8} "
+            f"{r['delivered']:>6}/{r['expected']:<6}{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+            f"{r['kb_per_conn']:>8.1f} {r['redis_conns_added']:>7}"
         )
-    for watchers in counts:
-        by = {r["mode"]: r for r in rows if r["watchers"] == watchers}
-        if "hub" in by and "xread" in by:
-            print(
-                f"{watchers} watchers: p99 of one XREAD per watcher / p99 of the hub = "
-                f"{by['xread']['p99_ms'] / by['hub']['p99_ms']:.1f}"
-            )
-        for lean, asgi in (("hub", "hub-asgi"), ("hub-sse", "hub-asgi-sse")):
-            if lean in by and asgi in by:
+    for rate in rates:
+        for watchers in counts:
+            by = {r["mode"]: r for r in rows if r["watchers"] == watchers and r["rate"] == rate}
+            if "hub" in by and "xread" in by:
                 print(
-                    f"{watchers} watchers: KB per idle connection, {lean} (lean) "
-                    f"{by[lean]['kb_per_conn']:.1f} vs through Hypercorn "
-                    f"{by[asgi]['kb_per_conn']:.1f}"
+                    f"{rate} msg/s, {watchers} watchers: p99 of one XREAD per watcher / "
+                    f"p99 of the hub = {by['xread']['p99_ms'] / by['hub']['p99_ms']:.1f}"
                 )
+            for lean, asgi in (("hub", "hub-asgi"), ("hub-sse", "hub-asgi-sse")):
+                if lean in by and asgi in by:
+                    print(
+                        f"{rate} msg/s, {watchers} watchers: KB per idle connection, "
+                        f"{lean} (lean) {by[lean]['kb_per_conn']:.1f} vs through Hypercorn "
+                        f"{by[asgi]['kb_per_conn']:.1f}"
+                    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--watchers", default="1000,5000", help="comma-separated watcher counts, one run each"
+    )
+    parser.add_argument(
+        "--rates",
+        default=",".join(map(str, RATES)),
+        help="comma-separated message rates (per second, over all tasks), one run each",
     )
     parser.add_argument(
         "--modes",
@@ -426,4 +435,10 @@ if __name__ == "__main__":
             )
         )
     else:
-        asyncio.run(main([int(n) for n in args.watchers.split(",")], args.modes.split(",")))
+        asyncio.run(
+            main(
+                [int(n) for n in args.watchers.split(",")],
+                args.modes.split(","),
+                [int(n) for n in args.rates.split(",")],
+            )
+        )
