@@ -206,8 +206,8 @@ class StreamConnection(asyncio.Protocol):
                 431, "request_too_large", f"The request head may be at most {MAX_HEAD_BYTES} bytes."
             )
             return
-        head, rest = bytes(self._buffer[: end + 4]), self._buffer[end + 4 :]
-        self._buffer = bytearray(rest)
+        head = bytes(self._buffer[: end + 4])
+        del self._buffer[: end + 4]  # what follows is WebSocket frames (or nothing)
         parser = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         parser.receive_data(head)
         try:
@@ -226,10 +226,8 @@ class StreamConnection(asyncio.Protocol):
         self._path, self._query = path, (redact_text(query) if query else None)
         headers = [(name, value) for name, value in request.headers]
         kind, _, task_id = path[1:].partition("/")
-        if request.method != b"GET" or kind not in ("events", "ws", "wss"):
-            self._refuse(404, "not_found", "No such endpoint; see the API description.")
-            return
-        if not task_id or "/" in task_id:
+        # The front door sends only GETs of these paths; the task id is one segment.
+        if kind not in ("events", "ws", "wss") or not task_id or "/" in task_id:
             self._refuse(404, "not_found", "No such endpoint; see the API description.")
             return
         self._phase = SETUP
