@@ -4,6 +4,7 @@ processes on a real Redis, driven the way the app and curl users drive them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -425,3 +426,27 @@ def test_cancelling_reaches_a_running_job(service: Service) -> None:
     finally:
         server.shutdown()
     run_sample(service, token)
+
+
+async def test_stream_tokens_never_reach_the_logs(service: Service) -> None:
+    """Browsers put the token in the stream URL (`?token=`): every process's log
+    has the stream requests, and none has the token."""
+    token = service.token("77777777-7777-4777-8777-777777777777")
+    response = submit(service, token, {"url": str(SAMPLE_VIDEO)})
+    task_id = response.json()["task_id"]
+    (ws_code, _), (sse_status, _) = await asyncio.gather(
+        ws_messages(service, token, task_id),
+        asyncio.to_thread(sse_messages, service, token, task_id),
+    )
+    assert (ws_code, sse_status) == (1000, 200)
+    await asyncio.sleep(0.5)  # the access lines are written as the streams close
+    logs = service.logs()
+    assert token not in logs and token.split(".")[-1] not in logs
+    streams = [
+        json.loads(line)
+        for line in logs.splitlines()
+        if line.startswith("{") and task_id in line and '"event": "request"' in line
+    ]
+    paths = {(line["method"], line["path"].split("/")[1]) for line in streams}
+    assert {("WS", "ws"), ("GET", "events")} <= paths, streams
+    assert all(line["query"] == "token=[redacted]" for line in streams if line["query"])
