@@ -216,6 +216,14 @@ def server_frames(data: bytes) -> list[tuple[int, bytes]]:
     return frames
 
 
+async def settled(tasks: int) -> None:
+    """Wait (a bounded time) for the tasks alive to come back to `tasks`."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            while len(asyncio.all_tasks()) > tasks:
+                await asyncio.sleep(0.02)
+
+
 async def wait_streams(state: WebState, expected: int) -> None:
     async with asyncio.timeout(10):
         while state.connections != expected:
@@ -230,12 +238,13 @@ async def test_an_open_stream_runs_no_task_and_holds_a_few_kilobytes(
     running: Running, kind: str
 ) -> None:
     tasks = [await running.task() for _ in range(10)]
+    tasks_before = len(asyncio.all_tasks())  # the server's own: reader, sweep, …
     request = sse_request if kind == "sse" else ws_request
     warm = [await connect(running.port) for _ in range(20)]  # pools, caches, code paths
     for n, sock in enumerate(warm):
         await send(sock, request(tasks[n % 10], running.token))
     await wait_streams(running.state, len(warm))
-    tasks_before = len(asyncio.all_tasks())
+    await settled(tasks_before)
     gc.collect()
     tracemalloc.start()
     try:
@@ -244,7 +253,7 @@ async def test_an_open_stream_runs_no_task_and_holds_a_few_kilobytes(
         for n, sock in enumerate(socks):
             await send(sock, request(tasks[n % 10], running.token))
         await wait_streams(running.state, len(warm) + CONNECTIONS)
-        await asyncio.sleep(0.2)  # the set-ups have returned
+        await settled(tasks_before)  # every set-up task has returned
         gc.collect()
         after = tracemalloc.take_snapshot()
     finally:
