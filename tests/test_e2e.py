@@ -431,8 +431,9 @@ def test_cancelling_reaches_a_running_job(service: Service) -> None:
 async def test_stream_tokens_never_reach_the_logs(service: Service) -> None:
     """Browsers put the token in the stream URL (`?token=`): every process's log
     has the stream requests, and none has the token."""
-    token = service.token("77777777-7777-4777-8777-777777777777")
+    token = service.token("7e7e7e7e-7e7e-4e7e-8e7e-7e7e7e7e7e7e")
     response = submit(service, token, {"url": str(SAMPLE_VIDEO)})
+    assert response.status_code == 202, response.text
     task_id = response.json()["task_id"]
     (ws_code, _), (sse_status, _) = await asyncio.gather(
         ws_messages(service, token, task_id),
