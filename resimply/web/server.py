@@ -12,7 +12,8 @@ This replaces `hypercorn.asyncio.serve` (whose accept loop offers no hook) with
 the same steps: the app's lifespan, one `WorkerContext`, a `TCPServer` per
 connection, graceful shutdown. It uses Hypercorn's `TCPServer`, `Lifespan` and
 `WorkerContext` classes, which are stable but not public API: pyproject.toml
-pins Hypercorn's minor version and tests/test_e2e.py covers both paths.
+pins Hypercorn's minor version (0.18), and tests/test_stream_server.py and
+tests/test_e2e.py cover both paths.
 """
 
 from __future__ import annotations
