@@ -34,10 +34,11 @@ import h11
 import msgspec
 import structlog
 
-from ..errors import RateLimited, ResimplyError
+from ..errors import ResimplyError
 from ..events import Abandoned, Closing, Event, Lagged, Watch, Watcher
 from ..logs import redact_text
 from . import streams, wsframes
+from .errors import error_response
 from .state import WebState
 
 log = structlog.get_logger(__name__)
@@ -481,12 +482,10 @@ class StreamConnection(asyncio.Protocol):
         self._close()
 
     def _respond_error(self, error: ResimplyError) -> None:
-        headers = [(b"content-type", b"application/json")]
-        if isinstance(error, RateLimited):
-            headers.append((b"retry-after", str(error.retry_after).encode()))
-        if error.http_status == 401:
-            headers.append((b"www-authenticate", b'Bearer realm="resimply"'))
-        self._respond(error.http_status, headers, msgspec.json.encode(error.to_dict()))
+        """The REST API's answer to `error` (`errors.error_response`), on this wire."""
+        response = error_response(error)
+        headers = [pair for pair in response.raw_headers if pair[0] != b"content-length"]
+        self._respond(response.status_code, headers, bytes(response.body))
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         self._phase = SETUP  # a request was read: it is logged
