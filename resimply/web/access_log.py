@@ -23,7 +23,7 @@ class AccessLog:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        started = time.monotonic()
         status: dict[str, Any] = {"code": None}
         request_id = uuid.uuid4().hex[:12]
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -38,13 +38,33 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            log.info(
-                "request",
+            log_request(
                 method=scope.get("method", "WS"),
                 path=scope["path"],
-                query=redact_text(query) if query else None,
+                query=scope.get("query_string", b"").decode("latin-1"),
                 status=status["code"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                started=started,
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def log_request(
+    *,
+    method: str,
+    path: str,
+    query: str | None,
+    status: int | str | None,
+    started: float,
+    **extra: Any,
+) -> None:
+    """The one access line per request (`started`: its `time.monotonic()`),
+    for the ASGI app here and the lean stream connections (`stream_server.py`)."""
+    log.info(
+        "request",
+        method=method,
+        path=path,
+        query=redact_text(query) if query else None,
+        status=status,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+        **extra,
+    )

@@ -38,11 +38,11 @@ from ..errors import ResimplyError
 from ..events import Abandoned, Closing, Event, Lagged, Watch, Watcher
 from ..logs import redact_text
 from . import streams, wsframes
+from .access_log import log_request
 from .errors import error_response
 from .state import WebState
 
 log = structlog.get_logger(__name__)
-access_log = structlog.get_logger("resimply.access")
 
 MAX_HEAD_BYTES = 16 * 1024
 HEAD_TIMEOUT_S = 10.0  # the request head must arrive within this (Caddy allows 10 s too)
@@ -155,7 +155,7 @@ class StreamConnection(asyncio.Protocol):
         self._started = self._last_read = self._last_write = time.monotonic()
         self._ended_at: float | None = None
         self._path = ""
-        self._query: str | None = None  # redacted, for the access log
+        self._query: str | None = None  # redacted at once: the token is not kept
         self._status: int | str | None = None
 
     # --- asyncio.Protocol --------------------------------------------------------
@@ -501,13 +501,12 @@ class StreamConnection(asyncio.Protocol):
             self._transport.abort()
 
     def _log_access(self) -> None:
-        access_log.info(
-            "request",
+        log_request(
             method="WS" if self._is_ws else "GET",
             path=self._path,
             query=self._query,
             status=self._status,
-            duration_ms=round((time.monotonic() - self._started) * 1000, 1),
+            started=self._started,
             request_id=uuid.uuid4().hex[:12],
         )
 
