@@ -41,18 +41,14 @@ from . import streams, wsframes
 from .access_log import log_request
 from .errors import error_response
 from .state import WebState
+from .streams import CLOSE_FRAME_TIMEOUT_S, WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER
 
 log = structlog.get_logger(__name__)
 
 MAX_HEAD_BYTES = 16 * 1024
 HEAD_TIMEOUT_S = 10.0  # the request head must arrive within this (Caddy allows 10 s too)
-# After our close frame: the client's own close (or EOF), as on the ASGI path.
-CLOSE_FRAME_TIMEOUT_S = streams.CLOSE_FRAME_TIMEOUT_S
-WS_NORMAL, WS_GOING_AWAY, WS_TRY_AGAIN_LATER = (
-    streams.WS_NORMAL,
-    streams.WS_GOING_AWAY,
-    streams.WS_TRY_AGAIN_LATER,
-)
+# CLOSE_FRAME_TIMEOUT_S (from streams.py, as on the ASGI path): after our close
+# frame, how long the client has to answer with its own close (or EOF).
 
 
 class StreamServer:
@@ -214,8 +210,7 @@ class StreamConnection(asyncio.Protocol):
         try:
             request = parser.next_event()
         except h11.RemoteProtocolError:
-            self._refuse(400, "invalid_request", "The request is not valid HTTP/1.1.")
-            return
+            request = None
         if not isinstance(request, h11.Request):
             self._refuse(400, "invalid_request", "The request is not valid HTTP/1.1.")
             return
