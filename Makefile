@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench install install-check sample clean
+.PHONY: run test lint format bench chaos install install-check sample clean
 
 # scripts/install.sh is also the Docker image's install step.
 $(BIN)/.installed: pyproject.toml scripts/install.sh
@@ -49,3 +49,7 @@ bench: install
 	@for b in fanout worker api; do \
 	  if [ -f bench/$$b.py ]; then $(BIN)/python -m bench.$$b || exit 1; fi; \
 	done
+
+## chaos: faults against real processes (killed worker, Redis outage and full Redis, hostile clients, fuzzing); prints what each did to users
+chaos: install
+	$(BIN)/python -m bench.chaos
