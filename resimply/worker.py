@@ -199,7 +199,8 @@ def _redis_settings(settings: Settings) -> RedisSettings:
     # handling of its own: one failed command ends Worker.main() and the process.
     # Its pool waits every outage out instead (outages.PatientRetry), including a
     # full Redis refusing the result write, which is then written once Redis takes
-    # it; and it waits up to a minute for Redis at start-up.
+    # it. At start-up too it waits for Redis as long as it takes (conn_retries
+    # only counts errors that are not an outage, such as a wrong password).
     return dataclasses.replace(
         RedisSettings.from_dsn(settings.redis_url),
         retry=PatientRetry("arq"),

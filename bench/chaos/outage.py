@@ -7,7 +7,8 @@ and started again on the same port with its data; Redis full (`maxmemory` +
 task every half second and reads one back. A supervisor restarts the worker if it
 exits (as Docker's restart policy would) and counts it.
 
-Prints per run: tasks accepted, done, lost (accepted, never finished), stored twice
+Prints per run: tasks accepted (and how many of them were unfinished when the
+fault began), done, lost (accepted, never finished), stored twice
 (rows per task_id in the SQLite store), worker restarts (0 expected), REST statuses
 seen during the fault, and seconds from Redis' return to the last task done.
 
@@ -159,6 +160,7 @@ def figures(
     for n in range(tasks // 2):
         accept(f"before{n}")
     prober = None
+    in_flight = sum(s not in FINISHED for s in statuses(svc, token, accepted).values())
     if fault is not None:
         end_fault = fault(redis)
         prober = Prober(svc, token, tmp, accepted[0])
@@ -181,7 +183,7 @@ def figures(
     rows = stored_rows(svc)
     done = sum(s in FINISHED for s in found.values())
     print(
-        f"{name:9} accepted={len(accepted):3} done={done:3} "
+        f"{name:9} accepted={len(accepted):3} unfinished_at_fault={in_flight:2} done={done:3} "
         f"success={sum(s == 'SUCCESS' for s in found.values()):3} "
         f"lost={len(accepted) - done} "
         f"stored_twice={sum(rows[t] > 1 for t in accepted)} "
