@@ -73,39 +73,58 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class OutageLog:
     """One warning when Redis becomes unavailable to a client, one info line when
-    it answers again (with how long it was away) — not a line per failed command."""
+    it answers again (with how long it was away) — not a line per failed command.
 
-    def __init__(self, client: str) -> None:
+    A Redis at the edge of full refuses and takes writes by turns: an outage
+    starting within `interval_s` of the last warning is logged only once it has
+    lasted `quiet_s` (most such blips end sooner and are only counted, in the
+    next line)."""
+
+    def __init__(self, client: str, *, interval_s: float = 60.0, quiet_s: float = 5.0) -> None:
         self.client = client
+        self.interval_s = interval_s
+        self.quiet_s = quiet_s
         self._since: float | None = None
         self._failures = 0
+        self._warned = False
+        self._warned_at = -interval_s
+        self._blips = 0  # outages too brief to log since the last line
 
     @property
     def down(self) -> bool:
         return self._since is not None
 
     def failed(self, error: BaseException) -> None:
+        now = time.monotonic()
         self._failures += 1
         if self._since is None:
-            self._since = time.monotonic()
+            self._since = now
+        if self._warned:
+            return
+        if now - self._warned_at >= self.interval_s or now - self._since >= self.quiet_s:
             log.warning(
                 "redis_unavailable",
                 client=self.client,
                 error=type(error).__name__,
                 detail=str(error)[:200],
                 waiting=True,
+                brief_outages_before=self._blips,
             )
+            self._warned, self._warned_at, self._blips = True, now, 0
 
     def answered(self) -> None:
-        if self._since is not None:
+        if self._since is None:
+            return
+        if self._warned:
             log.info(
                 "redis_available_again",
                 client=self.client,
                 down_s=round(time.monotonic() - self._since, 1),
                 failed_attempts=self._failures,
             )
-            self._since = None
-            self._failures = 0
+        else:
+            self._blips += 1
+        self._since, self._failures, self._warned = None, 0, False
 
 
 class RefusalLog:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from redis.exceptions import (
     WatchError,
 )
 
-from resimply.outages import is_unavailable
+from resimply.outages import OutageLog, is_unavailable
 from tests.client import auth, submit
 from tests.faults import fill, free, log_lines, statuses, stored_rows, video_copy, wait_finished
 from tests.servers import GatedVideoServer, Process, RedisServer, Service, wait_for
@@ -250,3 +251,32 @@ async def wait_until(check: Callable[[], bool], timeout: float = 20) -> None:
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.05)
+
+
+def test_an_outage_is_logged_once_and_blips_after_it_are_only_counted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    outage = OutageLog("worker", interval_s=60.0, quiet_s=3600)
+    for _ in range(50):
+        outage.failed(ConnectionError("refused"))
+    outage.answered()
+    for _ in range(10):  # a Redis at the edge of full: refused, taken, refused...
+        outage.failed(OutOfMemoryError("command not allowed"))
+        outage.answered()
+    lines = capsys.readouterr().out.splitlines()
+    assert [("redis_unavailable" in line, "redis_available_again" in line) for line in lines] == [
+        (True, False),
+        (False, True),
+    ]
+    assert re.search(r"failed_attempts\W+50\b", lines[1])  # console or JSON logs
+
+
+def test_a_long_outage_soon_after_a_blip_is_still_logged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    outage = OutageLog("arq", interval_s=60.0, quiet_s=0.0)
+    outage.failed(ConnectionError("refused"))
+    outage.answered()
+    outage.failed(ConnectionError("refused"))  # within the interval, but past quiet_s
+    lines = capsys.readouterr().out.splitlines()
+    assert sum("redis_unavailable" in line for line in lines) == 2
