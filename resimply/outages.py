@@ -164,6 +164,13 @@ class PatientRetry(Retry):
         )
         self.update_supported_errors(list(PATIENT_ERRORS))  # + OSError (refused connects)
         self.outage = OutageLog(client)
+        self.patient = True
+
+    def give_up_when_done(self, task: asyncio.Task[Any]) -> None:
+        """Stop waiting once `task` ends: a process that is stopping (arq's main
+        loop cancelled by SIGTERM) fails its Redis commands and exits, as it did
+        before, instead of waiting for Redis until it is killed."""
+        task.add_done_callback(lambda _: setattr(self, "patient", False))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PatientRetry:
         # redis-py deep-copies the retry into every connection of a pool; one
@@ -184,6 +191,8 @@ class PatientRetry(Retry):
                 failures += 1
                 self.outage.failed(error)
                 await fail(error)  # disconnects; raises what must not be retried
+                if not self.patient:
+                    raise
                 await asyncio.sleep(self._backoff.compute(failures))
             else:
                 # Only a command that failed and now went through ends the outage:

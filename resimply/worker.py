@@ -18,6 +18,7 @@ outage error (one the clients do not retry) is handed back to run later.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import dataclasses
 import os
@@ -120,6 +121,12 @@ def usable_cpus() -> int:
 def _startup(settings: Settings, *, embedded: bool) -> Any:
     async def startup(ctx: dict[str, Any]) -> None:
         redis = open_worker_redis(settings, "worker")
+        # This runs in arq's main loop task: once SIGTERM ends it, stop waiting Redis out.
+        main_loop = asyncio.current_task()
+        for client in (redis, ctx["redis"]):
+            patience = client.connection_pool.connection_kwargs.get("retry")
+            if isinstance(patience, PatientRetry) and main_loop is not None:
+                patience.give_up_when_done(main_loop)
         # Decoding and JPEG encoding are CPU work: keep them off the event loop in
         # a bounded pool (PyAV releases the GIL while it decodes). The thread pool
         # also extracts audio for transcription.

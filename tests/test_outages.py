@@ -280,3 +280,16 @@ def test_a_long_outage_soon_after_a_blip_is_still_logged(
     outage.failed(ConnectionError("refused"))  # within the interval, but past quiet_s
     lines = capsys.readouterr().out.splitlines()
     assert sum("redis_unavailable" in line for line in lines) == 2
+
+
+def test_a_worker_stopped_while_redis_is_away_exits_instead_of_waiting(
+    private_redis: RedisServer, service: Service
+) -> None:
+    private_redis.stop()
+    wait_for(
+        lambda: log_lines(worker(service).log(), "redis_unavailable"),
+        what="the worker meeting the outage",
+    )
+    worker(service).proc.send_signal(signal.SIGTERM)
+    # Not held until a supervisor's kill: SIGTERM ends the wait and the process.
+    worker(service).proc.wait(20)
