@@ -79,22 +79,26 @@ class TrustedProxies:
             address = address.ipv4_mapped
         return any(address in network for network in self._networks)
 
-    def client_ip(self, peer_ip: str, head: bytes) -> str:
-        """The client a request head from `peer_ip` speaks for.
+    def client_ip(self, peer_ip: str, head: bytes) -> str | None:
+        """The client a request head from `peer_ip` speaks for; None for a trusted
+        proxy that names none (its own requests: health checks, local tools).
 
-        The rightmost `X-Forwarded-For` entry that is not itself a trusted
-        proxy: entries left of it were written by the client and prove nothing.
+        Behind a trusted proxy: the rightmost `X-Forwarded-For` entry that is not
+        itself a trusted proxy (entries left of it were written by the client
+        and prove nothing).
         """
         if peer_ip not in self:
             return peer_ip
         forwarded = b",".join(m.group(1) for m in _FORWARDED_FOR.finditer(head))
         for entry in reversed(forwarded.decode("latin-1").split(",")):
             ip = entry.strip()
+            if not ip:
+                continue
             if client_key(ip) is None:
-                return peer_ip  # a malformed hop: the proxy is all we know
+                return None  # a hop that is no address: nobody to count it for
             if ip not in self:
                 return ip
-        return peer_ip
+        return None
 
 
 class Ledger:

@@ -9,7 +9,8 @@ needs a descriptor for Redis) timed out. So:
 
 - the soft `RLIMIT_NOFILE` is raised to the hard one at start (`raise_fd_limit`);
 - clients may hold `connection_cap` of them, which leaves a reserve for Redis,
-  files and the worker beside the web (`serve --with-worker`);
+  files and the worker beside the web (`serve --with-worker`), and for one
+  burst of accepted sockets the front door has not counted yet;
 - a failed `accept()` that still happens (another process exhausting the
   system's table, ENFILE) is counted and logged once per interval
   (`AcceptErrorLog`), not once per call.
@@ -49,9 +50,13 @@ def raise_fd_limit() -> int:
     return _UNLIMITED_TARGET if soft == resource.RLIM_INFINITY else soft
 
 
-def connection_cap(fd_limit: int) -> int:
-    """How many client connections a process with `fd_limit` descriptors may hold."""
-    reserve = max(MIN_RESERVE, fd_limit // RESERVE_FRACTION)
+def connection_cap(fd_limit: int, backlog: int) -> int:
+    """How many client connections a process with `fd_limit` descriptors may hold.
+
+    Besides the reserve, one listen `backlog` more: asyncio accepts up to that
+    many sockets in one go, before the front door sees (and counts) the first.
+    """
+    reserve = max(MIN_RESERVE, fd_limit // RESERVE_FRACTION) + backlog
     return max(1, fd_limit - reserve)
 
 

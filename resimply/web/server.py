@@ -135,7 +135,8 @@ class FrontDoor(asyncio.Protocol):
         is_stream = head.startswith(STREAM_PREFIXES)
         if self._client is None and is_stream:
             # Through a proxy, a stream is one client's for the connection's whole life.
-            self._client = client_key(doors.proxies.client_ip(self._peer, head))
+            client = doors.proxies.client_ip(self._peer, head)
+            self._client = None if client is None else client_key(client)
         if self._client is not None:
             refused = doors.ledger.attribute(self._client)
             if refused is not None:
@@ -186,6 +187,14 @@ class FrontDoor(asyncio.Protocol):
             self._transport.abort()
 
     def eof_received(self) -> bool | None:
+        if isinstance(self._inner, asyncio.StreamReaderProtocol):
+            # Hypercorn treats the client's EOF as the client gone (its request is
+            # disconnected) but keeps the socket until its keep-alive timer ends,
+            # 75 s: a client opening and closing connections would pile up
+            # descriptors. Closing here frees the descriptor at once; Hypercorn's
+            # task ends with the connection (its writes fail quietly).
+            self._inner.eof_received()
+            return False
         if self._inner is not None:
             return self._inner.eof_received()
         return False
@@ -212,10 +221,8 @@ class FrontDoor(asyncio.Protocol):
 
 
 def _head_ends(head: bytes, searched: int) -> bool:
-    """Whether `head` holds a complete request head (`searched`: bytes known not
-    to end it). Empty lines before the request line do not count (RFC 9112 §2.2)."""
-    lead = len(head) - len(head.lstrip(b"\r\n")) if head[:1] in (b"\r", b"\n") else 0
-    return _HEAD_END.search(head, max(searched, lead)) is not None
+    """Whether `head` holds a complete request head (`searched`: bytes known not to end it)."""
+    return _HEAD_END.search(head, searched) is not None
 
 
 def hypercorn_config(settings: Settings, host: str, port: int) -> Config:
@@ -253,7 +260,7 @@ async def serve(
     settings = state.settings
     fd_limit = raise_fd_limit()
     ledger = Ledger(
-        cap=connection_cap(fd_limit),
+        cap=connection_cap(fd_limit, config.backlog),
         per_client=settings.max_connections_per_ip,
         partial_per_client=settings.max_partial_heads_per_ip,
     )
