@@ -25,7 +25,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from resimply.auth import mint_dev_token
-from resimply.settings import Settings
+from resimply.settings import Settings, SettingsError
 from resimply.web import create_app
 from resimply.web.admission import CLOSE, Ledger, TrustedProxies, client_key
 from resimply.web.descriptors import ACCEPT_FAILED, AcceptErrorLog, connection_cap
@@ -422,3 +422,13 @@ def _restore_fd_limit() -> Iterator[None]:
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)
     yield
     resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
+
+def test_trusted_proxies_setting() -> None:
+    assert "172.16.0.0/12" in Settings.from_env({}).trusted_proxies
+    assert Settings.from_env({"RESIMPLY_TRUSTED_PROXIES": "none"}).trusted_proxies == ()
+    assert Settings.from_env({"RESIMPLY_TRUSTED_PROXIES": ""}).trusted_proxies == ()
+    parsed = Settings.from_env({"RESIMPLY_TRUSTED_PROXIES": "10.1.2.3, ::1"}).trusted_proxies
+    assert parsed == ("10.1.2.3/32", "::1/128")
+    with pytest.raises(SettingsError, match="RESIMPLY_TRUSTED_PROXIES"):
+        Settings.from_env({"RESIMPLY_TRUSTED_PROXIES": "caddy"})
