@@ -29,7 +29,7 @@ from resimply.settings import Settings, SettingsError
 from resimply.web import create_app
 from resimply.web.admission import CLOSE, Ledger, TrustedProxies, client_key
 from resimply.web.descriptors import ACCEPT_FAILED, AcceptErrorLog, connection_cap
-from resimply.web.server import hypercorn_config, serve
+from resimply.web.server import HALF_CLOSED_GRACE_S, hypercorn_config, serve
 from tests.servers import BIN, Process, free_port, wait_for
 
 USER = "f00df00d-f00d-4f00-8f00-f00df00df00d"
@@ -155,6 +155,19 @@ async def test_a_head_in_pieces_or_with_bare_lf_is_served(
         assert (await answer(reader))[0] == 200
 
 
+async def test_a_client_that_half_closes_gets_its_answer_then_the_socket_is_freed(
+    redis_url: str, tmp_path: Path, key_prefix: str
+) -> None:
+    # Hypercorn alone held such a socket for its 75 s keep-alive timeout.
+    async with running(redis_url, tmp_path, key_prefix) as (port, _):
+        reader, writer = await connect(port)
+        writer.write(health())
+        writer.write_eof()
+        assert (await answer(reader))[0] == 200
+        async with asyncio.timeout(HALF_CLOSED_GRACE_S + 5):
+            assert await reader.read() == b""
+
+
 # --- connections per client ---------------------------------------------------------
 
 
@@ -196,7 +209,7 @@ async def test_connections_beyond_the_per_ip_limit_get_429_with_retry_after(
             writer.close()
             return status == 200
 
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(20):  # after HALF_CLOSED_GRACE_S
             while not await admitted():
                 await asyncio.sleep(0.05)
 

@@ -49,6 +49,8 @@ STREAM_PREFIXES = (b"GET /events/", b"GET /ws/", b"GET /wss/")
 # refuses it (h11's limit, and the stream server's, is 16 KiB too).
 MAX_HEAD_BYTES = 16 * 1024
 _HEAD_END = re.compile(rb"\n\r?\n")  # CRLF CRLF, or bare LF as h11 accepts
+# How long a Hypercorn connection stays open after the client's EOF (see eof_received).
+HALF_CLOSED_GRACE_S = 5.0
 # Hypercorn reads in 64 KiB steps; the reader may hold that much before pausing.
 READER_LIMIT = 2**16
 
@@ -187,17 +189,18 @@ class FrontDoor(asyncio.Protocol):
             self._transport.abort()
 
     def eof_received(self) -> bool | None:
-        if isinstance(self._inner, asyncio.StreamReaderProtocol):
-            # Hypercorn treats the client's EOF as the client gone (its request is
-            # disconnected) but keeps the socket until its keep-alive timer ends,
-            # 75 s: a client opening and closing connections would pile up
-            # descriptors. Closing here frees the descriptor at once; Hypercorn's
-            # task ends with the connection (its writes fail quietly).
-            self._inner.eof_received()
-            return False
-        if self._inner is not None:
-            return self._inner.eof_received()
-        return False
+        inner = self._inner
+        if inner is None:
+            return False  # the head never came: close
+        keep_open = inner.eof_received()
+        if keep_open and isinstance(inner, asyncio.StreamReaderProtocol):
+            # Hypercorn takes the client's EOF as the client gone, but keeps the
+            # socket until its keep-alive timer ends (75 s): a client opening and
+            # closing connections would pile up descriptors. A short grace still
+            # lets a client that half-closed after its request read the answer.
+            assert self._transport is not None
+            self._timer = self._doors.loop.call_later(HALF_CLOSED_GRACE_S, self._transport.close)
+        return keep_open
 
     def pause_writing(self) -> None:
         if self._inner is not None:
