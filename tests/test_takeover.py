@@ -7,6 +7,7 @@ local video server until the test releases them (as in test_shutdown.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from pathlib import Path
@@ -18,13 +19,14 @@ from arq.constants import in_progress_key_prefix
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from resimply.heartbeat import Heartbeat
+from resimply.heartbeat import INTERVAL_S, Heartbeat
 from resimply.keys import Keys
 from resimply.lease import LEASE_S, Leases
+from resimply.resources import RETRY_ON_ERROR, redis_retry
 from resimply.sample import SAMPLE_VIDEO
 from resimply.settings import Settings
 from tests.client import auth, sse_messages, submit
-from tests.servers import BIN, GatedVideoServer, Process, Service, wait_for
+from tests.servers import BIN, GatedVideoServer, Process, RedisServer, Service, wait_for
 
 CAPTION = SAMPLE_VIDEO.with_suffix(".txt").read_text()
 JOB_TIMEOUT_S = Settings().job_timeout_s + Settings().worker_job_grace_s
@@ -97,6 +99,39 @@ async def test_a_lease_is_renewed_only_while_its_key_exists(redis: Redis) -> Non
     assert await redis.pttl(live) > 1000  # renewed to a full lease
     assert await redis.exists(ended) == 0  # a finished job's key is not brought back
     await redis.delete(live)
+
+
+@slow
+async def test_a_lease_outlasts_a_30_s_redis_outage(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, aof=True)
+    server.start()
+    # The worker's client settings (resources.open_redis).
+    redis = Redis.from_url(
+        server.url, socket_connect_timeout=5, retry=redis_retry(), retry_on_error=RETRY_ON_ERROR
+    )
+    key = in_progress_key_prefix + "job"
+    heartbeat = Heartbeat(redis, Keys("outage:"), "w1", leases=Leases(redis, {"job"}))
+    try:
+        await redis.psetex(key, JOB_TIMEOUT_S * 1000, b"1")
+        await heartbeat.start()
+        assert 0 < await redis.pttl(key) <= LEASE_S * 1000
+        await asyncio.sleep(INTERVAL_S - 0.5)  # the worst moment: just before a renewal
+        server.stop()
+        await asyncio.sleep(30)
+        server.start()
+        back = time.monotonic()
+        left = await redis.pttl(key)
+        assert left > 0, "the lease ran out during the outage"
+        # The next beat renews it (beats are bounded, so none is stuck in retries).
+        while 0 < (ttl := await redis.pttl(key)) <= left:
+            await asyncio.sleep(0.1)
+        assert ttl > left, "the lease ran out before it was renewed"
+        renewed = time.monotonic() - back
+        print(f"lease left after a 30 s outage: {left / 1000:.1f} s; renewed {renewed:.1f} s later")
+    finally:
+        await heartbeat.stop()
+        await redis.aclose()
+        server.stop()
 
 
 @slow
