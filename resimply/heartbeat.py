@@ -61,7 +61,7 @@ class Heartbeat:
         next_beat = loop.time()
         while True:
             # Beats keep their schedule, and none outlasts an interval: the
-            # client's own retries could hold one for a minute against an
+            # client's own retries could hold one for over a minute against an
             # unreachable Redis, and a lease must be renewed within one interval
             # of Redis coming back (lease.py).
             next_beat += INTERVAL_S
