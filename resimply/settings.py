@@ -79,8 +79,8 @@ class Settings:
     # Scale (issue 6): a stream write (SSE frame / WS message) that cannot reach
     # the client's socket within this many seconds cuts the client off (it resumes
     # with its last event id); threads for CPU media work (decode, JPEG) per worker
-    # (0: min(8, CPUs)); arq's backstop beyond job_timeout_s (also how long a
-    # SIGKILLed worker's job waits before another worker runs it: + 10 s).
+    # (0: min(8, CPUs)); arq's backstop beyond job_timeout_s (a SIGKILLed
+    # worker's job does not wait for it: lease.py).
     stream_send_timeout_s: float = 10.0
     # SSE / WebSocket connections on the lean stream protocol (web/stream_server.py);
     # off, Hypercorn serves them through the ASGI endpoints (web/streams.py).
