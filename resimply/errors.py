@@ -9,7 +9,8 @@
     │   ├── PayloadTooLarge       payload_too_large 413
     │   ├── UnsupportedUrl        unsupported_url  422   (also a task outcome)
     │   ├── RateLimited           rate_limited     429
-    │   └── TooManyConnections    too_many_connections 503
+    │   ├── TooManyConnections    too_many_connections 503
+    │   └── ServiceUnavailable    service_unavailable  503   (Redis unreachable)
     └── TaskError                                 (ends a task: the `error` message)
         ├── VideoNotFound         video_not_found        no
         ├── NotARecipe            not_a_recipe           no
@@ -100,6 +101,16 @@ class TooManyConnections(RequestError):
     code = "too_many_connections"
     http_status = 503
     default_message = "This server is at its connection limit; try again shortly."
+
+
+class ServiceUnavailable(RequestError):
+    code = "service_unavailable"
+    http_status = 503
+    default_message = "The service is briefly unavailable; try again in a few seconds."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message, retryable=True)
+        self.retry_after = retry_after
 
 
 # --- task errors (end a task with an `error` message) -----------------------
