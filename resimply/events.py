@@ -458,23 +458,29 @@ class StreamHub:
         return streams
 
     async def _isolate(self, streams: dict[bytes, str]) -> None:
-        """Read `streams` without blocking, in halves, until every refused stream
-        stands alone; hand out what the others hold, end the refused ones' watchers.
-        log2(n) round trips per refused stream; a refusal of the wake-up stream
-        alone (ours, always valid) means Redis refuses every read, and is raised."""
+        """After a refused XREAD: first the wake-up stream alone (ours, always
+        valid: if Redis refuses even that, it refuses every read, no stream is to
+        blame, and the error is raised), then the others in halves until every
+        refused stream stands alone — log2(n) round trips each, none blocking."""
+        wakeup = {self._wakeup_key: streams.pop(self._wakeup_key)}
+        self._dispatch(await self._redis.xread(wakeup, count=500) or ())  # type: ignore[arg-type]
+        await self._bisect(streams)
+
+    async def _bisect(self, streams: dict[bytes, str]) -> None:
+        """Hand out what `streams` hold; end the watchers of those Redis refuses to read."""
+        if not streams:
+            return
         try:
             response = await self._redis.xread(streams, count=500)  # type: ignore[arg-type]
         except ResponseError as exc:
-            if len(streams) > 1:
-                items = list(streams.items())
-                half = len(items) // 2
-                await self._isolate(dict(items[:half]))
-                await self._isolate(dict(items[half:]))
+            if len(streams) == 1:
+                (key,) = streams
+                self._refuse(key, exc)
                 return
-            (key,) = streams
-            if key == self._wakeup_key:
-                raise
-            self._refuse(key, exc)
+            items = list(streams.items())
+            half = len(items) // 2
+            await self._bisect(dict(items[:half]))
+            await self._bisect(dict(items[half:]))
             return
         self._dispatch(response or ())
 
