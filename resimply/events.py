@@ -321,6 +321,7 @@ class StreamHub:
         self.setups = asyncio.Semaphore(CONCURRENT_SETUPS)
         # Since when (monotonic) the reader cannot reach Redis; None while it can.
         self.unavailable_since: float | None = None
+        self.outages = 0  # times the reader began failing (and backing off)
         # Streams whose read Redis refused, each ended on its own (see `_isolate`).
         self.refused_reads = 0
 
@@ -518,6 +519,7 @@ class StreamHub:
         # would otherwise fill the log.
         if self.unavailable_since is None:
             self.unavailable_since = time.monotonic()
+            self.outages += 1
             log.warning("stream_reader_unavailable", error=type(exc).__name__, retry_in=retry_in)
 
     def _recovered(self) -> None:
