@@ -54,9 +54,12 @@ CONCURRENT_SETUPS = 32
 RETRY_MAX_S = 2.0
 
 # Redis's grammar for an explicit stream id, as XREAD and XRANGE take it: `ms` or
-# `ms-seq`, ASCII digits only, each part an unsigned 64-bit number. Narrower than
-# `int()`, which also takes signs, spaces, underscores and non-ASCII digits.
-_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
+# `ms-seq`, ASCII digits only, each part an unsigned 64-bit number, 127 characters
+# at most (its parse buffer). Narrower than `int()`, which also takes signs,
+# spaces, underscores and non-ASCII digits; `strtoull`'s own leniencies (a sign,
+# leading spaces) are left out too: no id the server writes has them.
+_ID = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+_ID_MAX_LEN = 127
 U64_MAX = 2**64 - 1
 MAX_ID = (U64_MAX, U64_MAX)
 
@@ -64,7 +67,7 @@ MAX_ID = (U64_MAX, U64_MAX)
 def parse_id(event_id: str) -> tuple[int, int]:
     """A stream id ("1764064800000-0", or "1764064800000" for its first entry) as a
     sortable pair; raises ValueError unless Redis would take it as it is."""
-    match = _ID.fullmatch(event_id)
+    match = _ID.fullmatch(event_id) if len(event_id) <= _ID_MAX_LEN else None
     if match is None:
         raise ValueError("a stream id is <ms> or <ms>-<seq>, in decimal digits")
     ms, seq = int(match[1]), int(match[2] or 0)

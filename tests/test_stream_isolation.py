@@ -48,9 +48,11 @@ POISONED = [
     "$",
     "+",
     "*",
+    "0" * 127 + "-1",  # longer than Redis's parse buffer
 ]
 # What Redis writes, and the shorter forms its grammar allows.
 VALID = [
+    "0" * 126 + "1",  # leading zeros: Redis reads them (the hub's cursor gets "1-0")
     "0-0",
     "1764064800000-0",
     "1764064800000-17",
