@@ -62,6 +62,7 @@ from ..events import (
     Unreadable,
     Watcher,
     canonical_id,
+    parse_id,
 )
 from ..tasks import TaskRecord
 from .errors import error_response
@@ -249,7 +250,9 @@ async def open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | No
     after = last_event_id(
         conn.headers.get("last-event-id") or conn.query_params.get("last_event_id")
     )
-    if after is not None and after == record.terminal_event_id:
+    end = record.terminal_event_id
+    # At or past the end (an id from the future included): nothing will ever follow.
+    if after is not None and end is not None and parse_id(after) >= parse_id(end):
         return None
     return task_id, after
 
