@@ -52,6 +52,12 @@ CONCURRENT_SETUPS = 32
 # to this: short enough that delivery resumes within seconds of Redis returning
 # (the client's own retries already wait up to ~15 s before the reader sees an error).
 RETRY_MAX_S = 2.0
+# A blocking XREAD that has not answered this long after its block ran out is
+# taken for a hung Redis (stopped, partitioned away): the reader's connection has
+# no read timeout (it must block), so without this it would wait forever unnoticed.
+READ_GRACE_S = 5.0
+# A watch's own Redis calls (wake-up, replay), at most; beyond, `Unavailable`.
+SUBSCRIBE_TIMEOUT_S = 10.0
 
 # Redis's grammar for an explicit stream id, as XREAD and XRANGE take it: `ms` or
 # `ms-seq`, ASCII digits only, each part an unsigned 64-bit number, 127 characters
@@ -370,6 +376,8 @@ class StreamHub:
     async def _subscribe(self, task_id: str, after: str | None) -> tuple[Watcher, _Watched]:
         if self._closing:
             raise Closing
+        if not self.available:
+            raise Unavailable  # the reader cannot read: this watch would see nothing
         key = self._keys.events(task_id).encode()
         watcher = Watcher(self._buffer_size, after)  # parses `after` before it can be a cursor
         watched = self._streams.get(key)
@@ -383,13 +391,14 @@ class StreamHub:
         watched.watchers.add(watcher)
         try:
             if wake and not self._wake_pending:
-                await self._wake()
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await self._wake()
             if self._closing:  # closed while this watch was being set up
                 watcher.close()
             self._has_streams.set()
-            async with self.setups:
+            async with self.setups, asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
                 await self._replay(key, watcher, after)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except (TimeoutError, RedisConnectionError, RedisTimeoutError, OSError) as exc:
             self._unsubscribe(watcher, watched)
             raise Unavailable from exc
         except ResponseError as exc:  # e.g. the task's key holds no stream
@@ -439,11 +448,17 @@ class StreamHub:
             streams = self._cursors()
             try:
                 try:
-                    response = await self._redis.xread(streams, count=500, block=self._block_ms)  # type: ignore[arg-type]
+                    async with asyncio.timeout(self._block_ms / 1000 + READ_GRACE_S):
+                        response = await self._redis.xread(
+                            streams,  # type: ignore[arg-type]
+                            count=500,
+                            block=self._block_ms,
+                        )
                 except ResponseError:
                     # Redis refused the read itself, not the connection: one stream's
                     # cursor or key is to blame, and the others must not wait for it.
-                    await self._isolate(streams)
+                    async with asyncio.timeout(4 * READ_GRACE_S):
+                        await self._isolate(streams)
                     response = None
             except asyncio.CancelledError:
                 raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,44 @@ async def test_open_streams_ride_out_a_redis_outage_and_new_ones_are_told_to_ret
     finally:
         for web in webs:
             web.stop()
+
+
+async def test_the_hub_notices_a_hung_redis_and_resumes_when_it_answers_again(
+    redis_server: RedisServer, key_prefix: str
+) -> None:
+    """A Redis that stops answering without closing anything (SIGSTOP: a hung host,
+    a partition) — the reader's blocking XREAD has no read timeout of its own. The
+    hub counts it as an outage once the read is overdue, refuses new watches, keeps
+    the open ones, and delivers to them once Redis answers again."""
+    from resimply.events import StreamHub, Unavailable
+    from resimply.resources import open_redis
+    from resimply.settings import Settings
+
+    client = open_redis(Settings.from_env({"REDIS_URL": redis_server.url}))
+    writer = Redis.from_url(redis_server.url)
+    keys = Keys(key_prefix)
+    hub = StreamHub(client, keys, block_ms=1000)
+    await hub.start()
+    assert redis_server.proc is not None
+    try:
+        async with hub.watch("t") as watcher:
+            first: bytes = await writer.xadd(keys.events("t"), {"t": "progress", "d": b"{}"})
+            async with asyncio.timeout(10):
+                assert (await watcher.next()).event_id == first.decode()
+            os.kill(redis_server.proc.pid, signal.SIGSTOP)
+            try:
+                await asyncio.to_thread(wait_for, lambda: not hub.available, what="outage")
+                with pytest.raises(Unavailable):
+                    async with hub.watch("new"):
+                        pass
+            finally:
+                os.kill(redis_server.proc.pid, signal.SIGCONT)
+            second: bytes = await writer.xadd(keys.events("t"), {"t": "progress", "d": b"{}"})
+            async with asyncio.timeout(30):
+                assert (await watcher.next()).event_id == second.decode()
+            assert hub.available
+            assert hub.outages == 1
+    finally:
+        await hub.stop()
+        await writer.aclose()
+        await client.aclose()
