@@ -441,7 +441,10 @@ class StreamHub:
     async def _run(self) -> None:
         backoff = 0.1
         while True:
-            if not self._streams:
+            # Idle, the reader waits for a watch; not while Redis is unavailable
+            # (it then reads its wake-up stream alone): new watches are refused
+            # until a read succeeds, so it must go on trying without them.
+            if not self._streams and self.available:
                 self._has_streams.clear()
                 await self._has_streams.wait()
             self._wake_pending = False  # streams added from here on need a wake-up

@@ -172,6 +172,41 @@ async def test_a_refusal_of_every_read_is_an_outage_not_a_poisoned_stream(
         await hub.stop()
 
 
+async def test_after_an_outage_that_every_watcher_left_new_watches_open_again(
+    redis: Redis, key_prefix: str
+) -> None:
+    """New watches are refused while the reader cannot read; with nobody left
+    watching, the reader must still find out that Redis is back."""
+    from resimply.events import Unavailable
+
+    keys = Keys(key_prefix)
+    hub = StreamHub(redis, keys, block_ms=1000)
+    real_xread = redis.xread
+    refusing = True
+
+    async def xread(*args: Any, **kwargs: Any) -> Any:
+        if refusing:
+            raise ConnectionError("Connection refused")
+        return await real_xread(*args, **kwargs)
+
+    redis.xread = xread  # type: ignore[method-assign]
+    await hub.start()
+    try:
+        async with hub.watch("a"):
+            await asyncio.to_thread(wait_for, lambda: not hub.available, what="outage")
+        with pytest.raises(Unavailable):
+            async with hub.watch("b"):
+                pass
+        refusing = False  # Redis is back; nobody is watching anything
+        await asyncio.to_thread(wait_for, lambda: hub.available, what="recovery")
+        async with hub.watch("b") as watcher:
+            last = await publish(redis, keys, "b", 1)
+            async with asyncio.timeout(10):
+                assert (await watcher.next()).event_id == last
+    finally:
+        await hub.stop()
+
+
 async def test_nothing_can_follow_the_largest_id(redis: Redis, key_prefix: str) -> None:
     keys = Keys(key_prefix)
     hub = StreamHub(redis, keys, block_ms=2000)
