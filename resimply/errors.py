@@ -8,8 +8,9 @@
     │   ├── AlreadyFinished       already_finished 409
     │   ├── PayloadTooLarge       payload_too_large 413
     │   ├── UnsupportedUrl        unsupported_url  422   (also a task outcome)
-    │   ├── RateLimited           rate_limited     429
-    │   └── TooManyConnections    too_many_connections 503
+    │   ├── RateLimited           rate_limited     429   + Retry-After
+    │   ├── TooManyConnections    too_many_connections 503
+    │   └── ServiceUnavailable    service_unavailable  503 + Retry-After (Redis down or full)
     └── TaskError                                 (ends a task: the `error` message)
         ├── VideoNotFound         video_not_found        no
         ├── NotARecipe            not_a_recipe           no
@@ -100,6 +101,22 @@ class TooManyConnections(RequestError):
     code = "too_many_connections"
     http_status = 503
     default_message = "This server is at its connection limit; try again shortly."
+
+
+class ServiceUnavailable(RequestError):
+    """Redis cannot serve the request now (down, restarting, hung, full): nothing
+    is wrong with the request, which can be sent again as it is."""
+
+    code = "service_unavailable"
+    http_status = 503
+    default_retryable = True
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(
+            message or f"The service is briefly unavailable; try again in {retry_after} s.",
+            retryable=True,
+        )
+        self.retry_after = retry_after
 
 
 # --- task errors (end a task with an `error` message) -----------------------

@@ -76,6 +76,10 @@ class Settings:
     ws_ping_interval_s: float = 20.0
     watcher_queue_size: int = 256
     max_connections: int = 10_000
+    # Isolation (issue 11): live streams one user may hold per web process, on
+    # both stream paths together; one more is refused (429 / WS close 1008).
+    # Tabs and devices following a few tasks each stay far below it.
+    streams_per_user: int = 20
     # Scale (issue 6): a stream write (SSE frame / WS message) that cannot reach
     # the client's socket within this many seconds cuts the client off (it resumes
     # with its last event id); threads for CPU media work (decode, JPEG) per worker
@@ -285,6 +289,7 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         task_ttl_s=_int(env, "RESIMPLY_TASK_TTL_S", base.task_ttl_s),
         sse_heartbeat_s=float(_int(env, "RESIMPLY_SSE_HEARTBEAT_S", int(base.sse_heartbeat_s))),
         max_connections=_int(env, "RESIMPLY_MAX_CONNECTIONS", base.max_connections),
+        streams_per_user=_int(env, "RESIMPLY_STREAMS_PER_USER", base.streams_per_user),
         ws_ping_interval_s=float(
             _int(env, "RESIMPLY_WS_PING_INTERVAL_S", int(base.ws_ping_interval_s))
         ),

@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import RateLimited, ResimplyError
+from ..errors import RateLimited, ResimplyError, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -18,7 +18,11 @@ _HTTP_CODES = {
 
 
 def error_response(error: ResimplyError) -> JSONResponse:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    headers = (
+        {"Retry-After": str(error.retry_after)}
+        if isinstance(error, RateLimited | ServiceUnavailable)
+        else None
+    )
     if error.http_status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="resimply"'}
     return JSONResponse(error.to_dict(), status_code=error.http_status, headers=headers)
