@@ -11,7 +11,6 @@ and pings are in test_streams_fanout.py; the whole product in test_e2e.py."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import gc
 import json
@@ -32,18 +31,20 @@ from starlette.applications import Starlette
 from resimply.auth import mint_dev_token
 from resimply.keys import Keys
 from resimply.settings import Settings
-from resimply.web import create_app, wsframes
+from resimply.web import create_app
 from resimply.web.server import hypercorn_config, serve
 from resimply.web.state import WebState
+from tests import ws_wire
 from tests.servers import free_port
-from tests.test_wsframes import client_frame
+from tests.ws_wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, client_frame, close_code
 
 USER = "abababab-abab-4bab-8bab-abababababab"
 OTHER = "cdcdcdcd-cdcd-4dcd-8dcd-cdcdcdcdcdcd"
 CONNECTIONS = 200
 # Traced bytes per open, idle stream, the client's socket object included:
-# measured ≈ 3.2 KB (SSE) and ≈ 3.4 KB (WebSocket). Through Hypercorn's ASGI
-# path the same stream held ≈ 27 KB.
+# measured ≈ 3.1 KB (SSE) and ≈ 4.7 KB (WebSocket: 1.7 KB of it wsproto's
+# `Connection`; 3.0 KB with the hand-written framing it replaced). Through
+# Hypercorn's ASGI path the same stream held ≈ 27 KB.
 MAX_TRACED_PER_CONNECTION = 6_000
 
 
@@ -167,9 +168,9 @@ async def read_close_frame(sock: socket.socket, timeout: float = 5) -> int | Non
     data = b""
     async with asyncio.timeout(timeout):
         while True:
-            for opcode, payload in complete_frames(data):
-                if opcode == wsframes.OP_CLOSE:
-                    return wsframes.parse_close(payload)
+            for opcode, payload in server_frames(data):
+                if opcode == OP_CLOSE:
+                    return close_code(payload)
             chunk = await loop.sock_recv(sock, 65536)
             assert chunk, "the connection ended without a close frame"
             data += chunk
@@ -183,7 +184,7 @@ def sse_request(task_id: str, token: str, *, extra: str = "") -> bytes:
     return (f"GET /events/{task_id}?token={token} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").encode()
 
 
-WS_KEY = base64.b64encode(b"0123456789abcdef").decode()
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3: "the sample nonce"
 
 
 def ws_request(task_id: str, token: str, *, path: str = "ws") -> bytes:
@@ -194,26 +195,9 @@ def ws_request(task_id: str, token: str, *, path: str = "ws") -> bytes:
     ).encode()
 
 
-def complete_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """The frames of `data` that arrived whole."""
-    frames = server_frames(data)
-    if frames and sum(len(wsframes.frame(o, p)) for o, p in frames) > len(data):
-        frames.pop()
-    return frames
-
-
 def server_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """(opcode, payload) of the unmasked frames a server sent."""
-    frames = []
-    while len(data) >= 2:
-        opcode, size, offset = data[0] & 0x0F, data[1] & 0x7F, 2
-        if size == 126:
-            size, offset = struct.unpack("!H", data[2:4])[0], 4
-        elif size == 127:
-            size, offset = struct.unpack("!Q", data[2:10])[0], 10
-        frames.append((opcode, data[offset : offset + size]))
-        data = data[offset + size :]
-    return frames
+    """(opcode, payload) of the whole frames a server sent."""
+    return ws_wire.server_frames(data)[0]
 
 
 async def settled(tasks: int) -> None:
@@ -307,16 +291,15 @@ async def test_websocket_answers_pings_and_closes_as_the_client_asks(running: Ru
     await send(sock, ws_request(task_id, running.token, path="wss"))
     head = await read_until(sock, b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
-    assert f"Sec-WebSocket-Accept: {wsframes.accept_key(WS_KEY.encode()).decode()}".encode() in head
+    # RFC 6455 §1.3's example key and answer
+    assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in head
     await wait_streams(running.state, 1)
-    await send(sock, client_frame(wsframes.OP_PING, b"are you there"))
-    assert (wsframes.OP_PONG, b"are you there") in server_frames(
-        await read_until(sock, b"are you there")
-    )
-    await send(sock, client_frame(wsframes.OP_CLOSE, struct.pack("!H", 1000)))
+    await send(sock, client_frame(OP_PING, b"are you there"))
+    assert (OP_PONG, b"are you there") in server_frames(await read_until(sock, b"are you there"))
+    await send(sock, client_frame(OP_CLOSE, struct.pack("!H", 1000)))
     frames = server_frames(await read_to_eof(sock))
-    assert frames[-1][0] == wsframes.OP_CLOSE
-    assert wsframes.parse_close(frames[-1][1]) == 1000
+    assert frames[-1][0] == OP_CLOSE
+    assert close_code(frames[-1][1]) == 1000
     await wait_streams(running.state, 0)
     sock.close()
 
@@ -329,7 +312,7 @@ async def test_a_silent_websocket_is_pinged_then_dropped(running: Running) -> No
     await wait_streams(running.state, 1)
     # Ping interval 1 s: a ping, then — never answered — the connection is dropped.
     data = await read_to_eof(sock, timeout=10)
-    assert wsframes.OP_PING in [opcode for opcode, _ in server_frames(data)]
+    assert OP_PING in [opcode for opcode, _ in server_frames(data)]
     await wait_streams(running.state, 0)
     sock.close()
 
@@ -337,8 +320,8 @@ async def test_a_silent_websocket_is_pinged_then_dropped(running: Running) -> No
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
-        (wsframes.frame(wsframes.OP_TEXT, b"not masked"), wsframes.CLOSE_PROTOCOL_ERROR),
-        (client_frame(wsframes.OP_TEXT, b"x" * 70_000), wsframes.CLOSE_TOO_BIG),
+        (client_frame(OP_TEXT, b"not masked", masked=False), 1002),
+        (client_frame(OP_TEXT, b"x" * 70_000), 1009),
     ],
     ids=["unmasked", "too-big"],
 )
@@ -352,7 +335,7 @@ async def test_a_broken_websocket_frame_closes_with_its_code(
     await wait_streams(running.state, 1)
     await send(sock, frame)
     assert await read_close_frame(sock) == code
-    await send(sock, client_frame(wsframes.OP_CLOSE, struct.pack("!H", code)))
+    await send(sock, client_frame(OP_CLOSE, struct.pack("!H", code)))
     assert await read_to_eof(sock) == b""
     await wait_streams(running.state, 0)
     sock.close()
@@ -402,7 +385,7 @@ async def test_another_users_task_is_not_found_on_both_transports(running: Runni
     await send(sock, ws_request(task_id, other))
     _, _, frames = (await read_to_eof(sock)).partition(b"\r\n\r\n")
     (opcode, payload), *_ = server_frames(frames)
-    assert opcode == wsframes.OP_CLOSE and wsframes.parse_close(payload) == 4003
+    assert opcode == OP_CLOSE and close_code(payload) == 4003
     sock.close()
 
 
@@ -433,9 +416,9 @@ async def test_shutdown_ends_every_stream_at_once(running: Running) -> None:
     await wait_streams(running.state, 2)
     running.stop.set()
     assert (await read_to_eof(sse)).endswith(b"0\r\n\r\n")
-    await send(ws, client_frame(wsframes.OP_CLOSE, struct.pack("!H", 1001)))
+    await send(ws, client_frame(OP_CLOSE, struct.pack("!H", 1001)))
     frames = server_frames(await read_to_eof(ws))
-    assert (wsframes.OP_CLOSE, struct.pack("!H", 1001)) in [(o, p[:2]) for o, p in frames]
+    assert (OP_CLOSE, struct.pack("!H", 1001)) in [(o, p[:2]) for o, p in frames]
     sse.close()
     ws.close()
 
