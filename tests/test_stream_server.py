@@ -31,7 +31,7 @@ from starlette.applications import Starlette
 from resimply.auth import mint_dev_token
 from resimply.keys import Keys
 from resimply.settings import Settings
-from resimply.web import create_app
+from resimply.web import create_app, stream_server
 from resimply.web.server import hypercorn_config, serve
 from resimply.web.state import WebState
 from tests import ws_wire
@@ -441,3 +441,49 @@ async def test_with_lean_streams_off_hypercorn_serves_every_stream(
         assert f"id: {last}\nevent: completion".encode() in await read_until(sock, last.encode())
         sock.close()
         await wait_streams(server.state, 0)
+
+
+async def test_a_ping_flood_that_never_reads_is_held_back_then_cut_off(
+    redis_url: str, tmp_path: Path, key_prefix: str
+) -> None:
+    """A client that sends pings and never reads their pongs: once its socket
+    stops taking our writes, the server stops reading it (TCP then holds the
+    flood back in the client's own buffers) and answers at most the latest
+    ping, so the process does not grow; after the send timeout it is cut off."""
+    async with run_server(
+        redis_url, tmp_path, key_prefix, RESIMPLY_STREAM_SEND_TIMEOUT_S="2"
+    ) as server:
+        task_id = await server.task()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # takes few pongs
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        await send(sock, ws_request(task_id, server.token))
+        await read_until(sock, b"\r\n\r\n")
+        await wait_streams(server.state, 1)
+        flood = client_frame(OP_PING, b"p" * 125, mask=bytes(4)) * (256 * 1024)  # 32 MiB
+        gc.collect()
+        tracemalloc.start()
+        try:
+            # Sending stops when TCP's window is full; the cut-off ends it.
+            with contextlib.suppress(TimeoutError, OSError):
+                async with asyncio.timeout(10):
+                    await loop.sock_sendall(sock, flood)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        print(f"ping flood: {peak / 1e6:.1f} MB traced at the peak")
+        assert peak < 2_000_000, peak  # before: every pong queued (6.6 MB in this test)
+        await wait_streams(server.state, 0)  # cut off: its slot is free
+        sock.close()
+
+
+async def test_a_head_that_never_ends_is_dropped_after_the_head_timeout(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream_server, "HEAD_TIMEOUT_S", 0.5)
+    sock = await connect(running.port)
+    await send(sock, b"GET /events/abc HTTP/1.1\r\nHost: x\r\n")  # no blank line, ever
+    assert await read_to_eof(sock, timeout=10) == b""
+    sock.close()
