@@ -16,7 +16,8 @@ each on the lean stream path and, for comparison, on Hypercorn's
 the RSS per idle stream with `IDLE` WebSocket and SSE clients open.
 
 Before issue 11 the lean path answered every ping into an unbounded write
-buffer and never stopped reading: ≈ 90 MB of growth in 12 s. Now reading
+buffer and never stopped reading: +42 MB after 10 s in this scenario (+90 MB in
+12 s in the issue's attack). Now reading
 pauses while writes are paused and the pings in between get one pong, so TCP
 holds the flood back in the client's own buffers, and the stream send timeout
 (`RESIMPLY_STREAM_SEND_TIMEOUT_S`, 10 s) cuts the client off.
@@ -216,7 +217,12 @@ def main() -> None:
         tmp = Path(name)
         with redis_server(tmp) as redis_url:
             asyncio.run(scenario(redis_url, tmp))
-    print("(before issue 11 the lean path's flood: ≈ +90 MB in 12 s; idle stream ≈ 4–5 KB)")
+    # This scenario on the main before issue 11 (hand-written framing, no flow control).
+    print(
+        "(before: lean ping flood +42 MB after 10 s, +47 MB at the peak, 58 MB sent, cut off "
+        "after 11 s; RSS per idle stream: WebSocket 2.3 KB, SSE 2.4 KB; the issue saw +90 MB "
+        "in 12 s)"
+    )
 
 
 if __name__ == "__main__":
