@@ -13,7 +13,9 @@ for UTF-8 and size) and dropped, so "open" is the answer to a valid one — the
 server still answers the probe ping sent after each case's frames.
 
 Where Hypercorn answers otherwise, the row says what it does and why that is
-not ours to change (`hypercorn=` and `why=`); nothing is skipped.
+not ours to change (`hypercorn=` and `why=`); nothing is skipped. The message
+limit (64 KiB) is ours on both paths: `server.py` sets Hypercorn's, and
+`hypercorn_ws` keeps Hypercorn from buffering what follows past it.
 """
 
 from __future__ import annotations
