@@ -98,6 +98,10 @@ async def run_server(
             "RESIMPLY_KEY_PREFIX": key_prefix,
             "RESIMPLY_RATE_LIMIT_PER_MINUTE": "10000",
             "RESIMPLY_WS_PING_INTERVAL_S": "1",
+            # One user on one address opens hundreds of streams here (the
+            # per-user and per-address limits of issue 11 are tested elsewhere).
+            "RESIMPLY_STREAMS_PER_USER": "10000",
+            "RESIMPLY_MAX_CONNECTIONS_PER_IP": "10000",
             **env,
         }
     )
