@@ -37,10 +37,11 @@ from hypercorn.utils import wrap_app
 
 from ..errors import RequestTimeout, ResimplyError
 from ..settings import Settings
+from . import hypercorn_ws
 from .admission import CLOSE, Ledger, TrustedProxies, client_key, refusal
 from .descriptors import AcceptErrorLog, connection_cap, raise_fd_limit
 from .state import WebState
-from .stream_server import StreamServer
+from .stream_server import MAX_CLIENT_MESSAGE, StreamServer
 
 log = structlog.get_logger(__name__)
 
@@ -236,6 +237,9 @@ def hypercorn_config(settings: Settings, host: str, port: int) -> Config:
     # Pings for the WebSockets Hypercorn serves (the ASGI fallback in `streams.py`);
     # the lean stream connections are pinged by `StreamServer`'s sweep.
     config.websocket_ping_interval = settings.ws_ping_interval_s
+    # Hypercorn buffers a client's message whole before the app sees it (16 MiB by
+    # default, per connection); a stream takes no messages: the lean path's limit.
+    config.websocket_max_message_size = MAX_CLIENT_MESSAGE  # and `hypercorn_ws` holds no more
     # On SIGTERM, open SSE / WebSocket streams end at once (see `stopping` in
     # create_app); what is left is in-flight REST requests, which are quick, and
     # Hypercorn's ping timer of each closed WebSocket, which would otherwise keep
@@ -250,6 +254,7 @@ async def serve(
 ) -> None:
     """Serve `app` (ASGI) on `config.bind` until `shutdown_trigger` returns."""
     config.set_statsd_logger_class(StatsdLogger)
+    hypercorn_ws.install()
     loop = asyncio.get_running_loop()
     wrapped = wrap_app(app, config.wsgi_max_body_size, None)
     lifespan_state: dict[str, Any] = {}
