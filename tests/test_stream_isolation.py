@@ -316,10 +316,11 @@ async def sse_open(session: aiohttp.ClientSession, svc: Service, task_id: str, t
     return response
 
 
-async def test_one_user_cannot_hold_more_than_their_share_of_streams(asgi_web: Service) -> None:
-    # The ASGI path: the lean stream server counts a user's streams once it passes
-    # `streams.stream_user(scope)` to take_slot / release_slot (web/stream_server.py).
-    web = asgi_web
+@pytest.mark.parametrize("path", ["lean_web", "asgi_web"])
+async def test_one_user_cannot_hold_more_than_their_share_of_streams(
+    request: pytest.FixtureRequest, path: str
+) -> None:
+    web: Service = request.getfixturevalue(path)
     token, other = web.token(USER), web.token(OTHER)
     task_id = make_task(web, token)
     other_task = make_task(web, other)

@@ -162,6 +162,7 @@ class StreamConnection(asyncio.Protocol):
         "_started",
         "_status",
         "_transport",
+        "_user",
         "_watch",
         "_watcher",
         "_ws",
@@ -170,6 +171,7 @@ class StreamConnection(asyncio.Protocol):
     def __init__(self, server: StreamServer) -> None:
         self._server = server
         self._transport: asyncio.Transport | None = None
+        self._user: str | None = None  # whose stream the slot counts for (streams.take_slot)
         self._h11: h11.Connection | None = None  # while the head is read
         self._ws: Connection | None = None  # from the 101 until the client broke the protocol
         # Bytes of the client's current message: the head, then a WebSocket message.
@@ -330,7 +332,8 @@ class StreamConnection(asyncio.Protocol):
                 # The client saw the end already: 204 makes EventSource stop reconnecting.
                 self._respond(204, [], b"")
                 return None
-            streams.take_slot(state)
+            self._user = streams.stream_user(scope)
+            streams.take_slot(state, self._user)
             self._slot = True
         except ResimplyError as exc:
             self._respond_error(exc)
@@ -355,7 +358,8 @@ class StreamConnection(asyncio.Protocol):
         try:
             async with state.hub.setups:
                 opened = await streams.open_ws(scope, state)
-            streams.take_slot(state)
+            self._user = streams.stream_user(scope)
+            streams.take_slot(state, self._user)
             self._slot = True
         except ResimplyError as exc:
             self._end_ws(streams.ws_close_code(exc), exc.message)
@@ -458,7 +462,7 @@ class StreamConnection(asyncio.Protocol):
             self._watcher = None
         if self._slot:
             self._slot = False
-            streams.release_slot(self._server.state)
+            streams.release_slot(self._server.state, self._user)
 
     # --- what the WebSocket client sends ---------------------------------------------
 
