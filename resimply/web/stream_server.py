@@ -59,13 +59,19 @@ from wsproto.handshake import WEBSOCKET_VERSION
 from wsproto.utilities import generate_accept_token
 
 from ..errors import ResimplyError
-from ..events import Abandoned, Closing, Event, Lagged, Watch, Watcher
+from ..events import Abandoned, Closing, Event, Lagged, Unavailable, Unreadable, Watch, Watcher
 from ..logs import redact_text
 from . import streams
 from .access_log import log_request
 from .errors import error_response
 from .state import WebState
-from .streams import CLOSE_FRAME_TIMEOUT_S, WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER
+from .streams import (
+    CLOSE_FRAME_TIMEOUT_S,
+    WS_GOING_AWAY,
+    WS_INTERNAL_ERROR,
+    WS_NORMAL,
+    WS_TRY_AGAIN_LATER,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -377,8 +383,8 @@ class StreamConnection(asyncio.Protocol):
         watch = self._watch = self._server.state.hub.watch(task_id, after)
         try:
             watcher = await watch.open()
-        except Closing:
-            self._end(Closing())
+        except Closing as exc:
+            self._end(exc)
             return
         except Exception:
             log.exception("stream_watch_failed", task_id=task_id)
@@ -422,6 +428,10 @@ class StreamConnection(asyncio.Protocol):
         if self._is_ws:
             if reason is None:
                 self._end_ws(WS_NORMAL)
+            elif isinstance(reason, Unavailable):  # as the ASGI path (streams._stream_ws)
+                self._end_ws(WS_TRY_AGAIN_LATER, streams.unavailable().message)
+            elif isinstance(reason, Unreadable):
+                self._end_ws(WS_INTERNAL_ERROR, "This task's messages cannot be read.")
             elif isinstance(reason, Closing):
                 self._end_ws(WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")
             else:

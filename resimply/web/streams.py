@@ -148,7 +148,8 @@ def release_slot(state: WebState, user_id: str | None = None) -> None:
             state.user_streams.pop(user_id, None)  # no entry per user who ever streamed
 
 
-def _unavailable() -> ServiceUnavailable:
+def unavailable() -> ServiceUnavailable:
+    """What a stream asked for while Redis is away is told (both stream paths)."""
     return ServiceUnavailable(
         "Live updates are briefly unavailable; retry in a few seconds "
         "(with your last event_id) or poll GET /task/{task_id}.",
@@ -161,14 +162,14 @@ async def owned_task(conn: HTTPConnection, state: WebState) -> tuple[str, TaskRe
     the caller's user id is left in the scope for `take_slot` (`stream_user`).
     Raises `ServiceUnavailable` while Redis cannot be reached."""
     if not state.hub.available:
-        raise _unavailable()  # at once: the lookup would only wait for its timeout
+        raise unavailable()  # at once: the lookup would only wait for its timeout
     identity = await identify(conn, allow_query_token=True)
     task_id: str = conn.path_params["task_id"]
     try:
         async with asyncio.timeout(SETUP_TIMEOUT_S):
             record = await state.tasks.get_owned(task_id, identity.user_id)
     except (TimeoutError, RedisConnectionError, RedisTimeoutError, OSError):
-        raise _unavailable() from None
+        raise unavailable() from None
     if record is None:
         raise NotFound("No such task.")
     conn.scope[USER_SCOPE_KEY] = identity.user_id
@@ -274,7 +275,7 @@ async def _stream_sse(
     try:
         watcher = await watch.open()
     except Unavailable:
-        await error_response(_unavailable())(scope, receive, send)
+        await error_response(unavailable())(scope, receive, send)
         return
     except Unreadable:
         await error_response(ResimplyError("This task's messages cannot be read."))(
@@ -405,7 +406,7 @@ async def _stream_ws(
     except (Lagged, _TooSlow):
         await _close_ws(send, WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id.")
     except Unavailable:
-        await _close_ws(send, WS_TRY_AGAIN_LATER, _unavailable().message)
+        await _close_ws(send, WS_TRY_AGAIN_LATER, unavailable().message)
     except Unreadable:
         await _close_ws(send, WS_INTERNAL_ERROR, "This task's messages cannot be read.")
     except Closing:
