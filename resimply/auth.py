@@ -67,6 +67,14 @@ WRONG_ISSUER = "The access token was issued by another Supabase project (wrong i
 BAD_SUBJECT = 'The access token\'s "sub" claim must be a non-empty user id.'
 INVALID = "The access token is invalid; sign in again."
 NO_KID = "The access token does not name its signing key (kid); sign in again."
+UNKNOWN_CRITICAL = (
+    'The access token requires header extensions ("crit") that this server does not '
+    "support; send a standard Supabase access token."
+)
+# Header parameters of JWS/JWA themselves, which RFC 7515 §4.1.11 forbids in "crit".
+_STANDARD_HEADERS = frozenset(
+    {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
+)
 
 
 @dataclass(frozen=True)
@@ -279,6 +287,8 @@ class TokenVerifier:
             raise Unauthorized(MALFORMED) from None
         if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
             raise Unauthorized(MALFORMED)
+        if "crit" in header:
+            raise Unauthorized(_critical_problem(header["crit"]))
         alg = header["alg"]
         if alg not in self._algorithms:
             raise Unauthorized(_refused_algorithm(alg))
@@ -338,6 +348,24 @@ class TokenVerifier:
             claims, issuer=self._issuer, leeway=self._leeway, now=self._clock()
         )
         return problem or INVALID
+
+
+def _critical_problem(crit: object) -> str:
+    """Why a token with a `crit` header is refused (RFC 7515 §4.1.11).
+
+    python-jose ignores `crit`, so it is checked here. This server understands no
+    JWS extension, so every well-formed `crit` names one it must reject; a `crit`
+    that is not a non-empty list of distinct non-standard names is malformed.
+    """
+    if (
+        not isinstance(crit, list)
+        or not crit
+        or not all(isinstance(name, str) and name for name in crit)
+        or len(set(crit)) != len(crit)
+        or _STANDARD_HEADERS.intersection(crit)
+    ):
+        return MALFORMED
+    return UNKNOWN_CRITICAL
 
 
 def _refused_algorithm(alg: str) -> str:

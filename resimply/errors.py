@@ -191,3 +191,14 @@ class InternalError(TaskError):
     code = "internal"
     default_retryable = True
     default_message = "Something went wrong on our side."
+
+
+# --- added for issue 11 (bodies and heads) -----------------------------------
+
+
+class RequestTimeout(RequestError):
+    """The request body did not arrive in time (`RESIMPLY_BODY_TIMEOUT_S`)."""
+
+    code = "request_timeout"
+    http_status = 408
+    default_message = "The request body did not arrive in time; send it at once."

@@ -9,6 +9,16 @@ replay already gave it (stream ids only grow). A watcher that falls too far
 behind is cut off — it can resume with its last event id — and never slows
 the reader or the other watchers. When the process shuts down, `close()` ends
 every watcher the same way, so clients resume on another process.
+
+One client's input never reaches another client's read: resume ids are held to
+Redis's own id grammar (`parse_id`), and should the shared `XREAD` still be
+refused (a `ResponseError`: a bad cursor, a key of another type), the hub reads
+the watched streams in halves until the refused ones stand alone, ends only
+their watchers (`Unreadable`) and goes on reading the rest at once. When Redis
+cannot be reached, the hub keeps every watch open and retries: each stream's
+cursor stays where it was, so the first read after Redis returns hands out
+everything written meanwhile. One warning when reading starts failing, one info
+line when it recovers.
 """
 
 from __future__ import annotations
@@ -16,11 +26,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
+import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .keys import Keys
 
@@ -32,12 +48,38 @@ TERMINAL_TYPES = frozenset({"completion", "error"})
 # to its peak and never shrinks — after a restart, thousands of clients
 # reconnect within a second and would leave as many idle connections behind.
 CONCURRENT_SETUPS = 32
+# While Redis cannot be reached, the reader tries again after 0.1 s, doubling up
+# to this: short enough that delivery resumes within seconds of Redis returning
+# (the client's own retries already wait up to ~15 s before the reader sees an error).
+RETRY_MAX_S = 2.0
+# A blocking XREAD that has not answered this long after its block ran out is
+# taken for a hung Redis (stopped, partitioned away): the reader's connection has
+# no read timeout (it must block), so without this it would wait forever unnoticed.
+READ_GRACE_S = 5.0
+# A watch's own Redis calls (wake-up, replay), at most; beyond, `Unavailable`.
+SUBSCRIBE_TIMEOUT_S = 10.0
+
+# Redis's grammar for an explicit stream id, as XREAD and XRANGE take it: `ms` or
+# `ms-seq`, ASCII digits only, each part an unsigned 64-bit number, 127 characters
+# at most (its parse buffer). Narrower than `int()`, which also takes signs,
+# spaces, underscores and non-ASCII digits; `strtoull`'s own leniencies (a sign,
+# leading spaces) are left out too: no id the server writes has them.
+_ID = re.compile(r"([0-9]+)(?:-([0-9]+))?")
+_ID_MAX_LEN = 127
+U64_MAX = 2**64 - 1
+MAX_ID = (U64_MAX, U64_MAX)
 
 
 def parse_id(event_id: str) -> tuple[int, int]:
-    """A stream id ("1764064800000-0") as a sortable pair; raises ValueError if malformed."""
-    ms, _, seq = event_id.partition("-")
-    return int(ms), int(seq or 0)
+    """A stream id ("1764064800000-0", or "1764064800000" for its first entry) as a
+    sortable pair; raises ValueError unless Redis would take it as it is."""
+    match = _ID.fullmatch(event_id) if len(event_id) <= _ID_MAX_LEN else None
+    if match is None:
+        raise ValueError("a stream id is <ms> or <ms>-<seq>, in decimal digits")
+    ms, seq = int(match[1]), int(match[2] or 0)
+    if ms > U64_MAX or seq > U64_MAX:
+        raise ValueError("each part of a stream id is at most 2**64 - 1")
+    return ms, seq
 
 
 def valid_event_id(event_id: str) -> bool:
@@ -46,6 +88,18 @@ def valid_event_id(event_id: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def canonical_id(event_id: str) -> str:
+    """The id as Redis writes it ("<ms>-<seq>"); raises ValueError like `parse_id`."""
+    ms, seq = parse_id(event_id)
+    return f"{ms}-{seq}"
+
+
+def _entry_key(event_id: str) -> tuple[int, int]:
+    # Ids that Redis itself returned: always "<ms>-<seq>", so the quick split will do.
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,6 +127,16 @@ class Lagged(Exception):
 
 class Closing(Exception):
     """The process is shutting down; the client may resume elsewhere from its last id."""
+
+
+class Unreadable(Closing):
+    """Redis refused to read this watcher's stream (never another's): its watch ends.
+
+    A `Closing`, so that a server that knows only `Closing` ends the stream cleanly."""
+
+
+class Unavailable(Closing):
+    """Redis could not be reached to open the watch; the client may resume later."""
 
 
 class Abandoned(Exception):
@@ -105,7 +169,8 @@ class Watcher:
         self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
         self.lagged = False
-        self.closed = False
+        # Set by `close()`: the exception `poll` raises once the buffer is drained.
+        self.closed: type[Closing] | None = None
         self.abandoned = False
         self.last_id: tuple[int, int] = parse_id(after) if after else (0, 0)
         # Push mode: called (on the loop, never from inside `poll`) whenever there
@@ -143,9 +208,9 @@ class Watcher:
             self._buffer.append(event)
         self._wake()
 
-    def close(self) -> None:
-        """End the watch: `next()` hands out what is buffered, then raises `Closing`."""
-        self.closed = True
+    def close(self, reason: type[Closing] = Closing) -> None:
+        """End the watch: `next()` hands out what is buffered, then raises `reason`."""
+        self.closed = reason
         self._wake()
 
     def abandon(self) -> None:
@@ -156,7 +221,7 @@ class Watcher:
         self._wake()
 
     def _accept(self, event: Event) -> bool:
-        event_key = parse_id(event.event_id)
+        event_key = _entry_key(event.event_id)
         if event_key <= self.last_id:
             return False
         self.last_id = event_key
@@ -183,8 +248,8 @@ class Watcher:
                 return event
         if self.lagged:
             raise Lagged
-        if self.closed:
-            raise Closing
+        if self.closed is not None:
+            raise self.closed
         return None
 
     async def next(self) -> Event:
@@ -263,10 +328,20 @@ class StreamHub:
         # Held by every stream set-up: the replay here, the owner lookup before it
         # in `web.streams`. One bound for both, so together they stay under it.
         self.setups = asyncio.Semaphore(CONCURRENT_SETUPS)
+        # Since when (monotonic) the reader cannot reach Redis; None while it can.
+        self.unavailable_since: float | None = None
+        self.outages = 0  # times the reader began failing (and backing off)
+        # Streams whose read Redis refused, each ended on its own (see `_isolate`).
+        self.refused_reads = 0
 
     @property
     def watcher_count(self) -> int:
         return sum(len(w.watchers) for w in self._streams.values())
+
+    @property
+    def available(self) -> bool:
+        """False while the reader cannot reach Redis (new streams are refused then)."""
+        return self.unavailable_since is None
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._run(), name="stream-hub-reader")
@@ -285,21 +360,26 @@ class StreamHub:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        # Bounded: with Redis away, the client's retries alone would take ~15 s.
         with contextlib.suppress(Exception):
-            await self._redis.delete(self._wakeup_key)
+            async with asyncio.timeout(2):
+                await self._redis.delete(self._wakeup_key)
 
     def watch(self, task_id: str, after: str | None = None) -> Watch:
         """Follow a task's stream from after `after` (or its start): `async with
         hub.watch(task_id) as watcher`. Replay is queued before the block is entered,
         so nothing between replay and live is lost. Raises `Closing` on entering
-        once `close()` was called."""
+        once `close()` was called, `Unavailable` if Redis cannot be reached, and
+        ValueError if `after` is not a stream id (`parse_id`)."""
         return Watch(self, task_id, after)
 
     async def _subscribe(self, task_id: str, after: str | None) -> tuple[Watcher, _Watched]:
         if self._closing:
             raise Closing
+        if not self.available:
+            raise Unavailable  # the reader cannot read: this watch would see nothing
         key = self._keys.events(task_id).encode()
-        watcher = Watcher(self._buffer_size, after)
+        watcher = Watcher(self._buffer_size, after)  # parses `after` before it can be a cursor
         watched = self._streams.get(key)
         if watched is None:
             # Start the reader where this watcher starts; a later watcher of the
@@ -311,12 +391,19 @@ class StreamHub:
         watched.watchers.add(watcher)
         try:
             if wake and not self._wake_pending:
-                await self._wake()
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await self._wake()
             if self._closing:  # closed while this watch was being set up
                 watcher.close()
             self._has_streams.set()
-            async with self.setups:
+            async with self.setups, asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
                 await self._replay(key, watcher, after)
+        except (TimeoutError, RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            self._unsubscribe(watcher, watched)
+            raise Unavailable from exc
+        except ResponseError as exc:  # e.g. the task's key holds no stream
+            self._unsubscribe(watcher, watched)
+            raise Unreadable from exc
         except BaseException:
             self._unsubscribe(watcher, watched)
             raise
@@ -325,6 +412,8 @@ class StreamHub:
     async def _replay(self, key: bytes, watcher: Watcher, after: str | None) -> None:
         # Its own frame, so the raw XRANGE reply is freed once queued as events
         # instead of living as long as the watch.
+        if after is not None and parse_id(after) == MAX_ID:
+            return  # nothing can follow the largest id (and Redis refuses "(" + it)
         start = f"({after}" if after else "-"
         entries = await self._redis.xrange(key, min=start, max="+")
         watcher.preload([Event.from_entry(entry_id, fields) for entry_id, fields in entries])
@@ -352,31 +441,110 @@ class StreamHub:
     async def _run(self) -> None:
         backoff = 0.1
         while True:
-            if not self._streams:
+            # Idle, the reader waits for a watch; not while Redis is unavailable
+            # (it then reads its wake-up stream alone): new watches are refused
+            # until a read succeeds, so it must go on trying without them.
+            if not self._streams and self.available:
                 self._has_streams.clear()
                 await self._has_streams.wait()
             self._wake_pending = False  # streams added from here on need a wake-up
-            streams: dict[bytes, str] = {k: w.cursor for k, w in self._streams.items()}
-            streams[self._wakeup_key] = self._wakeup_cursor
+            streams = self._cursors()
             try:
-                response = await self._redis.xread(streams, count=500, block=self._block_ms)  # type: ignore[arg-type]
-                backoff = 0.1
+                try:
+                    async with asyncio.timeout(self._block_ms / 1000 + READ_GRACE_S):
+                        response = await self._redis.xread(
+                            streams,  # type: ignore[arg-type]
+                            count=500,
+                            block=self._block_ms,
+                        )
+                except ResponseError:
+                    # Redis refused the read itself, not the connection: one stream's
+                    # cursor or key is to blame, and the others must not wait for it.
+                    async with asyncio.timeout(4 * READ_GRACE_S):
+                        await self._isolate(streams)
+                    response = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("stream_reader_error", error=type(exc).__name__, retry_in=backoff)
+                self._failing(exc, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, RETRY_MAX_S)
                 continue
-            for key, entries in response or ():
-                if key == self._wakeup_key:
-                    self._wakeup_cursor = entries[-1][0].decode()
-                    continue
-                watched = self._streams.get(key)
-                if watched is None:
-                    continue
-                for entry_id, fields in entries:
-                    event = Event.from_entry(entry_id, fields)
-                    watched.cursor = event.event_id
-                    for watcher in tuple(watched.watchers):
-                        watcher.offer(event)
+            backoff = 0.1
+            self._recovered()
+            self._dispatch(response or ())
+
+    def _cursors(self) -> dict[bytes, str]:
+        streams = {k: w.cursor for k, w in self._streams.items()}
+        streams[self._wakeup_key] = self._wakeup_cursor
+        return streams
+
+    async def _isolate(self, streams: dict[bytes, str]) -> None:
+        """After a refused XREAD: first the wake-up stream alone (ours, always
+        valid: if Redis refuses even that, it refuses every read, no stream is to
+        blame, and the error is raised), then the others in halves until every
+        refused stream stands alone — log2(n) round trips each, none blocking."""
+        wakeup = {self._wakeup_key: streams.pop(self._wakeup_key)}
+        self._dispatch(await self._redis.xread(wakeup, count=500) or ())  # type: ignore[arg-type]
+        await self._bisect(streams)
+
+    async def _bisect(self, streams: dict[bytes, str]) -> None:
+        """Hand out what `streams` hold; end the watchers of those Redis refuses to read."""
+        if not streams:
+            return
+        try:
+            response = await self._redis.xread(streams, count=500)  # type: ignore[arg-type]
+        except ResponseError as exc:
+            if len(streams) == 1:
+                (key,) = streams
+                self._refuse(key, exc)
+                return
+            items = list(streams.items())
+            half = len(items) // 2
+            await self._bisect(dict(items[:half]))
+            await self._bisect(dict(items[half:]))
+            return
+        self._dispatch(response or ())
+
+    def _refuse(self, key: bytes, exc: ResponseError) -> None:
+        watched = self._streams.pop(key, None)
+        if watched is None:
+            return  # nobody watches it any more
+        self.refused_reads += 1
+        log.error(
+            "stream_read_refused",
+            stream=key.decode(errors="replace"),
+            cursor=watched.cursor[:64],
+            error=str(exc)[:200],
+            watchers=len(watched.watchers),
+        )
+        for watcher in list(watched.watchers):
+            watcher.close(Unreadable)
+
+    def _dispatch(self, response: Any) -> None:
+        for key, entries in response:
+            if key == self._wakeup_key:
+                self._wakeup_cursor = entries[-1][0].decode()
+                continue
+            watched = self._streams.get(key)
+            if watched is None:
+                continue
+            for entry_id, fields in entries:
+                event = Event.from_entry(entry_id, fields)
+                watched.cursor = event.event_id
+                for watcher in tuple(watched.watchers):
+                    watcher.offer(event)
+
+    def _failing(self, exc: Exception, retry_in: float) -> None:
+        # One warning per outage, not one per retry: the retries of a 30 s outage
+        # would otherwise fill the log.
+        if self.unavailable_since is None:
+            self.unavailable_since = time.monotonic()
+            self.outages += 1
+            log.warning("stream_reader_unavailable", error=type(exc).__name__, retry_in=retry_in)
+
+    def _recovered(self) -> None:
+        if self.unavailable_since is not None:
+            down_s = round(time.monotonic() - self.unavailable_since, 1)
+            self.unavailable_since = None
+            log.info("stream_reader_recovered", down_s=down_s)

@@ -1,4 +1,8 @@
-"""Worker liveness, as `/health` counts it: a heartbeat per worker in a sorted set."""
+"""Worker liveness, as `/health` counts it: a heartbeat per worker in a sorted set.
+
+The same transaction renews the leases of the jobs the worker runs (`lease.py`):
+a worker whose heartbeat stops loses its jobs to other workers within a lease.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import structlog
 from redis.asyncio import Redis
 
 from .keys import Keys
+from .lease import Leases
 
 log = structlog.get_logger(__name__)
 
@@ -19,10 +24,13 @@ STALE_AFTER_S = 3 * INTERVAL_S
 
 
 class Heartbeat:
-    def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, worker_id: str, *, leases: Leases | None = None
+    ) -> None:
         self._redis = redis
         self._key = keys.workers
         self._worker_id = worker_id
+        self._leases = leases
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -43,15 +51,27 @@ class Heartbeat:
             pipe.zadd(self._key, {self._worker_id: now})
             pipe.zremrangebyscore(self._key, "-inf", now - STALE_AFTER_S)
             pipe.expire(self._key, int(STALE_AFTER_S * 4))
-            await pipe.execute()
+            jobs = self._leases.renew(pipe) if self._leases else []
+            replies = await pipe.execute()
+        if self._leases:
+            self._leases.renewed(jobs, replies[3:])
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time()
         while True:
-            await asyncio.sleep(INTERVAL_S)
+            # Beats keep their schedule, and none outlasts an interval: the
+            # client's own retries could hold one for over a minute against an
+            # unreachable Redis, and a lease must be renewed within one interval
+            # of Redis coming back (lease.py).
+            next_beat += INTERVAL_S
+            await asyncio.sleep(max(0.0, next_beat - loop.time()))
             try:
-                await self._beat()
+                async with asyncio.timeout(INTERVAL_S):
+                    await self._beat()
             except Exception as exc:  # Redis briefly away: keep beating later.
                 log.warning("heartbeat_failed", error=type(exc).__name__)
+            next_beat = max(next_beat, loop.time())
 
 
 async def live_workers(redis: Redis, keys: Keys) -> int:

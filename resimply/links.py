@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 _TIKTOK_VIDEO = re.compile(
     r"^https?://(?:www\.|m\.)?tiktok\.com/(?:@[\w.\-]+/video/|v/|embed/(?:v2/)?)(?P<id>\d{5,25})",
@@ -19,6 +19,9 @@ _TIKTOK_SHORT = re.compile(
     r"^https?://(?P<host>vm|vt)\.tiktok\.com/(?P<code>[A-Za-z0-9]{5,20})/?(?:[?#].*)?$",
     re.IGNORECASE,
 )
+
+# C0 controls and DEL: never part of a link (RFC 3986) nor of a usable file path.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 TIKTOK_FORMS = (
     "https://www.tiktok.com/@user/video/<id>, https://m.tiktok.com/v/<id>.html, "
@@ -34,6 +37,23 @@ def tiktok_video_id(url: str) -> str | None:
 def is_tiktok_link(url: str) -> bool:
     url = url.strip()
     return bool(_TIKTOK_VIDEO.match(url) or _TIKTOK_SHORT.match(url))
+
+
+def link_problem(url: str) -> str | None:
+    """Why `url` cannot be a video link or path at all, as a client-facing message.
+
+    A NUL would reach `open()` as "embedded null byte" (a 500, issue 11); other
+    control characters make a URL that no provider accepts, so the client is
+    told here, with a 400, instead of by a failed task.
+    """
+    if _CONTROL.search(url):
+        return (
+            '"url" must not contain control characters such as NUL (\\u0000) or line '
+            "breaks; send the link as it appears in the address bar."
+        )
+    if url.lower().startswith("file:") and _CONTROL.search(unquote(url)):
+        return '"url" must not contain encoded control characters such as %00; send a file path.'
+    return None
 
 
 def is_local_path(url: str) -> bool:

@@ -7,6 +7,7 @@ factory) receives a `Settings` value; nothing else reads `os.environ`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,11 +76,15 @@ class Settings:
     ws_ping_interval_s: float = 20.0
     watcher_queue_size: int = 256
     max_connections: int = 10_000
+    # Isolation (issue 11): live streams one user may hold per web process, on
+    # both stream paths together; one more is refused (429 / WS close 1008).
+    # Tabs and devices following a few tasks each stay far below it.
+    streams_per_user: int = 20
     # Scale (issue 6): a stream write (SSE frame / WS message) that cannot reach
     # the client's socket within this many seconds cuts the client off (it resumes
     # with its last event id); threads for CPU media work (decode, JPEG) per worker
-    # (0: min(8, CPUs)); arq's backstop beyond job_timeout_s (also how long a
-    # SIGKILLed worker's job waits before another worker runs it: + 10 s).
+    # (0: min(8, CPUs)); arq's backstop beyond job_timeout_s (a SIGKILLed
+    # worker's job does not wait for it: lease.py).
     stream_send_timeout_s: float = 10.0
     # SSE / WebSocket connections on the lean stream protocol (web/stream_server.py);
     # off, Hypercorn serves them through the ASGI endpoints (web/streams.py).
@@ -89,6 +94,23 @@ class Settings:
     # `serve --with-worker` keeps it on media_threads threads.
     media_processes: int = 0
     worker_job_grace_s: int = 30
+    # Hostile clients (issue 11). A request head must arrive within head_timeout_s
+    # of the connection, a request body within body_timeout_s; per client IP (an
+    # IPv6 /64 counts as one), at most this many open connections and this many
+    # unfinished request heads. The client IP of a connection from a trusted proxy
+    # (Caddy) is the one it names in X-Forwarded-For.
+    head_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections_per_ip: int = 256
+    max_partial_heads_per_ip: int = 32
+    trusted_proxies: tuple[str, ...] = (
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    )
 
     # Cost (issue 4). The extraction cache: seconds a recipe read from a video is
     # reused for other users sharing the same video (0 turns the cache off).
@@ -145,6 +167,24 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return _int(env, name, default, minimum=0)
+
+
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated IP networks (`10.0.0.0/8`, `::1`); empty or `none`: none."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in ("", "none"):
+        return ()
+    networks = []
+    for item in raw.split(","):
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP networks such as 172.16.0.0/12 or ::1, got {item.strip()!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _prices(env: Mapping[str, str]) -> dict[str, Price]:
@@ -249,6 +289,7 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         task_ttl_s=_int(env, "RESIMPLY_TASK_TTL_S", base.task_ttl_s),
         sse_heartbeat_s=float(_int(env, "RESIMPLY_SSE_HEARTBEAT_S", int(base.sse_heartbeat_s))),
         max_connections=_int(env, "RESIMPLY_MAX_CONNECTIONS", base.max_connections),
+        streams_per_user=_int(env, "RESIMPLY_STREAMS_PER_USER", base.streams_per_user),
         ws_ping_interval_s=float(
             _int(env, "RESIMPLY_WS_PING_INTERVAL_S", int(base.ws_ping_interval_s))
         ),
@@ -259,6 +300,15 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         media_threads=_count(env, "RESIMPLY_MEDIA_THREADS", base.media_threads),
         media_processes=_count(env, "RESIMPLY_MEDIA_PROCESSES", base.media_processes),
         worker_job_grace_s=_count(env, "RESIMPLY_WORKER_JOB_GRACE_S", base.worker_job_grace_s),
+        head_timeout_s=float(_int(env, "RESIMPLY_HEAD_TIMEOUT_S", int(base.head_timeout_s))),
+        body_timeout_s=float(_int(env, "RESIMPLY_BODY_TIMEOUT_S", int(base.body_timeout_s))),
+        max_connections_per_ip=_int(
+            env, "RESIMPLY_MAX_CONNECTIONS_PER_IP", base.max_connections_per_ip
+        ),
+        max_partial_heads_per_ip=_int(
+            env, "RESIMPLY_MAX_PARTIAL_HEADS_PER_IP", base.max_partial_heads_per_ip
+        ),
+        trusted_proxies=_networks(env, "RESIMPLY_TRUSTED_PROXIES", base.trusted_proxies),
         cache_ttl_s=_count(env, "RESIMPLY_CACHE_TTL_S", base.cache_ttl_s),
         max_image_tokens=_count(env, "RESIMPLY_MAX_IMAGE_TOKENS", base.max_image_tokens),
         caption_first_frames=_count(

@@ -35,6 +35,7 @@ from .costs import pricing_of
 from .heartbeat import Heartbeat
 from .jobs import JOB_NAME, job_deserializer, job_serializer
 from .keys import Keys
+from .lease import Leases
 from .logs import configure_logging
 from .media.analyze import MediaLimits
 from .media.processes import MediaProcesses
@@ -56,6 +57,7 @@ class WorkerContext(TypedDict, total=False):
 
     deps: PipelineDeps
     heartbeat: Heartbeat
+    leases: Leases
     job_try: int
     job_id: str
     running: set[str]  # ids of the jobs this worker runs now (see skip_own_running_jobs)
@@ -66,6 +68,8 @@ async def process_task(ctx: dict[str, Any], task_id: str) -> str:
     running: set[str] = ctx.get("running", set())
     running.add(task_id)  # job id = task id
     try:
+        if "leases" in ctx:  # arq's in-progress key, cut to a lease (lease.py)
+            await ctx["leases"].take(task_id)
         return await run_task(ctx["deps"], task_id, attempt=int(ctx.get("job_try", 1)))
     except RedisError as exc:
         if not is_unavailable(exc):
@@ -169,7 +173,10 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
         ctx["running"] = set()
         skip_own_running_jobs(ctx["redis"], ctx["running"])
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        ctx["heartbeat"] = Heartbeat(redis, Keys(settings.key_prefix), worker_id)
+        ctx["leases"] = Leases(redis, ctx["running"])
+        ctx["heartbeat"] = Heartbeat(
+            redis, Keys(settings.key_prefix), worker_id, leases=ctx["leases"]
+        )
         await ctx["heartbeat"].start()
         log.info(
             "worker_started",
@@ -233,7 +240,7 @@ def worker_options(settings: Settings, *, embedded: bool = False) -> dict[str, A
         "max_jobs": settings.worker_max_jobs,
         # The pipeline enforces job_timeout_s itself so it can report `timeout`;
         # arq's own limit is the backstop. A SIGKILLed worker's job runs again on
-        # another worker once arq's in-progress key (this + 10 s) expires.
+        # another worker once its lease on arq's in-progress key expires (lease.py).
         "job_timeout": settings.job_timeout_s + settings.worker_job_grace_s,
         "keep_result": 300,
         "allow_abort_jobs": True,

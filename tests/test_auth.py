@@ -506,6 +506,69 @@ async def test_es256_without_supabase_url_is_refused(ec_key: SigningKey) -> None
     assert exc.message == "Access tokens signed with ES256 are not accepted by this server."
 
 
+# --- critical header extensions (RFC 7515 §4.1.11) ------------------------------------
+
+
+# A signed, otherwise valid token: only its `crit` can be the reason for a refusal.
+@pytest.mark.parametrize(
+    ("crit", "message"),
+    [
+        (["http://example.com/extension"], auth.UNKNOWN_CRITICAL),
+        (["b64"], auth.UNKNOWN_CRITICAL),  # RFC 7797 unencoded payloads: not supported
+        (["exp-ext", "http://example.com/other"], auth.UNKNOWN_CRITICAL),
+        ([], auth.MALFORMED),
+        ("http://example.com/extension", auth.MALFORMED),
+        ([1], auth.MALFORMED),
+        ([""], auth.MALFORMED),
+        (["ext", "ext"], auth.MALFORMED),
+        (["alg"], auth.MALFORMED),  # a standard header name may not be listed
+        (["kid"], auth.MALFORMED),
+        (None, auth.MALFORMED),
+        ({"ext": True}, auth.MALFORMED),
+    ],
+)
+async def test_hs256_token_with_a_crit_header_is_refused(crit: object, message: str) -> None:
+    verifier = project_verifier()
+    extensions = {name: True for name in crit if isinstance(name, str)} if crit else {}
+    token = hs256_with_headers(claims(), {"crit": crit, **extensions})
+    assert (await refused(verifier, token)).message == message
+    # the same token without `crit` passes: the header alone made the difference
+    assert (await verifier.verify(hs256_with_headers(claims(), extensions))).user_id == USER
+
+
+def hs256_with_headers(payload: dict[str, Any], headers: dict[str, Any]) -> str:
+    headers = {k: v for k, v in headers.items() if k not in ("alg", "kid")}
+    return handmade({"alg": "HS256", "typ": "JWT", **headers}, payload, SECRET.encode())
+
+
+async def test_dev_token_with_a_crit_header_is_refused(tmp_path: Path) -> None:
+    settings = dev_settings(tmp_path)
+    secret = load_or_create_dev_secret(settings)
+    token = jwt.encode(claims(), secret, algorithm="HS256", headers={"crit": ["ext"], "ext": 1})
+    exc = await refused(TokenVerifier(settings), token)
+    assert exc.message == auth.UNKNOWN_CRITICAL
+
+
+@pytest.mark.parametrize("crit", [["http://example.com/extension"], "ext", []])
+async def test_jwks_token_with_a_crit_header_is_refused_before_any_key_fetch(
+    jwks_server: JwksServer, ec_key: SigningKey, make_verifier: Any, crit: object
+) -> None:
+    jwks_server.keys = [ec_key.jwk]
+    verifier, _ = make_verifier(Settings(supabase_url=jwks_server.url))
+    payload = claims(iss=f"{jwks_server.url}/auth/v1")
+    token = jwt.encode(
+        payload,
+        ec_key.private_pem,
+        algorithm="ES256",
+        headers={"kid": ec_key.kid, "crit": crit, "http://example.com/extension": 1},
+    )
+    exc = await refused(verifier, token)
+    expected = auth.UNKNOWN_CRITICAL if isinstance(crit, list) and crit else auth.MALFORMED
+    assert exc.message == expected
+    assert jwks_server.hits == 0
+    assert (await verifier.verify(ec_key.sign(payload))).user_id == USER
+
+
 # --- remembered tokens ---------------------------------------------------------------
 
 

@@ -11,7 +11,6 @@ and pings are in test_streams_fanout.py; the whole product in test_e2e.py."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import gc
 import json
@@ -32,18 +31,20 @@ from starlette.applications import Starlette
 from resimply.auth import mint_dev_token
 from resimply.keys import Keys
 from resimply.settings import Settings
-from resimply.web import create_app, wsframes
+from resimply.web import create_app
 from resimply.web.server import hypercorn_config, serve
 from resimply.web.state import WebState
+from tests import ws_wire
 from tests.servers import free_port
-from tests.test_wsframes import client_frame
+from tests.ws_wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, client_frame, close_code
 
 USER = "abababab-abab-4bab-8bab-abababababab"
 OTHER = "cdcdcdcd-cdcd-4dcd-8dcd-cdcdcdcdcdcd"
 CONNECTIONS = 200
 # Traced bytes per open, idle stream, the client's socket object included:
-# measured ≈ 3.2 KB (SSE) and ≈ 3.4 KB (WebSocket). Through Hypercorn's ASGI
-# path the same stream held ≈ 27 KB.
+# measured ≈ 3.1 KB (SSE) and ≈ 4.7 KB (WebSocket: 1.7 KB of it wsproto's
+# `Connection`; 3.0 KB with the hand-written framing it replaced). Through
+# Hypercorn's ASGI path the same stream held ≈ 27 KB.
 MAX_TRACED_PER_CONNECTION = 6_000
 
 
@@ -97,6 +98,10 @@ async def run_server(
             "RESIMPLY_KEY_PREFIX": key_prefix,
             "RESIMPLY_RATE_LIMIT_PER_MINUTE": "10000",
             "RESIMPLY_WS_PING_INTERVAL_S": "1",
+            # One user on one address opens hundreds of streams here (the
+            # per-user and per-address limits of issue 11 are tested elsewhere).
+            "RESIMPLY_STREAMS_PER_USER": "10000",
+            "RESIMPLY_MAX_CONNECTIONS_PER_IP": "10000",
             **env,
         }
     )
@@ -167,9 +172,9 @@ async def read_close_frame(sock: socket.socket, timeout: float = 5) -> int | Non
     data = b""
     async with asyncio.timeout(timeout):
         while True:
-            for opcode, payload in complete_frames(data):
-                if opcode == wsframes.OP_CLOSE:
-                    return wsframes.parse_close(payload)
+            for opcode, payload in server_frames(data):
+                if opcode == OP_CLOSE:
+                    return close_code(payload)
             chunk = await loop.sock_recv(sock, 65536)
             assert chunk, "the connection ended without a close frame"
             data += chunk
@@ -183,7 +188,7 @@ def sse_request(task_id: str, token: str, *, extra: str = "") -> bytes:
     return (f"GET /events/{task_id}?token={token} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").encode()
 
 
-WS_KEY = base64.b64encode(b"0123456789abcdef").decode()
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3: "the sample nonce"
 
 
 def ws_request(task_id: str, token: str, *, path: str = "ws") -> bytes:
@@ -194,26 +199,9 @@ def ws_request(task_id: str, token: str, *, path: str = "ws") -> bytes:
     ).encode()
 
 
-def complete_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """The frames of `data` that arrived whole."""
-    frames = server_frames(data)
-    if frames and sum(len(wsframes.frame(o, p)) for o, p in frames) > len(data):
-        frames.pop()
-    return frames
-
-
 def server_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """(opcode, payload) of the unmasked frames a server sent."""
-    frames = []
-    while len(data) >= 2:
-        opcode, size, offset = data[0] & 0x0F, data[1] & 0x7F, 2
-        if size == 126:
-            size, offset = struct.unpack("!H", data[2:4])[0], 4
-        elif size == 127:
-            size, offset = struct.unpack("!Q", data[2:10])[0], 10
-        frames.append((opcode, data[offset : offset + size]))
-        data = data[offset + size :]
-    return frames
+    """(opcode, payload) of the whole frames a server sent."""
+    return ws_wire.server_frames(data)[0]
 
 
 async def settled(tasks: int) -> None:
@@ -307,16 +295,15 @@ async def test_websocket_answers_pings_and_closes_as_the_client_asks(running: Ru
     await send(sock, ws_request(task_id, running.token, path="wss"))
     head = await read_until(sock, b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
-    assert f"Sec-WebSocket-Accept: {wsframes.accept_key(WS_KEY.encode()).decode()}".encode() in head
+    # RFC 6455 §1.3's example key and answer
+    assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in head
     await wait_streams(running.state, 1)
-    await send(sock, client_frame(wsframes.OP_PING, b"are you there"))
-    assert (wsframes.OP_PONG, b"are you there") in server_frames(
-        await read_until(sock, b"are you there")
-    )
-    await send(sock, client_frame(wsframes.OP_CLOSE, struct.pack("!H", 1000)))
+    await send(sock, client_frame(OP_PING, b"are you there"))
+    assert (OP_PONG, b"are you there") in server_frames(await read_until(sock, b"are you there"))
+    await send(sock, client_frame(OP_CLOSE, struct.pack("!H", 1000)))
     frames = server_frames(await read_to_eof(sock))
-    assert frames[-1][0] == wsframes.OP_CLOSE
-    assert wsframes.parse_close(frames[-1][1]) == 1000
+    assert frames[-1][0] == OP_CLOSE
+    assert close_code(frames[-1][1]) == 1000
     await wait_streams(running.state, 0)
     sock.close()
 
@@ -329,7 +316,7 @@ async def test_a_silent_websocket_is_pinged_then_dropped(running: Running) -> No
     await wait_streams(running.state, 1)
     # Ping interval 1 s: a ping, then — never answered — the connection is dropped.
     data = await read_to_eof(sock, timeout=10)
-    assert wsframes.OP_PING in [opcode for opcode, _ in server_frames(data)]
+    assert OP_PING in [opcode for opcode, _ in server_frames(data)]
     await wait_streams(running.state, 0)
     sock.close()
 
@@ -337,8 +324,8 @@ async def test_a_silent_websocket_is_pinged_then_dropped(running: Running) -> No
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
-        (wsframes.frame(wsframes.OP_TEXT, b"not masked"), wsframes.CLOSE_PROTOCOL_ERROR),
-        (client_frame(wsframes.OP_TEXT, b"x" * 70_000), wsframes.CLOSE_TOO_BIG),
+        (client_frame(OP_TEXT, b"not masked", masked=False), 1002),
+        (client_frame(OP_TEXT, b"x" * 70_000), 1009),
     ],
     ids=["unmasked", "too-big"],
 )
@@ -352,7 +339,7 @@ async def test_a_broken_websocket_frame_closes_with_its_code(
     await wait_streams(running.state, 1)
     await send(sock, frame)
     assert await read_close_frame(sock) == code
-    await send(sock, client_frame(wsframes.OP_CLOSE, struct.pack("!H", code)))
+    await send(sock, client_frame(OP_CLOSE, struct.pack("!H", code)))
     assert await read_to_eof(sock) == b""
     await wait_streams(running.state, 0)
     sock.close()
@@ -402,7 +389,7 @@ async def test_another_users_task_is_not_found_on_both_transports(running: Runni
     await send(sock, ws_request(task_id, other))
     _, _, frames = (await read_to_eof(sock)).partition(b"\r\n\r\n")
     (opcode, payload), *_ = server_frames(frames)
-    assert opcode == wsframes.OP_CLOSE and wsframes.parse_close(payload) == 4003
+    assert opcode == OP_CLOSE and close_code(payload) == 4003
     sock.close()
 
 
@@ -433,9 +420,9 @@ async def test_shutdown_ends_every_stream_at_once(running: Running) -> None:
     await wait_streams(running.state, 2)
     running.stop.set()
     assert (await read_to_eof(sse)).endswith(b"0\r\n\r\n")
-    await send(ws, client_frame(wsframes.OP_CLOSE, struct.pack("!H", 1001)))
+    await send(ws, client_frame(OP_CLOSE, struct.pack("!H", 1001)))
     frames = server_frames(await read_to_eof(ws))
-    assert (wsframes.OP_CLOSE, struct.pack("!H", 1001)) in [(o, p[:2]) for o, p in frames]
+    assert (OP_CLOSE, struct.pack("!H", 1001)) in [(o, p[:2]) for o, p in frames]
     sse.close()
     ws.close()
 
@@ -458,3 +445,53 @@ async def test_with_lean_streams_off_hypercorn_serves_every_stream(
         assert f"id: {last}\nevent: completion".encode() in await read_until(sock, last.encode())
         sock.close()
         await wait_streams(server.state, 0)
+
+
+async def test_a_ping_flood_that_never_reads_is_held_back_then_cut_off(
+    redis_url: str, tmp_path: Path, key_prefix: str
+) -> None:
+    """A client that sends pings and never reads their pongs: once its socket
+    stops taking our writes, the server stops reading it (TCP then holds the
+    flood back in the client's own buffers) and answers at most the latest
+    ping, so the process does not grow; after the send timeout it is cut off."""
+    async with run_server(
+        redis_url, tmp_path, key_prefix, RESIMPLY_STREAM_SEND_TIMEOUT_S="2"
+    ) as server:
+        task_id = await server.task()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # takes few pongs
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        await send(sock, ws_request(task_id, server.token))
+        await read_until(sock, b"\r\n\r\n")
+        await wait_streams(server.state, 1)
+        flood = client_frame(OP_PING, b"p" * 125, mask=bytes(4)) * (256 * 1024)  # 32 MiB
+        gc.collect()
+        tracemalloc.start()
+        try:
+            # Sending stops when TCP's window is full; the cut-off ends it.
+            with contextlib.suppress(TimeoutError, OSError):
+                async with asyncio.timeout(10):
+                    await loop.sock_sendall(sock, flood)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        print(f"ping flood: {peak / 1e6:.1f} MB traced at the peak")
+        assert peak < 2_000_000, peak  # before: every pong queued (6.6 MB in this test)
+        await wait_streams(server.state, 0)  # cut off: its slot is free
+        sock.close()
+
+
+async def test_a_head_that_never_ends_is_answered_408_after_the_head_timeout(
+    redis_url: str, tmp_path: Path, key_prefix: str
+) -> None:
+    # The front door (server.py) holds a connection until its head is complete,
+    # so a stream's head that never ends meets its timeout there.
+    async with run_server(redis_url, tmp_path, key_prefix, RESIMPLY_HEAD_TIMEOUT_S="1") as server:
+        sock = await connect(server.port)
+        await send(sock, b"GET /events/abc HTTP/1.1\r\nHost: x\r\n")  # no blank line, ever
+        answer = await read_to_eof(sock, timeout=10)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert b'"request_timeout"' in answer
+        sock.close()

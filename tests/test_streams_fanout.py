@@ -40,6 +40,7 @@ def web(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
         redis_url,
         tmp_path_factory.mktemp("fanout"),
         RESIMPLY_MAX_CONNECTIONS=str(LIMIT),
+        RESIMPLY_STREAMS_PER_USER=str(2 * LIMIT),  # one user holds every stream here
         RESIMPLY_WS_PING_INTERVAL_S="1",
         RESIMPLY_STREAM_SEND_TIMEOUT_S="2",
         RESIMPLY_RATE_LIMIT_PER_MINUTE="10000",

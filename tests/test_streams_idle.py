@@ -95,7 +95,10 @@ class Verifier:
 
 def scope(kind: Kind, task_id: str, hub: StreamHub) -> dict[str, Any]:
     settings = SimpleNamespace(
-        max_connections=10_000, sse_heartbeat_s=15.0, stream_send_timeout_s=10.0
+        max_connections=10_000,
+        streams_per_user=10_000,
+        sse_heartbeat_s=15.0,
+        stream_send_timeout_s=10.0,
     )
     state = SimpleNamespace(
         settings=settings,
@@ -103,6 +106,7 @@ def scope(kind: Kind, task_id: str, hub: StreamHub) -> dict[str, Any]:
         tasks=Owned(),
         verifier=Verifier(),
         connections=0,
+        user_streams={},
     )
     return {
         "type": kind.scope_type,

@@ -51,7 +51,7 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
     status = "INTERRUPTED"  # shutdown or abort: the job runs again elsewhere
     try:
         async with asyncio.timeout(deps.job_timeout_s):
-            status = await _run_steps(deps, record, progress, work_dir, meter)
+            status = await _run_steps(deps, record, progress, work_dir, meter, attempt)
     except TimeoutError:
         await _fail(deps, record, StepTimeout(), progress.step)
         status = "FAILURE"
@@ -125,9 +125,10 @@ async def _run_steps(
     progress: TaskProgress,
     work_dir: Path,
     meter: CostMeter,
+    attempt: int,
 ) -> str:
     request = record.request
-    await steps.init(deps, request, progress)
+    await steps.init(deps, request, progress, restarted=attempt > 1)
     # A link that names its video may need no scrape at all (pipeline.cache).
     hit = await steps.cached_for_link(deps, request)
     if hit is not None:

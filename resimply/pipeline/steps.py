@@ -39,10 +39,15 @@ STEP_NAMES = {
 FROM_CACHE = "From cache"
 
 
-async def init(deps: PipelineDeps, request: ScrapeRequest, progress: TaskProgress) -> None:
+async def init(
+    deps: PipelineDeps, request: ScrapeRequest, progress: TaskProgress, *, restarted: bool = False
+) -> None:
     """Step 1: the link is checked again here because the worker may run a
-    different scraper configuration than the web process that accepted it."""
-    await progress.begin(1, "Validating link", request.url)
+    different scraper configuration than the web process that accepted it.
+    `restarted`: an earlier run stopped midway (its worker was stopped or died),
+    and watchers see the steps start over, so say why."""
+    details = "Starting again: the previous run was interrupted" if restarted else request.url
+    await progress.begin(1, "Validating link", details)
     if not deps.scraper.accepts(request.url):
         raise UnsupportedUrl()
 

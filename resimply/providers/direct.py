@@ -129,8 +129,13 @@ def _local_path(url: str) -> Path:
         parts = urllib.parse.urlsplit(url)
         if parts.netloc not in ("", "localhost"):
             raise errors.UnsupportedUrl("Only file:// URLs of this machine are supported.")
-        return Path(urllib.request.url2pathname(parts.path))
-    return Path(url).expanduser()
+        path = urllib.request.url2pathname(parts.path)
+    else:
+        path = url
+    # The OS cannot take a NUL in a path (`open()` raises ValueError, not OSError).
+    if "\x00" in path:
+        raise errors.UnsupportedUrl("A local file path cannot contain a NUL character.")
+    return Path(path).expanduser()
 
 
 def _resolve(path: Path) -> Path:

@@ -27,3 +27,5 @@ class WebState:
     scraper: Scraper  # consulted for "is this link supported?" only
     recipes: RecipeStore
     connections: int = 0  # open SSE and WebSocket streams in this process
+    # The same, per user holding any (`web.streams.take_slot`).
+    user_streams: dict[str, int] = dataclasses.field(default_factory=dict)

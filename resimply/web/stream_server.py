@@ -19,34 +19,69 @@ client that cannot take its messages for `stream_send_timeout_s`, or falls
 `watcher_queue_size` messages behind, is cut off (WS 1013; SSE: dropped) and
 resumes with its last event id; shutdown ends every stream at once (WS 1001; SSE:
 the stream ends, `EventSource` reconnects elsewhere).
+
+The wire is python-hyper's sans-I/O libraries, the two Hypercorn speaks through:
+h11 reads the request head (HTTP/1.0, bare-LF line endings and its refusals, as
+on the Hypercorn path; an HTTP/1.0 client's event stream is close-delimited,
+not chunked), and wsproto reads and writes the WebSocket frames (RFC 6455:
+masking, reserved bits and opcodes, fragments, UTF-8, close codes). The opening
+handshake is checked here, against the parsed head, as wsproto's own handshake
+would; the 101 is written here and the connection gets a bare
+`wsproto.Connection` (≈ 1.7 KB) instead of an `H11Handshake`, which would parse
+the head a second time and keep an h11 connection per socket.
+
+Flow control: while the client's socket does not take our writes (the transport
+paused writing) reading is paused too, so a client that floods pings and never
+reads is held back by TCP itself, not by our memory; pings answered meanwhile
+are coalesced into one pong for the latest (RFC 6455 §5.5.3). Such a client is
+cut off after `stream_send_timeout_s`, as is any client that stops reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import email.utils
 import http
 import time
 import uuid
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
 import h11
 import msgspec
 import structlog
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.frame_protocol import CloseReason
+from wsproto.handshake import WEBSOCKET_VERSION
+from wsproto.utilities import generate_accept_token
 
 from ..errors import ResimplyError
-from ..events import Abandoned, Closing, Event, Lagged, Watch, Watcher
+from ..events import Abandoned, Closing, Event, Lagged, Unavailable, Unreadable, Watch, Watcher
 from ..logs import redact_text
-from . import streams, wsframes
+from . import streams
 from .access_log import log_request
 from .errors import error_response
 from .state import WebState
-from .streams import CLOSE_FRAME_TIMEOUT_S, WS_GOING_AWAY, WS_NORMAL, WS_TRY_AGAIN_LATER
+from .streams import (
+    CLOSE_FRAME_TIMEOUT_S,
+    WS_GOING_AWAY,
+    WS_INTERNAL_ERROR,
+    WS_NORMAL,
+    WS_TRY_AGAIN_LATER,
+)
 
 log = structlog.get_logger(__name__)
 
 MAX_HEAD_BYTES = 16 * 1024
 HEAD_TIMEOUT_S = 10.0  # the request head must arrive within this (Caddy allows 10 s too)
+# Our WebSocket clients have nothing to say: a message longer than this is not
+# one of theirs (close 1009). wsproto hands data over as it arrives, never whole,
+# so what a client sends costs no memory either way.
+MAX_CLIENT_MESSAGE = 64 * 1024
+PING_PAYLOAD = b"resimply"
 # CLOSE_FRAME_TIMEOUT_S (from streams.py, as on the ASGI path): after our close
 # frame, how long the client has to answer with its own close (or EOF).
 
@@ -114,8 +149,9 @@ class StreamConnection(asyncio.Protocol):
     """One SSE or WebSocket client, from its request head to its last byte."""
 
     __slots__ = (
-        "_buffer",
+        "_chunked",
         "_ended_at",
+        "_h11",
         "_is_ws",
         "_last_read",
         "_last_write",
@@ -123,30 +159,38 @@ class StreamConnection(asyncio.Protocol):
         "_paused_since",
         "_phase",
         "_ping_sent",
+        "_pong",
         "_query",
+        "_received",
         "_server",
         "_setup",
         "_slot",
         "_started",
         "_status",
         "_transport",
+        "_user",
         "_watch",
         "_watcher",
+        "_ws",
     )
-
-    _HEAD_END: ClassVar[bytes] = b"\r\n\r\n"
 
     def __init__(self, server: StreamServer) -> None:
         self._server = server
         self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
+        self._user: str | None = None  # whose stream the slot counts for (streams.take_slot)
+        self._h11: h11.Connection | None = None  # while the head is read
+        self._ws: Connection | None = None  # from the 101 until the client broke the protocol
+        # Bytes of the client's current message: the head, then a WebSocket message.
+        self._received = 0
         self._phase = HEAD
         self._is_ws = False
+        self._chunked = True  # SSE body framing: not for an HTTP/1.0 client
         self._setup: asyncio.Task[None] | None = None
         self._watch: Watch | None = None
         self._watcher: Watcher | None = None
         self._slot = False
         self._paused_since: float | None = None
+        self._pong: bytes | None = None  # the latest ping's payload, while writes are paused
         self._ping_sent: float | None = None
         self._started = self._last_read = self._last_write = time.monotonic()
         self._ended_at: float | None = None
@@ -165,10 +209,9 @@ class StreamConnection(asyncio.Protocol):
         self._last_read = time.monotonic()
         self._ping_sent = None  # anything from the client proves it is there
         if self._phase == HEAD:
-            self._buffer += data
-            self._read_head()
-        elif self._is_ws and self._phase != DONE:
-            self._buffer += data
+            self._read_head(data)
+        elif self._ws is not None and self._ws.state is not ConnectionState.CLOSED:
+            self._ws.receive_data(data)
             self._read_frames()
         # An SSE client has nothing more to say: whatever it sends is dropped.
 
@@ -176,10 +219,19 @@ class StreamConnection(asyncio.Protocol):
         return False  # the client is done: close our side too
 
     def pause_writing(self) -> None:
+        # The client does not take what we write: stop reading what it sends, so
+        # that what it sends cannot make us write more (pongs) without bound.
         self._paused_since = time.monotonic()
+        if self._transport is not None:
+            self._transport.pause_reading()
 
     def resume_writing(self) -> None:
         self._paused_since = None
+        if self._transport is not None:
+            self._transport.resume_reading()
+        if self._pong is not None:
+            payload, self._pong = self._pong, None
+            self._send_ws(Pong(payload=payload))
         self._deliver()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -194,29 +246,37 @@ class StreamConnection(asyncio.Protocol):
 
     # --- the request head ----------------------------------------------------------
 
-    def _read_head(self) -> None:
-        end = self._buffer.find(self._HEAD_END)
-        if end < 0 and len(self._buffer) <= MAX_HEAD_BYTES:
-            return  # more to come
-        if end < 0 or end > MAX_HEAD_BYTES:
-            self._refuse(
-                431, "request_too_large", f"The request head may be at most {MAX_HEAD_BYTES} bytes."
+    def _read_head(self, data: bytes) -> None:
+        parser = self._h11
+        if parser is None:
+            parser = self._h11 = h11.Connection(
+                h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES
             )
-            return
-        head = bytes(self._buffer[: end + 4])
-        del self._buffer[: end + 4]  # what follows is WebSocket frames (or nothing)
-        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
-        parser.receive_data(head)
+        self._received += len(data)
+        parser.receive_data(data)
         try:
             request = parser.next_event()
-        except h11.RemoteProtocolError:
-            request = None
+        except h11.RemoteProtocolError as exc:
+            self._h11 = None
+            if exc.error_status_hint == 431:
+                self._refuse_too_large()
+            else:
+                self._refuse(400, "invalid_request", "The request is not valid HTTP/1.1.")
+            return
+        if request is h11.NEED_DATA:
+            return
+        self._h11 = None
+        trailing = parser.trailing_data[0]  # WebSocket frames sent with the head, if any
         if not isinstance(request, h11.Request):
             self._refuse(400, "invalid_request", "The request is not valid HTTP/1.1.")
-            return
-        self._route(request)
+        elif self._received - len(trailing) > MAX_HEAD_BYTES:
+            # h11 bounds a head that arrives in pieces; this, one that came whole.
+            self._refuse_too_large()
+        else:
+            self._received = 0
+            self._route(request, trailing)
 
-    def _route(self, request: h11.Request) -> None:
+    def _route(self, request: h11.Request, trailing: bytes) -> None:
         target = request.target.decode("latin-1")
         path, _, query = target.partition("?")
         self._path, self._query = path, (redact_text(query) if query else None)
@@ -236,25 +296,28 @@ class StreamConnection(asyncio.Protocol):
             "state": {"web": self._server.state},
         }
         if kind == "events":
+            # h11's rule, as Hypercorn answers: an HTTP/1.0 client cannot read
+            # chunked encoding, so its body ends when the connection does.
+            self._chunked = request.http_version == b"1.1"
             self._setup = asyncio.create_task(self._set_up(scope))
             return
-        key = _handshake_key(headers)
-        if key is None:
-            self._refuse(
-                426,
-                "upgrade_required",
-                "This is a WebSocket endpoint: connect with a WebSocket client "
-                "(or use GET /events/{task_id} for Server-Sent Events).",
-            )
+        try:
+            key = _websocket_key(request)
+        except _BadHandshake as exc:
+            self._refuse(exc.status, exc.code, exc.message, exc.headers)
             return
         self._is_ws = True
         scope["type"] = "websocket"
         self._write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % wsframes.accept_key(key)
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % generate_accept_token(key)
         )
         self._status = 101
+        self._ws = Connection(ConnectionType.SERVER)
         self._setup = asyncio.create_task(self._set_up(scope))
+        if trailing:
+            self._ws.receive_data(trailing)
+            self._read_frames()
 
     # --- set-up (the connection's only task, gone once the watch is open) -----------
 
@@ -275,7 +338,8 @@ class StreamConnection(asyncio.Protocol):
                 # The client saw the end already: 204 makes EventSource stop reconnecting.
                 self._respond(204, [], b"")
                 return None
-            streams.take_slot(state)
+            self._user = streams.stream_user(scope)
+            streams.take_slot(state, self._user)
             self._slot = True
         except ResimplyError as exc:
             self._respond_error(exc)
@@ -287,7 +351,9 @@ class StreamConnection(asyncio.Protocol):
         self._write(
             b"HTTP/1.1 200 OK\r\n"
             + b"".join(b"%s: %s\r\n" % pair for pair in streams.SSE_HEADERS)
-            + b"date: %s\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n" % _date()
+            + b"date: %s\r\n" % _date()
+            + (b"transfer-encoding: chunked\r\n" if self._chunked else b"")
+            + b"connection: close\r\n\r\n"
         )
         self._status = 200
         self._write_chunk(b"retry: %d\n\n" % streams.SSE_RETRY_MS)
@@ -298,7 +364,8 @@ class StreamConnection(asyncio.Protocol):
         try:
             async with state.hub.setups:
                 opened = await streams.open_ws(scope, state)
-            streams.take_slot(state)
+            self._user = streams.stream_user(scope)
+            streams.take_slot(state, self._user)
             self._slot = True
         except ResimplyError as exc:
             self._end_ws(streams.ws_close_code(exc), exc.message)
@@ -310,18 +377,21 @@ class StreamConnection(asyncio.Protocol):
         return opened
 
     async def _start_watch(self, task_id: str, after: str | None) -> None:
+        if self._phase != SETUP:  # the client closed or broke the protocol meanwhile
+            self._release()
+            return
         watch = self._watch = self._server.state.hub.watch(task_id, after)
         try:
             watcher = await watch.open()
-        except Closing:
-            self._end(Closing())
+        except Closing as exc:
+            self._end(exc)
             return
         except Exception:
             log.exception("stream_watch_failed", task_id=task_id)
             self._end(Closing())
             return
-        if self._phase == DONE:  # the client left while the replay was read
-            watch.end()
+        if self._phase != SETUP:  # the client left (or closed) while the replay was read
+            self._release()
             return
         self._watcher = watcher
         self._phase = OPEN
@@ -348,7 +418,7 @@ class StreamConnection(asyncio.Protocol):
 
     def _send_event(self, event: Event) -> None:
         if self._is_ws:
-            self._write(wsframes.frame(wsframes.OP_TEXT, event.data))
+            self._send_ws(TextMessage(data=event.data.decode()))
         else:
             self._write_chunk(streams.sse_frame(event.event_id, event.type, event.data))
 
@@ -358,6 +428,10 @@ class StreamConnection(asyncio.Protocol):
         if self._is_ws:
             if reason is None:
                 self._end_ws(WS_NORMAL)
+            elif isinstance(reason, Unavailable):  # as the ASGI path (streams._stream_ws)
+                self._end_ws(WS_TRY_AGAIN_LATER, streams.unavailable().message)
+            elif isinstance(reason, Unreadable):
+                self._end_ws(WS_INTERNAL_ERROR, "This task's messages cannot be read.")
             elif isinstance(reason, Closing):
                 self._end_ws(WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")
             else:
@@ -368,7 +442,8 @@ class StreamConnection(asyncio.Protocol):
         elif isinstance(reason, Closing):
             log.info("sse_stream_closed_on_shutdown", path=self._path)
         # Ending the stream makes EventSource reconnect with Last-Event-ID.
-        self._write(b"0\r\n\r\n")
+        if self._chunked:
+            self._write(b"0\r\n\r\n")
         self._ending()
         self._close()
 
@@ -377,7 +452,7 @@ class StreamConnection(asyncio.Protocol):
         if self._phase in (ENDING, DONE):
             return
         self._release()
-        self._write(wsframes.close_frame(code, reason))
+        self._send_ws(CloseConnection(code=code, reason=reason or None))
         self._status = f"ws-close-{code}"
         self._ending()
 
@@ -397,29 +472,64 @@ class StreamConnection(asyncio.Protocol):
             self._watcher = None
         if self._slot:
             self._slot = False
-            streams.release_slot(self._server.state)
+            streams.release_slot(self._server.state, self._user)
 
     # --- what the WebSocket client sends ---------------------------------------------
 
     def _read_frames(self) -> None:
-        try:
-            frames = wsframes.read_frames(self._buffer)
-        except wsframes.ProtocolError as exc:
-            # Our close frame, then the client's close or the sweep ends it; closing
-            # now, with its bytes unread, would reset the connection and lose the frame.
-            self._buffer.clear()
-            self._end_ws(exc.code, exc.reason)
-            return
-        for frame in frames:
-            if frame.opcode == wsframes.OP_PING:
-                self._write(wsframes.frame(wsframes.OP_PONG, frame.payload))
-            elif frame.opcode == wsframes.OP_CLOSE:
-                # Answer with the client's code (RFC 6455 §5.5.1), then hang up.
-                code = wsframes.parse_close(frame.payload) or WS_NORMAL
-                if self._phase != ENDING:
-                    self._end_ws(code if 1000 <= code < 5000 else WS_NORMAL)
-                self._close()
+        ws = self._ws
+        assert ws is not None
+        for event in ws.events():
+            if isinstance(event, Message):
+                size = self._received + len(event.data)
+                if size > MAX_CLIENT_MESSAGE:
+                    self._fail(CloseReason.MESSAGE_TOO_BIG, "This stream takes no messages.")
+                    return
+                self._received = 0 if event.message_finished else size
+            elif isinstance(event, Ping):
+                if self._paused_since is not None:
+                    self._pong = event.payload  # answered on resume_writing, once
+                else:
+                    self._send_ws(event.response())
+            elif isinstance(event, CloseConnection):
+                self._closing(event)
                 return
+            # A pong needs no answer: that it came is noted in data_received.
+
+    def _closing(self, event: CloseConnection) -> None:
+        """The client's close frame, or wsproto's word that the client broke the protocol."""
+        assert self._ws is not None
+        state = self._ws.state
+        if state is ConnectionState.REMOTE_CLOSING:
+            # The client closes first: answer with its code (RFC 6455 §5.5.1; none
+            # for none), then end the TCP side, as the server should (§7.1.1).
+            if self._phase not in (ENDING, DONE):
+                self._release()
+                self._send_ws(CloseConnection(code=event.code))
+                self._status = f"ws-close-{event.code}"
+                self._ending()
+            self._close()
+        elif state is ConnectionState.CLOSED:  # the answer to our close
+            self._close()
+        elif state is ConnectionState.OPEN:  # a protocol error: 1002, 1007
+            self._fail(event.code, event.reason or "")
+        else:  # a protocol error after our close: nothing more to say
+            self._ws = None
+            self._close()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """_Fail the WebSocket Connection_ (RFC 6455 §7.1.7): our close frame with
+        `code`, then nothing the client sends is read any more. Our side of the
+        TCP connection ends after the frame (FIN, not RST: closing with the
+        client's bytes unread would reset the connection and could lose the
+        frame); the whole connection when the client closes its side, or at
+        the sweep's close timeout."""
+        log.info("ws_protocol_error", path=self._path, code=int(code), reason=reason)
+        self._end_ws(code, reason)
+        self._ws = None
+        transport = self._transport
+        if transport is not None and not transport.is_closing() and transport.can_write_eof():
+            transport.write_eof()
 
     # --- the sweep: keep-alives, pings, dead and stuck peers ---------------------------
 
@@ -452,7 +562,7 @@ class StreamConnection(asyncio.Protocol):
                 self.abort()
         elif now - self._last_read >= interval:
             self._ping_sent = now
-            self._write(wsframes.frame(wsframes.OP_PING, b"resimply"))
+            self._send_ws(Ping(payload=PING_PAYLOAD))
 
     # --- writing -----------------------------------------------------------------------
 
@@ -462,8 +572,17 @@ class StreamConnection(asyncio.Protocol):
             self._last_write = time.monotonic()
             transport.write(data)
 
+    def _send_ws(self, event: CloseConnection | Ping | Pong | TextMessage) -> None:
+        """One frame, if the WebSocket's state allows it (nothing after our close)."""
+        ws = self._ws
+        if ws is None or ws.state not in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+            return
+        if ws.state is ConnectionState.REMOTE_CLOSING and not isinstance(event, CloseConnection):
+            return
+        self._write(ws.send(event))
+
     def _write_chunk(self, data: bytes) -> None:
-        self._write(b"%x\r\n%s\r\n" % (len(data), data))
+        self._write(b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data)
 
     def _respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """A whole response (an error, or the 204), then the connection is closed."""
@@ -482,10 +601,17 @@ class StreamConnection(asyncio.Protocol):
         headers = [pair for pair in response.raw_headers if pair[0] != b"content-length"]
         self._respond(response.status_code, headers, bytes(response.body))
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
+    def _refuse(
+        self, status: int, code: str, message: str, headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
         self._phase = SETUP  # a request was read: it is logged
         body = msgspec.json.encode({"error": code, "message": message})
-        self._respond(status, [(b"content-type", b"application/json")], body)
+        self._respond(status, [(b"content-type", b"application/json"), *headers], body)
+
+    def _refuse_too_large(self) -> None:
+        self._refuse(
+            431, "request_too_large", f"The request head may be at most {MAX_HEAD_BYTES} bytes."
+        )
 
     def _close(self) -> None:
         if self._transport is not None:
@@ -506,19 +632,68 @@ class StreamConnection(asyncio.Protocol):
         )
 
 
-def _handshake_key(headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The client's key, if this is a WebSocket (version 13) opening handshake."""
-    values: dict[bytes, bytes] = {}
-    for name, value in headers:
-        values[name] = values[name] + b"," + value if name in values else value
-    upgrade = values.get(b"upgrade", b"").lower()
-    connection = values.get(b"connection", b"").lower()
-    key = values.get(b"sec-websocket-key")
-    if b"websocket" not in upgrade or b"upgrade" not in connection or key is None:
-        return None
-    if values.get(b"sec-websocket-version", b"").strip() != b"13":
-        return None
-    return key if wsframes.valid_client_key(key) else None
+class _BadHandshake(Exception):
+    """Not a WebSocket opening handshake this server takes: the HTTP answer."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+# Every refused handshake says which version this server speaks (RFC 6455 §4.4).
+_VERSION = (b"sec-websocket-version", WEBSOCKET_VERSION)
+
+
+def _websocket_key(request: h11.Request) -> bytes:
+    """The client's key, if `request` is a valid opening handshake (RFC 6455 §4.2.1,
+    checked as wsproto's `H11Handshake` does); else raises `_BadHandshake`."""
+    fields: dict[bytes, list[bytes]] = {}
+    for name, value in request.headers:  # h11 gives lower-case names, trimmed values
+        fields.setdefault(name, []).append(value)
+
+    def tokens(name: bytes) -> set[bytes]:
+        return {t.strip().lower() for value in fields.get(name, ()) for t in value.split(b",")}
+
+    if b"websocket" not in tokens(b"upgrade") or b"upgrade" not in tokens(b"connection"):
+        raise _BadHandshake(
+            426,
+            "upgrade_required",
+            "This is a WebSocket endpoint: connect with a WebSocket client "
+            "(or use GET /events/{task_id} for Server-Sent Events).",
+            [(b"upgrade", b"websocket"), _VERSION],
+        )
+    if request.http_version != b"1.1":
+        raise _BadHandshake(
+            400, "invalid_request", "A WebSocket handshake is an HTTP/1.1 request.", [_VERSION]
+        )
+    versions = fields.get(b"sec-websocket-version", [])
+    if versions != [WEBSOCKET_VERSION]:
+        # §4.2.2: a version we do not speak → 426 naming ours; none at all → 400.
+        raise _BadHandshake(
+            426 if versions else 400,
+            "upgrade_required" if versions else "invalid_request",
+            "This server speaks WebSocket version 13 (RFC 6455).",
+            [(b"upgrade", b"websocket"), _VERSION] if versions else [_VERSION],
+        )
+    keys = fields.get(b"sec-websocket-key", [])
+    if len(keys) != 1 or not _valid_key(keys[0]):
+        raise _BadHandshake(
+            400,
+            "invalid_request",
+            "Sec-WebSocket-Key must be the base64 encoding of 16 random bytes.",
+            [_VERSION],
+        )
+    return keys[0]
+
+
+def _valid_key(key: bytes) -> bool:
+    """A base64 encoding of 16 bytes, as §4.1 requires (wsproto does not check)."""
+    try:
+        return len(base64.b64decode(key, validate=True)) == 16
+    except binascii.Error:
+        return False
 
 
 def _date() -> bytes:

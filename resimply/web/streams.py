@@ -13,6 +13,14 @@ early when the process shuts down (SIGTERM): the SSE stream just ends, so
 `EventSource` reconnects with `Last-Event-ID`; the WebSocket closes with 1001
 (going away) and the client reconnects with `?last_event_id=`.
 
+What a client sends is held to what Redis takes before it goes near the shared
+reader: a resume id that is not a stream id is refused (`400` / close 1008). A
+user holds at most `streams_per_user` streams per process (`429` / 1008). While
+Redis cannot be reached, new streams are refused with `503` + `Retry-After` /
+1013, and open ones stay open: the hub resumes them where they were once Redis is
+back (an `EventSource` that reconnected would get the 503, which it takes as
+final, and stop for good).
+
 A process holds thousands of these connections, nearly all idle, so what one
 keeps alive while it waits is the process's memory (issue 6). Hence plain ASGI
 endpoints (no `StreamingResponse`, whose anyio task group costs a task and
@@ -30,6 +38,8 @@ import contextlib
 from collections.abc import Sequence
 
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import Match, Route, WebSocketRoute
@@ -38,11 +48,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import (
     InvalidRequest,
     NotFound,
+    RateLimited,
     ResimplyError,
+    ServiceUnavailable,
     TooManyConnections,
     Unauthorized,
 )
-from ..events import Abandoned, Closing, Lagged, Watcher, valid_event_id
+from ..events import (
+    Abandoned,
+    Closing,
+    Lagged,
+    Unavailable,
+    Unreadable,
+    Watcher,
+    canonical_id,
+    parse_id,
+)
 from ..tasks import TaskRecord
 from .errors import error_response
 from .requests import identify
@@ -52,11 +73,22 @@ log = structlog.get_logger(__name__)
 
 WS_NORMAL = 1000
 WS_GOING_AWAY = 1001
-WS_TRY_AGAIN_LATER = 1013
+WS_POLICY_VIOLATION = 1008  # the client sent what it must not send again as it is
+WS_INTERNAL_ERROR = 1011
+WS_TRY_AGAIN_LATER = 1013  # transient: the same request may succeed later
 WS_UNAUTHORIZED = 4001
 WS_FORBIDDEN = 4003
 SSE_RETRY_MS = 3000
 CLOSE_FRAME_TIMEOUT_S = 1.0
+# The owner lookup of a stream set-up, at most: the Redis client's own retries
+# would hold a set-up for ~15 s while Redis is away; the client hears 503 sooner.
+SETUP_TIMEOUT_S = 5.0
+# Retry-After while Redis cannot be reached, and when a user is at the stream limit.
+UNAVAILABLE_RETRY_S = 5
+USER_LIMIT_RETRY_S = 10
+# Where the set-up leaves the user it identified, for `take_slot` (an ASGI scope
+# extension key: both stream paths pass the scope to `open_sse` / `open_ws`).
+USER_SCOPE_KEY = "resimply.user_id"
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -78,36 +110,85 @@ def _web_state(scope: Scope) -> WebState:
     return state
 
 
-def take_slot(state: WebState) -> None:
-    """Count one more open stream, or refuse it: released with `release_slot`."""
-    if state.connections >= state.settings.max_connections:
+def stream_user(scope: Scope) -> str | None:
+    """The user that `open_sse` / `open_ws` identified for this stream."""
+    user: str | None = scope.get(USER_SCOPE_KEY)
+    return user
+
+
+def take_slot(state: WebState, user_id: str | None = None) -> None:
+    """Count one more open stream, in the process and for `user_id` (from
+    `stream_user`), or refuse it: released with `release_slot(state, user_id)`."""
+    settings = state.settings
+    if state.connections >= settings.max_connections:
         raise TooManyConnections(
-            f"This server holds at most {state.settings.max_connections} live streams; "
+            f"This server holds at most {settings.max_connections} live streams; "
             "retry in a few seconds or poll GET /task/{task_id}."
         )
+    if user_id is not None:
+        held = state.user_streams.get(user_id, 0)
+        if held >= settings.streams_per_user:
+            # One user's thousand tabs (or a loop) must not take every slot.
+            raise RateLimited(
+                f"You have {held} live streams open, the most one user may hold; "
+                "close one (each ends after its task's last message) or poll GET /task/{task_id}.",
+                retry_after=USER_LIMIT_RETRY_S,
+            )
+        state.user_streams[user_id] = held + 1
     state.connections += 1
 
 
-def release_slot(state: WebState) -> None:
+def release_slot(state: WebState, user_id: str | None = None) -> None:
     state.connections -= 1
+    if user_id is not None:
+        held = state.user_streams.get(user_id, 0) - 1
+        if held > 0:
+            state.user_streams[user_id] = held
+        else:
+            state.user_streams.pop(user_id, None)  # no entry per user who ever streamed
+
+
+def unavailable() -> ServiceUnavailable:
+    """What a stream asked for while Redis is away is told (both stream paths)."""
+    return ServiceUnavailable(
+        "Live updates are briefly unavailable; retry in a few seconds "
+        "(with your last event_id) or poll GET /task/{task_id}.",
+        retry_after=UNAVAILABLE_RETRY_S,
+    )
 
 
 async def owned_task(conn: HTTPConnection, state: WebState) -> tuple[str, TaskRecord]:
-    """The stream's task, if the caller (token in the header or `?token=`) owns it."""
+    """The stream's task, if the caller (token in the header or `?token=`) owns it;
+    the caller's user id is left in the scope for `take_slot` (`stream_user`).
+    Raises `ServiceUnavailable` while Redis cannot be reached."""
+    if not state.hub.available:
+        raise unavailable()  # at once: the lookup would only wait for its timeout
     identity = await identify(conn, allow_query_token=True)
     task_id: str = conn.path_params["task_id"]
-    record = await state.tasks.get_owned(task_id, identity.user_id)
+    try:
+        async with asyncio.timeout(SETUP_TIMEOUT_S):
+            record = await state.tasks.get_owned(task_id, identity.user_id)
+    except (TimeoutError, RedisConnectionError, RedisTimeoutError, OSError):
+        raise unavailable() from None
     if record is None:
         raise NotFound("No such task.")
+    conn.scope[USER_SCOPE_KEY] = identity.user_id
     return task_id, record
 
 
 def last_event_id(value: str | None) -> str | None:
+    """The resume point a client sent, as Redis writes ids; `InvalidRequest` unless
+    it is a stream id Redis takes (`events.parse_id`): only then may it become a
+    cursor of the process's shared reader."""
     if not value:
         return None
-    if not valid_event_id(value):
-        raise InvalidRequest("Last-Event-ID must be an event_id from an earlier message.")
-    return value
+    try:
+        return canonical_id(value)
+    except ValueError:
+        raise InvalidRequest(
+            "Last-Event-ID (or ?last_event_id=) must be the event_id of a message you "
+            'received, such as "1764064800000-0"; leave it out to start from the first message.'
+        ) from None
 
 
 async def _send_within(send: Send, message: Message, timeout_s: float) -> None:
@@ -149,15 +230,16 @@ class EventStream:
                 # The client saw the end already: 204 makes EventSource stop reconnecting.
                 await Response(status_code=204)(scope, receive, send)
                 return
-            take_slot(state)  # refuse with a JSON 503 now, before the stream starts
+            user = stream_user(scope)
+            take_slot(state, user)  # refuse with a JSON 503 / 429 now, before the stream starts
         except ResimplyError as exc:
             await error_response(exc)(scope, receive, send)
             return
         task_id, after = opened
         try:
-            await _stream_sse(state, task_id, after, receive, send)
+            await _stream_sse(state, task_id, after, scope, receive, send)
         finally:
-            release_slot(state)
+            release_slot(state, user)
 
 
 async def open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | None:
@@ -169,7 +251,9 @@ async def open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | No
     after = last_event_id(
         conn.headers.get("last-event-id") or conn.query_params.get("last_event_id")
     )
-    if after is not None and after == record.terminal_event_id:
+    end = record.terminal_event_id
+    # At or past the end (an id from the future included): nothing will ever follow.
+    if after is not None and end is not None and parse_id(after) >= parse_id(end):
         return None
     return task_id, after
 
@@ -183,23 +267,39 @@ def sse_frame(event_id: str, event_type: str, data: bytes) -> bytes:
 
 
 async def _stream_sse(
-    state: WebState, task_id: str, after: str | None, receive: Receive, send: Send
+    state: WebState, task_id: str, after: str | None, scope: Scope, receive: Receive, send: Send
 ) -> None:
+    # The watch (and its replay) opens before the response starts, so that a
+    # Redis gone away meanwhile is still a 503 rather than an empty stream.
+    watch = state.hub.watch(task_id, after)
+    try:
+        watcher = await watch.open()
+    except Unavailable:
+        await error_response(unavailable())(scope, receive, send)
+        return
+    except Unreadable:
+        await error_response(ResimplyError("This task's messages cannot be read."))(
+            scope, receive, send
+        )
+        return
+    except Closing:
+        watcher = None  # shutting down: the empty stream below sends it elsewhere
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
     await send(_body(b"retry: %d\n\n" % SSE_RETRY_MS))
     try:
-        async with state.hub.watch(task_id, after) as watcher:
-            receiver = _watch_disconnect(receive, "http.disconnect", watcher)
-            try:
-                settings = state.settings
-                await _pump_sse(
-                    watcher,
-                    send,
-                    heartbeat_s=settings.sse_heartbeat_s,
-                    send_timeout_s=settings.stream_send_timeout_s,
-                )
-            finally:
-                receiver.cancel()
+        if watcher is None:
+            raise Closing
+        receiver = _watch_disconnect(receive, "http.disconnect", watcher)
+        try:
+            settings = state.settings
+            await _pump_sse(
+                watcher,
+                send,
+                heartbeat_s=settings.sse_heartbeat_s,
+                send_timeout_s=settings.stream_send_timeout_s,
+            )
+        finally:
+            receiver.cancel()
     except Abandoned:
         return  # the client is gone: nobody to end the stream for
     except _TooSlow:
@@ -209,9 +309,13 @@ async def _stream_sse(
     except Lagged:
         # Ending the stream makes EventSource reconnect with Last-Event-ID.
         log.info("sse_watcher_lagged", task_id=task_id)
+    except Unreadable:
+        pass  # the hub logged it; the reconnect replays from Last-Event-ID
     except Closing:
         # Shutting down: the same, and the reconnect reaches another process.
         log.info("sse_stream_closed_on_shutdown", task_id=task_id)
+    finally:
+        watch.end()
     await send(_body(b"", more=False))
 
 
@@ -247,22 +351,30 @@ class EventSocket:
         try:
             async with state.hub.setups:
                 task_id, after = await open_ws(scope, state)
-            take_slot(state)
+            user = stream_user(scope)
+            take_slot(state, user)
         except ResimplyError as exc:
             await _close_ws(send, ws_close_code(exc), exc.message)
             return
         try:
             await _stream_ws(state, task_id, after, receive, send)
         finally:
-            release_slot(state)
+            release_slot(state, user)
 
 
 def ws_close_code(exc: ResimplyError) -> int:
+    """The close code for a stream refused at set-up: 1013 only where the same
+    request may succeed in a moment; 1008 where the client must change it first
+    (a resume id Redis would not take, one stream too many for the user)."""
     if isinstance(exc, Unauthorized):
         return WS_UNAUTHORIZED
     if isinstance(exc, NotFound):
         return WS_FORBIDDEN
-    return WS_TRY_AGAIN_LATER
+    if isinstance(exc, (InvalidRequest, RateLimited)):
+        return WS_POLICY_VIOLATION
+    if isinstance(exc, (ServiceUnavailable, TooManyConnections)):
+        return WS_TRY_AGAIN_LATER
+    return WS_INTERNAL_ERROR if exc.http_status >= 500 else WS_POLICY_VIOLATION
 
 
 async def open_ws(scope: Scope, state: WebState) -> tuple[str, str | None]:
@@ -293,6 +405,10 @@ async def _stream_ws(
         return  # the client is gone
     except (Lagged, _TooSlow):
         await _close_ws(send, WS_TRY_AGAIN_LATER, "Too slow; reconnect with last_event_id.")
+    except Unavailable:
+        await _close_ws(send, WS_TRY_AGAIN_LATER, unavailable().message)
+    except Unreadable:
+        await _close_ws(send, WS_INTERNAL_ERROR, "This task's messages cannot be read.")
     except Closing:
         log.info("ws_closed_on_shutdown", task_id=task_id)
         await _close_ws(send, WS_GOING_AWAY, "Server restarting; reconnect with last_event_id.")
