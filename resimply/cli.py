@@ -36,7 +36,11 @@ async def in_process_worker(settings: Settings) -> AsyncIterator[None]:
         run.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await run
-        await worker.close()
+        # arq's close writes to Redis through its pool, which waits out an outage
+        # (worker._redis_settings): a server stopping while Redis is away must not.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await worker.close()
 
 
 def _print_dev_banner(settings: Settings, host: str, port: int) -> None:

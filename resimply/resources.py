@@ -10,6 +10,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .jobs import JobQueue
 from .keys import Keys
+from .outages import PATIENT_ERRORS, PatientRetry
 from .settings import Settings
 from .tasks import TaskStore
 
@@ -27,7 +28,15 @@ def redis_retry() -> Retry:
 RETRY_ON_ERROR: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
 
 
+# A REST request's Redis command gets this long before the request is answered
+# 503 (web/errors.py): long enough for any of our commands, short enough that a
+# stopped (SIGSTOP, hung) Redis does not hold clients for minutes.
+REQUEST_TIMEOUT_S = 5.0
+
+
 def open_redis(settings: Settings) -> Redis:
+    """The web tier's client for the stream hub (its blocking XREAD needs no
+    read timeout), and the base of the others."""
     # Bytes in and out: stream payloads are passed on to clients without decoding.
     client: Redis = Redis.from_url(
         settings.redis_url,
@@ -38,6 +47,39 @@ def open_redis(settings: Settings) -> Redis:
         retry_on_error=list(RETRY_ON_ERROR),
     )
     return client
+
+
+def open_request_redis(settings: Settings) -> Redis:
+    """The REST handlers' client: a connection dropped mid-command is retried
+    (a restart, a failover), but a Redis that is away, hung or full fails the
+    command within a few seconds, and the request is answered 503 + Retry-After."""
+    client: Redis = Redis.from_url(
+        settings.redis_url,
+        decode_responses=False,
+        socket_connect_timeout=2,
+        socket_timeout=REQUEST_TIMEOUT_S,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), retries=2),
+        retry_on_error=[RedisConnectionError],
+    )
+    return client
+
+
+def open_worker_redis(settings: Settings, client: str = "worker") -> Redis:
+    """A worker's client: every command waits Redis out (outages.PatientRetry) —
+    down, restarting, or full — so a running job pauses instead of failing. The
+    read timeout only notices a connection that died silently; the command is
+    then sent again on a new one."""
+    redis: Redis = Redis.from_url(
+        settings.redis_url,
+        decode_responses=False,
+        socket_connect_timeout=5,
+        socket_timeout=30,
+        health_check_interval=30,
+        retry=PatientRetry(client),
+        retry_on_error=list(PATIENT_ERRORS),
+    )
+    return redis
 
 
 def task_store(redis: Redis, settings: Settings, *, jobs: JobQueue | None = None) -> TaskStore:

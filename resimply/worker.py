@@ -5,12 +5,20 @@ pipeline with typed dependencies built once per process in `startup`.
 
 Shutdown (SIGTERM, e.g. `docker compose stop`): arq cancels the running jobs and
 puts them back in the queue, where another worker picks them up; the steps are
-idempotent. Redis going away for a moment (a restart) is ridden out by the
-clients' retries; a job that still loses Redis is handed back to run later.
+idempotent.
+
+Redis away, restarting or full (outages.py): both of the worker's clients — arq's
+pool and the pipeline's — wait it out, command by command (`PatientRetry`), so
+arq's loop and the running jobs pause and carry on once Redis is back. That is
+set in the clients, not in a Worker subclass, because `arq
+resimply.worker.WorkerSettings` (the service's command) always builds arq's own
+`Worker` class: its options are the only way in. A job that still meets an
+outage error (one the clients do not retry) is handed back to run later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import dataclasses
 import os
@@ -21,8 +29,7 @@ from typing import Any, TypedDict
 import structlog
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry, func
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from .costs import pricing_of
 from .heartbeat import Heartbeat
@@ -32,10 +39,11 @@ from .lease import Leases
 from .logs import configure_logging
 from .media.analyze import MediaLimits
 from .media.processes import MediaProcesses
+from .outages import PATIENT_ERRORS, PatientRetry, is_unavailable
 from .pipeline import PipelineDeps, run_task
 from .pipeline.cache import ExtractionCache, cache_variant
 from .providers.registry import build_extractor, build_scraper, build_store, build_transcriber
-from .resources import RETRY_ON_ERROR, open_redis, redis_retry, task_store
+from .resources import open_worker_redis, task_store
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -63,9 +71,12 @@ async def process_task(ctx: dict[str, Any], task_id: str) -> str:
         if "leases" in ctx:  # arq's in-progress key, cut to a lease (lease.py)
             await ctx["leases"].take(task_id)
         return await run_task(ctx["deps"], task_id, attempt=int(ctx.get("job_try", 1)))
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        # Redis was away longer than the client retries: neither progress nor an
-        # outcome could be written. Hand the job back; arq runs it again later.
+    except RedisError as exc:
+        if not is_unavailable(exc):
+            raise
+        # An outage error the client did not wait out (e.g. MISCONF): neither
+        # progress nor an outcome could be written. Hand the job back; arq runs it
+        # again later (its result write waits for Redis: see _redis_settings).
         log.warning("job_lost_redis", error=type(exc).__name__, retry_in=REDIS_LOST_RETRY_S)
         raise Retry(defer=REDIS_LOST_RETRY_S) from exc
     finally:
@@ -113,7 +124,13 @@ def usable_cpus() -> int:
 
 def _startup(settings: Settings, *, embedded: bool) -> Any:
     async def startup(ctx: dict[str, Any]) -> None:
-        redis = open_redis(settings)
+        redis = open_worker_redis(settings, "worker")
+        # This runs in arq's main loop task: once SIGTERM ends it, stop waiting Redis out.
+        main_loop = asyncio.current_task()
+        for client in (redis, ctx["redis"]):
+            patience = client.connection_pool.connection_kwargs.get("retry")
+            if isinstance(patience, PatientRetry) and main_loop is not None:
+                patience.give_up_when_done(main_loop)
         # Decoding and JPEG encoding are CPU work: keep them off the event loop in
         # a bounded pool (PyAV releases the GIL while it decodes). The thread pool
         # also extracts audio for transcription.
@@ -192,12 +209,16 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 def _redis_settings(settings: Settings) -> RedisSettings:
-    # Reconnect through a Redis restart instead of dying (arq's own polling has
-    # no retry of its own), and wait up to a minute for Redis at start-up.
+    # arq's loop (poll, job start, result write, health record) has no error
+    # handling of its own: one failed command ends Worker.main() and the process.
+    # Its pool waits every outage out instead (outages.PatientRetry), including a
+    # full Redis refusing the result write, which is then written once Redis takes
+    # it. At start-up too it waits for Redis as long as it takes (conn_retries
+    # only counts errors that are not an outage, such as a wrong password).
     return dataclasses.replace(
         RedisSettings.from_dsn(settings.redis_url),
-        retry=redis_retry(),
-        retry_on_error=list(RETRY_ON_ERROR),
+        retry=PatientRetry("arq"),
+        retry_on_error=list(PATIENT_ERRORS),
         conn_retries=60,
         conn_timeout=5,
     )

@@ -1,4 +1,4 @@
-"""Both Redis clients (the web tier's and the arq worker's pool) ride out a
+"""Every Redis client (the web tier's two, the worker's and arq's pool) rides out a
 connection that Redis drops mid-command — a restart, a failover, `CLIENT KILL`:
 the command is sent again on a fresh connection instead of failing. (arq's own
 poll has no retry around it: without this a worker polling at the moment of a
@@ -14,7 +14,7 @@ import pytest
 from arq.connections import create_pool
 from redis.asyncio import Redis
 
-from resimply.resources import open_redis
+from resimply.resources import open_redis, open_request_redis, open_worker_redis
 from resimply.settings import Settings
 from resimply.worker import _redis_settings
 
@@ -23,12 +23,24 @@ async def web_client(settings: Settings) -> Redis:
     return open_redis(settings)
 
 
+async def request_client(settings: Settings) -> Redis:
+    return open_request_redis(settings)
+
+
+async def worker_client(settings: Settings) -> Redis:
+    return open_worker_redis(settings)
+
+
 async def worker_pool(settings: Settings) -> Redis:
     pool: Redis = await create_pool(_redis_settings(settings))
     return pool
 
 
-@pytest.mark.parametrize("make", [web_client, worker_pool], ids=["web", "worker"])
+@pytest.mark.parametrize(
+    "make",
+    [web_client, request_client, worker_client, worker_pool],
+    ids=["web-streams", "web-requests", "worker-pipeline", "worker-arq"],
+)
 async def test_a_command_in_flight_survives_its_connection_being_killed(
     redis_url: str, redis: Redis, key_prefix: str, make: Callable[[Settings], Any]
 ) -> None:

@@ -13,6 +13,7 @@ import structlog
 from ..costs import Pricing
 from ..errors import Cancelled, InternalError, ResimplyError, StepTimeout, TaskError
 from ..models import Usage
+from ..outages import is_unavailable
 from ..tasks import TaskRecord
 from . import steps
 from .cache import CachedExtraction
@@ -66,7 +67,11 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
         # arq aborts a cancelled job this way, and shuts down this way: in both
         # cases the task's outcome is someone else's to write.
         raise
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            # Redis is away: no outcome can be written now, and this is no fault
+            # of the task. The job is handed back to run later (worker.process_task).
+            raise
         log.exception("task_crashed", step=progress.step)
         await _fail(deps, record, InternalError(), progress.step)
         status = "FAILURE"

@@ -17,7 +17,7 @@ from ..events import StreamHub
 from ..jobs import JobQueue
 from ..keys import Keys
 from ..providers.registry import build_scraper, build_store
-from ..resources import open_redis, task_store
+from ..resources import open_redis, open_request_redis, task_store
 from ..settings import Settings
 from . import page, rest, streams
 from .access_log import AccessLog
@@ -40,9 +40,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, WebState]]:
-        redis = open_redis(settings)
+        # Two clients: the hub's blocking XREAD cannot have the read timeout that
+        # lets a REST request answer 503 within seconds when Redis hangs.
+        redis = open_request_redis(settings)
+        stream_redis = open_redis(settings)
         keys = Keys(settings.key_prefix)
-        hub = StreamHub(redis, keys, buffer_size=settings.watcher_queue_size)
+        hub = StreamHub(stream_redis, keys, buffer_size=settings.watcher_queue_size)
         verifier = TokenVerifier(settings)
         recipes = build_store(settings)
         scraper = build_scraper(settings)
@@ -73,6 +76,7 @@ def create_app(
             await recipes.aclose()
             await scraper.aclose()
             await redis.aclose()
+            await stream_redis.aclose()
 
     routes = [
         Route("/", page.landing_page, methods=["GET"]),

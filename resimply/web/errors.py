@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import structlog
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..errors import RateLimited, ResimplyError, ServiceUnavailable
+from ..outages import RefusalLog, is_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -15,6 +17,13 @@ _HTTP_CODES = {
     404: ("not_found", "No such endpoint; see the API description in the README."),
     405: ("method_not_allowed", "This endpoint does not accept that HTTP method."),
 }
+
+
+# How long a client is told to wait while Redis is unavailable: a restart or a
+# failover takes a few seconds; clients that come back sooner are answered again.
+REDIS_RETRY_AFTER_S = 5
+# Requests refused for an outage: a warning per interval, not a traceback each.
+_refusals = RefusalLog(interval_s=30.0)
 
 
 def error_response(error: ResimplyError) -> JSONResponse:
@@ -39,6 +48,14 @@ async def http_error(_: Request, exc: Exception) -> Response:
     return JSONResponse({"error": code, "message": message}, status_code=exc.status_code)
 
 
+async def redis_error(request: Request, exc: Exception) -> Response:
+    """Redis down, hung or full → 503 + Retry-After; any other Redis error is a bug."""
+    if not is_unavailable(exc):
+        return await unexpected_error(request, exc)
+    _refusals.refused(exc, path=request.url.path)
+    return error_response(ServiceUnavailable(retry_after=REDIS_RETRY_AFTER_S))
+
+
 async def unexpected_error(_: Request, exc: Exception) -> Response:
     log.error("unhandled_error", exc_info=exc)
     return JSONResponse(
@@ -49,5 +66,6 @@ async def unexpected_error(_: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ResimplyError: resimply_error,
     HTTPException: http_error,
+    RedisError: redis_error,
     Exception: unexpected_error,
 }
