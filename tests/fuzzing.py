@@ -14,6 +14,7 @@ check and reach their own parsers.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,22 @@ VALID = "<valid>"
 TAMPERED = "<tampered>"
 
 
+@dataclasses.dataclass
+class Tally:
+    """What a fuzz run sent and got: answers by operation and status."""
+
+    statuses: dict[str, Counter[int]] = dataclasses.field(
+        default_factory=lambda: defaultdict(Counter)
+    )
+
+    def add(self, case: schemathesis.Case, status: int) -> None:
+        self.statuses[case.operation.label][status] += 1
+
+    def unreached(self) -> list[str]:
+        """Operations that answered nothing but 401: the fuzzer never got past auth."""
+        return sorted(op for op, seen in self.statuses.items() if set(seen) <= {401})
+
+
 @dataclasses.dataclass(frozen=True)
 class Target:
     """A running service, a token of the fuzzing user, and a finished task of theirs."""
@@ -90,6 +107,7 @@ class Target:
     base_url: str
     token: str
     task_id: str
+    tally: Tally = dataclasses.field(default_factory=Tally)
 
     @classmethod
     def prepare(cls, base_url: str, token: str) -> Target:
@@ -101,7 +119,7 @@ class Target:
             submitted = client.post("/scrape/async", json={"url": sample}).raise_for_status()
             task_id: str = submitted.json()["task_id"]
             client.delete(f"/task/{task_id}").raise_for_status()
-        return cls(base_url, token, task_id)
+            return cls(base_url, token, task_id)
 
 
 def send(
@@ -113,7 +131,7 @@ def send(
     token_in_query: bool = False,
     session: requests.Session | None = None,
     validate: bool = True,
-) -> requests.Response:
+) -> schemathesis.Response:
     """Send one generated case to `target` and check the answer against CHECKS
     (raises with every failed check) unless `validate` is false."""
     if own_task and "task_id" in (case.path_parameters or {}):
@@ -129,11 +147,13 @@ def send(
         else:
             headers["Authorization"] = f"Bearer {token}"
     kwargs: dict[str, Any] = {"base_url": target.base_url, "headers": headers, "session": session}
+    response = case.call(timeout=REQUEST_TIMEOUT_S, **kwargs)
+    target.tally.add(case, response.status_code)
     if not validate:
-        return case.call(timeout=REQUEST_TIMEOUT_S, **kwargs)
+        return response
     # schemathesis' own auth check takes a query token for one it generated itself.
     checks = [c for c in CHECKS if c is not ignored_auth or "token" not in (case.query or {})]
-    response = case.call_and_validate(checks=checks, timeout=REQUEST_TIMEOUT_S, **kwargs)
+    case.validate_response(response, checks=checks)
     if token != target.token and needs_auth(case):
         assert_refused(case, response)
     return response
@@ -143,7 +163,7 @@ def needs_auth(case: schemathesis.Case) -> bool:
     return case.operation.definition.raw.get("security") != []
 
 
-def assert_refused(case: schemathesis.Case, response: requests.Response) -> None:
+def assert_refused(case: schemathesis.Case, response: schemathesis.Response) -> None:
     """A secured endpoint without a valid token answers 401 before anything else,
     unless the path does not route at all (a path parameter with a '/')."""
     unrouted = any("/" in str(v) for v in (case.path_parameters or {}).values())
