@@ -71,9 +71,16 @@ def canonical_link(url: str) -> str:
         return f"tiktok-short:{short.group('host').lower()}/{short.group('code')}"
     if is_local_path(url):
         path = url.removeprefix("file://")
-        return "file://" + str(Path(path).expanduser().resolve())
-    parts = urlsplit(url)
+        try:
+            return "file://" + str(Path(path).expanduser().resolve())
+        except (ValueError, RuntimeError):  # a NUL in the path, a symlink loop
+            return "file://" + path
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port out of range, a broken IPv6 literal: the link is its own key
+        return url
     host = (parts.hostname or "").lower()
     default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    netloc = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
+    netloc = host if port in (None, default_port) else f"{host}:{port}"
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
