@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+from .errors import UnsupportedUrl
 
 _TIKTOK_VIDEO = re.compile(
     r"^https?://(?:www\.|m\.)?tiktok\.com/(?:@[\w.\-]+/video/|v/|embed/(?:v2/)?)(?P<id>\d{5,25})",
@@ -57,7 +60,8 @@ def link_problem(url: str) -> str | None:
 
 
 def is_local_path(url: str) -> bool:
-    return url.startswith(("/", "~", "file://"))
+    # As the direct scraper reads them: any case of "file:" (providers/direct.py).
+    return url.startswith(("/", "~")) or url[:5].lower() == "file:"
 
 
 def canonical_link(url: str) -> str:
@@ -70,11 +74,11 @@ def canonical_link(url: str) -> str:
     if short:
         return f"tiktok-short:{short.group('host').lower()}/{short.group('code')}"
     if is_local_path(url):
-        path = url.removeprefix("file://")
         try:
+            path = url2pathname(urlsplit(url).path) if url[:5].lower() == "file:" else url
             return "file://" + str(Path(path).expanduser().resolve())
-        except (ValueError, RuntimeError):  # a NUL in the path, a symlink loop
-            return "file://" + path
+        except (ValueError, RuntimeError):  # a NUL, "~someone" of no user here, a symlink loop
+            raise UnsupportedUrl("This is not the path of a file on this machine.") from None
     try:
         parts = urlsplit(url)
         port = parts.port

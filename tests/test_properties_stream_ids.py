@@ -18,9 +18,7 @@ bounded = settings(max_examples=500, derandomize=True, deadline=None, database=N
 
 
 def in_grammar(text: str) -> bool:
-    return GRAMMAR.fullmatch(text) is not None and all(
-        int(part) <= U64 for part in text.split("-")
-    )
+    return GRAMMAR.fullmatch(text) is not None and all(int(part) <= U64 for part in text.split("-"))
 
 
 part = st.one_of(
