@@ -50,10 +50,13 @@ CHECKS: list[CheckFunction] = [
 ]
 
 
-def load_schema(*, max_examples: int) -> BaseSchema:
+def load_schema(*, max_examples: int, phases: list[str] | None = None) -> BaseSchema:
     """The service's API as schemathesis sees it, generating at most `max_examples`
-    cases per operation and phase, the same cases on every run (CI reproducibility)."""
+    cases per operation and phase, the same cases on every run (CI reproducibility).
+    `phases`: schemathesis' phases to run ("examples", "coverage", "fuzzing")."""
     schema = schemathesis.openapi.from_path(FUZZ_SCHEMA)
+    if phases is not None:
+        schema.config.phases.update(phases=phases)
     schema.config.generation.update(
         max_examples=max_examples,
         deterministic=True,
@@ -63,6 +66,9 @@ def load_schema(*, max_examples: int) -> BaseSchema:
         # case past the 401 to the handler, which made-up ones never do.
         with_security_parameters=False,
     )
+    # An invalid request may also be refused for its size (a caption over the limit).
+    rejection = schema.config.checks.negative_data_rejection
+    rejection.expected_statuses = [*rejection.expected_statuses, "413"]
     return schema
 
 
@@ -70,14 +76,14 @@ def credentials() -> st.SearchStrategy[str | None]:
     """What a case authenticates with: VALID (the fuzzing user's token), nothing, or
     a made-up bearer token (random, JWT-shaped, or a valid one tampered with)."""
     token_chars = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
-    return st.one_of(
-        st.just(VALID),
-        st.just(VALID),
+    invalid = st.one_of(
         st.none(),
         st.text(token_chars, max_size=60),
         st.from_regex(r"\AeyJ[A-Za-z0-9_-]{2,40}\.[A-Za-z0-9_-]{0,40}\.[A-Za-z0-9_-]{0,43}\Z"),
         st.just(TAMPERED),
     )
+    # Three in four cases reach the handler; the rest meet the 401.
+    return st.integers(0, 3).flatmap(lambda n: st.just(VALID) if n < 3 else invalid)
 
 
 VALID = "<valid>"
@@ -92,8 +98,19 @@ class Tally:
         default_factory=lambda: defaultdict(Counter)
     )
 
-    def add(self, case: schemathesis.Case, status: int) -> None:
-        self.statuses[case.operation.label][status] += 1
+    # The first few requests answered with a 5xx, and each kind of check failure
+    # with how often it was seen and one request that shows it.
+    server_errors: list[str] = dataclasses.field(default_factory=list)
+    violations: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
+
+    def add(self, label: str, status: int, request: str) -> None:
+        self.statuses[label][status] += 1
+        if status >= 500 and len(self.server_errors) < 20:
+            self.server_errors.append(f"{status} {label}: {request}")
+
+    def violation(self, title: str, request: str) -> None:
+        seen, example = self.violations.get(title, (0, request))
+        self.violations[title] = (seen + 1, example)
 
     def unreached(self) -> list[str]:
         """Operations that answered nothing but 401: the fuzzer never got past auth."""
@@ -134,6 +151,9 @@ def send(
 ) -> schemathesis.Response:
     """Send one generated case to `target` and check the answer against CHECKS
     (raises with every failed check) unless `validate` is false."""
+    if case.headers and "Last-Event-ID" in case.headers and case.query:
+        # The header wins over ?last_event_id= (API.md): the query is not read at all.
+        case.query = {k: v for k, v in case.query.items() if k != "last_event_id"}
     if own_task and "task_id" in (case.path_parameters or {}):
         case.path_parameters = {**(case.path_parameters or {}), "task_id": target.task_id}
     if token == VALID:
@@ -148,7 +168,11 @@ def send(
             headers["Authorization"] = f"Bearer {token}"
     kwargs: dict[str, Any] = {"base_url": target.base_url, "headers": headers, "session": session}
     response = case.call(timeout=REQUEST_TIMEOUT_S, **kwargs)
-    target.tally.add(case, response.status_code)
+    target.tally.add(
+        case.operation.label,
+        response.status_code,
+        describe(case, token == target.token) if response.status_code >= 500 else "",
+    )
     if not validate:
         return response
     # schemathesis' own auth check takes a query token for one it generated itself.
@@ -157,6 +181,11 @@ def send(
     if token != target.token and needs_auth(case):
         assert_refused(case, response)
     return response
+
+
+def describe(case: schemathesis.Case, valid_token: bool) -> str:
+    """The request as a curl command (credentials masked), for a report."""
+    return f"{case.as_curl_command()} ({'valid' if valid_token else 'no valid'} token)"
 
 
 def needs_auth(case: schemathesis.Case) -> bool:

@@ -11,13 +11,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import hypothesis.strategies as st
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzzing import FUZZ_USER, Target, credentials, load_schema, send
+from tests.fuzzing import FUZZ_USER, VALID, Target, credentials, load_schema, send
 from tests.hostile_inputs import (
     U64,
     int_but_not_stream_id,
@@ -32,9 +33,15 @@ from tests.servers import Service
 # Per operation and generation phase (examples, coverage, fuzzing): ~10 operations.
 MAX_EXAMPLES = 60
 
-schema = load_schema(max_examples=MAX_EXAMPLES)
+schema = load_schema(max_examples=MAX_EXAMPLES, phases=["coverage", "fuzzing"])
+# The document's own examples (a link the server accepts, a page of recipes), sent
+# with the fuzzing user's token: the success paths, a generator rarely finds them.
+examples = load_schema(max_examples=MAX_EXAMPLES, phases=["examples"]).include(
+    path=["/scrape/async", "/recipes"]
+)
 SCRAPE = schema["/scrape/async"]["POST"]
 EVENTS = schema["/events/{task_id}"]["GET"]
+RECIPES = schema["/recipes"]["GET"]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +89,14 @@ def test_every_answer_is_documented(
     send(
         case, target, token=token, own_task=own_task, token_in_query=token_in_query, session=session
     )
+
+
+@examples.parametrize()
+@settings(derandomize=True, deadline=None, database=None)
+def test_the_documented_examples_get_documented_answers(
+    case: schemathesis.Case, target: Target, session: requests.Session
+) -> None:
+    send(case, target, token=VALID, own_task=True, session=session)
 
 
 # --- what a generator from the document never sends ------------------------------
@@ -137,3 +152,19 @@ def test_a_path_in_the_home_of_no_user_here_is_refused(target: Target) -> None:
     response = post_body(target, b'{"url": "~no-such-user-here/video.mp4"}')
     assert response.status_code == 422, response.text
     SCRAPE.validate_response(response)
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("offset=10000000000000000001", 200), ("limit=-99999999999999999999", 200)]
+    + [(f"offset={bad}", 400) for bad in ("1_000", "%D9%A3", "%201", "1.0", "")],
+)
+def test_recipe_paging_takes_plain_whole_numbers(target: Target, query: str, status: int) -> None:
+    """Found by the fuzz run: an offset past SQLite's 64-bit range was a 500."""
+    response = httpx.get(
+        f"{target.base_url}/recipes?{query}",
+        headers={"Authorization": f"Bearer {target.token}"},
+        timeout=10,
+    )
+    assert response.status_code == status, response.text
+    RECIPES.validate_response(response)
