@@ -48,8 +48,8 @@ from tests.hostile_inputs import (
 )
 from tests.servers import free_port, redis_server
 
-EXAMPLES = 150  # per operation and generation mode (valid, invalid): ~3,000 requests
-HOSTILE_EXAMPLES = 60  # per kind of hostile input
+EXAMPLES = 250  # per operation and generation mode (valid, invalid): ~4,000 requests
+HOSTILE_EXAMPLES = 100  # per kind of hostile input
 SEED = 11  # the same requests on every run, so a figure can be compared with the last
 
 
