@@ -27,7 +27,20 @@ link_text = st.one_of(
     st.text(max_size=60),
     st.builds(
         "{}{}{}".format,
-        st.sampled_from(["http://", "https://", "file://", "/", "~", "HTTP://", "ftp://", ""]),
+        st.sampled_from(
+            [
+                "http://",
+                "https://",
+                "file://",
+                "FILE://",
+                "file:",
+                "/",
+                "~",
+                "HTTP://",
+                "ftp://",
+                "",
+            ]
+        ),
         st.text(max_size=30),
         st.sampled_from(["", "/", ":99999/", ":-1", ":abc/", "]/", "[::1", "?a=b#c", "\x00"]),
     ),
