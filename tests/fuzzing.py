@@ -105,7 +105,7 @@ class Tally:
 
     def add(self, label: str, status: int, request: str) -> None:
         self.statuses[label][status] += 1
-        if status >= 500 and len(self.server_errors) < 20:
+        if status >= 500 and len(self.server_errors) < 200:
             self.server_errors.append(f"{status} {label}: {request}")
 
     def violation(self, title: str, request: str) -> None:
