@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import hypothesis.strategies as st
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from starlette.requests import Request
 
 from resimply.errors import InvalidRequest, PayloadTooLarge
+from resimply.settings import Settings
 from resimply.web.requests import MAX_CAPTION_CHARS, MAX_URL_CHARS, parse_scrape_body, read_json
 
 LIMIT = 16 * 1024
@@ -82,7 +84,15 @@ def _request(body: bytes, chunks: int) -> Request:
     async def receive() -> dict[str, Any]:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    scope = {"type": "http", "method": "POST", "path": "/scrape/async", "headers": []}
+    # What read_json asks of the app: its settings' body timeout.
+    web = SimpleNamespace(settings=Settings.from_env({}))
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/scrape/async",
+        "headers": [],
+        "state": {"web": web},
+    }
     return Request(scope, receive)
 
 
