@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+from .errors import UnsupportedUrl
 
 _TIKTOK_VIDEO = re.compile(
     r"^https?://(?:www\.|m\.)?tiktok\.com/(?:@[\w.\-]+/video/|v/|embed/(?:v2/)?)(?P<id>\d{5,25})",
@@ -57,7 +60,8 @@ def link_problem(url: str) -> str | None:
 
 
 def is_local_path(url: str) -> bool:
-    return url.startswith(("/", "~", "file://"))
+    # As the direct scraper reads them: any case of "file:" (providers/direct.py).
+    return url.startswith(("/", "~")) or url[:5].lower() == "file:"
 
 
 def canonical_link(url: str) -> str:
@@ -70,10 +74,17 @@ def canonical_link(url: str) -> str:
     if short:
         return f"tiktok-short:{short.group('host').lower()}/{short.group('code')}"
     if is_local_path(url):
-        path = url.removeprefix("file://")
-        return "file://" + str(Path(path).expanduser().resolve())
-    parts = urlsplit(url)
+        try:
+            path = url2pathname(urlsplit(url).path) if url[:5].lower() == "file:" else url
+            return "file://" + str(Path(path).expanduser().resolve())
+        except (ValueError, RuntimeError):  # a NUL, "~someone" of no user here, a symlink loop
+            raise UnsupportedUrl("This is not the path of a file on this machine.") from None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port out of range, a broken IPv6 literal: the link is its own key
+        return url
     host = (parts.hostname or "").lower()
     default_port = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    netloc = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
+    netloc = host if port in (None, default_port) else f"{host}:{port}"
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))

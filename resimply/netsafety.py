@@ -28,6 +28,8 @@ from . import errors
 PRIVATE_ADDRESS_MESSAGE = "Links to private or local network addresses are not allowed."
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# IETF protocol assignments; Python before 3.11.10 counts some of them (192.0.0.8) global.
+_IETF = ipaddress.ip_network("192.0.0.0/24")
 # Well-known NAT64 prefix: the low 32 bits are an IPv4 address a gateway would reach.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -53,6 +55,7 @@ def _ipv4_is_public(addr: ipaddress.IPv4Address) -> bool:
         or addr.is_reserved
         or addr.is_unspecified
         or addr in _CGNAT
+        or addr in _IETF
         or not addr.is_global
     )
 
@@ -144,6 +147,9 @@ async def ensure_public_url(url: str, *, timeout_s: float = 10.0) -> None:
             infos = await loop.getaddrinfo(host, parsed.port or 0, type=socket.SOCK_STREAM)
     except TimeoutError:
         raise errors.ScrapeFailed("Looking up the link's host took too long; try again.") from None
+    except UnicodeError:
+        # The host cannot be a DNS name at all (an empty label, one over 63 characters).
+        raise errors.UnsupportedUrl("The link's host name is not valid.") from None
     except socket.gaierror as exc:
         if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)):
             raise errors.VideoNotFound("The link's host name does not exist.") from None

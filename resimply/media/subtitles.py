@@ -182,7 +182,8 @@ def to_vtt(cues: Iterable[Cue]) -> str:
 
 def _seconds(hours: str | None, minutes: str, seconds: str, fraction: str | None) -> float:
     millis = int((fraction or "0").ljust(3, "0"))
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + millis / 1000
+    # Whole milliseconds first: 1 + 680 / 1000 is 1.6800000000000002, 1680 / 1000 is 1.68.
+    return ((int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)) * 1000 + millis) / 1000
 
 
 def _stamp(seconds: float) -> str:

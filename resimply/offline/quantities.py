@@ -27,6 +27,10 @@ NUMBER_WORDS: dict[str, float] = {
     "sechzig": 60, "einhalb": 0.5, "anderthalb": 1.5, "eineinhalb": 1.5,
 }  # fmt: skip
 
+# No amount in a recipe is written with more characters than this; a longer run of
+# digits is not a quantity (and would be inf as a float, or past int()'s digit limit).
+MAX_NUMBER_CHARS = 24
+
 _FRACTION = f"[{VULGAR_FRACTIONS}]"
 # One number: "1 1/2", "1½", "1 ½", "1/2", "½", "1,5", "1.5", "1.000", "200".
 _NUMBER = (
@@ -62,7 +66,7 @@ def parse_number(token: str) -> float | None:
     are written "1,25 kg" / "1.25 kg" far more often than 1000-fold ones are mistyped.
     """
     token = token.strip().replace("\u2044", "/")
-    if not token:
+    if not token or len(token) > MAX_NUMBER_CHARS:
         return None
     if _THOUSANDS.fullmatch(token):
         return float(token.replace(",", "").replace(".", ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import msgspec
@@ -123,15 +124,25 @@ async def cancel_task(request: Request) -> Response:
 async def list_recipes(request: Request) -> Response:
     state = web_state(request)
     identity = await identify(request)
-    try:
-        limit = min(max(int(request.query_params.get("limit", "50")), 1), 200)
-        offset = max(int(request.query_params.get("offset", "0")), 0)
-    except ValueError:
-        raise InvalidRequest('"limit" and "offset" must be whole numbers.') from None
+    limit = min(max(_whole_number(request.query_params.get("limit", "50")), 1), 200)
+    # Clamped, as limit is: an offset past any store's integer range (SQLite's is
+    # 64-bit) was a 500; past the last recipe the page is empty anyway.
+    offset = min(max(_whole_number(request.query_params.get("offset", "0")), 0), MAX_OFFSET)
     recipes = await state.recipes.list(
         user_id=identity.user_id, limit=limit, offset=offset, access_token=identity.token
     )
     return json({"recipes": recipes, "limit": limit, "offset": offset})
+
+
+MAX_OFFSET = 2**31 - 1
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,30}")
+
+
+def _whole_number(value: str) -> int:
+    """ASCII digits with an optional sign; not the other forms int() reads ("1_000", "٣")."""
+    if not _WHOLE_NUMBER.fullmatch(value):
+        raise InvalidRequest('"limit" and "offset" must be whole numbers.')
+    return int(value)
 
 
 async def get_recipe(request: Request) -> Response:
