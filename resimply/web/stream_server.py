@@ -660,8 +660,7 @@ def _websocket_key(request: h11.Request) -> bytes:
         raise _BadHandshake(
             426,
             "upgrade_required",
-            "This is a WebSocket endpoint: connect with a WebSocket client "
-            "(or use GET /events/{task_id} for Server-Sent Events).",
+            streams.WEBSOCKET_ONLY,
             [(b"upgrade", b"websocket"), _VERSION],
         )
     if request.http_version != b"1.1":

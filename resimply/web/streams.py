@@ -41,7 +41,7 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import HTTPConnection
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -446,7 +446,33 @@ class StreamRoutes:
                 scope.update(child_scope)
                 await route.app(scope, receive, send)
                 return
+        if scope["type"] == "http" and scope["method"] == "GET" and self._is_websocket(scope):
+            # A plain GET of a WebSocket path: the same 426 the lean path answers,
+            # whichever connection it came on (the router alone would say 404).
+            await upgrade_required()(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    def _is_websocket(self, scope: Scope) -> bool:
+        return any(
+            isinstance(route, WebSocketRoute) and route.path_regex.match(scope["path"])
+            for route in self._routes
+        )
+
+
+WEBSOCKET_ONLY = (
+    "This is a WebSocket endpoint: connect with a WebSocket client "
+    "(or use GET /events/{task_id} for Server-Sent Events)."
+)
+
+
+def upgrade_required() -> Response:
+    """426 for an HTTP request to a WebSocket endpoint (RFC 6455 §4.4: name our version)."""
+    return JSONResponse(
+        {"error": "upgrade_required", "message": WEBSOCKET_ONLY},
+        status_code=426,
+        headers={"Upgrade": "websocket", "Sec-WebSocket-Version": "13"},
+    )
 
 
 ROUTES: Sequence[Route | WebSocketRoute] = (
