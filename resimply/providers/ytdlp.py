@@ -1,0 +1,520 @@
+"""The account-free scraper: yt-dlp reads TikTok, Instagram and YouTube posts.
+
+yt-dlp is used for what it knows — each platform's pages and APIs — and only to
+describe the post (`extract_info(download=False)`), limited to the extractors in
+`RESIMPLY_YTDLP_EXTRACTORS`. The media and subtitle files are fetched by our own
+downloader (`media.download`: size cap, every redirect hop checked against
+private addresses, progress), exactly like every other source: the `VideoRef`
+carries the chosen format's URL and the headers yt-dlp would have sent.
+
+yt-dlp is blocking. It runs on a small thread pool of its own, under a time
+limit. A thread cannot be killed, so a cancelled or timed-out scrape stops
+*waiting* at once, and the thread ends soon after: its sockets time out after
+`socket_timeout`, retries are few, and the logger hook below raises
+`DownloadCancelled` at yt-dlp's next step (it logs before every request).
+
+Errors (`map_error`):
+
+    UnsupportedError / no extractor          → unsupported_url
+    private post                             → video_not_found
+    deleted / unavailable / geo-blocked      → video_not_found
+    login wall, anonymous rate limit, bot    → scrape_failed, retryable (see LOGIN_WALL)
+    extractor broke (site changed), crash    → scrape_failed, retryable, one log line
+                                               with the yt-dlp version
+    network error, HTTP 429 / 5xx, time-out  → scrape_failed, retryable
+    no video formats (photo post)            → invalid_media
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+import shutil
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import structlog
+import yt_dlp
+import yt_dlp.version
+from yt_dlp.networking.exceptions import HTTPError, TransportError
+from yt_dlp.utils import (
+    DownloadCancelled,
+    DownloadError,
+    ExtractorError,
+    GeoRestrictedError,
+    RegexNotFoundError,
+    UnsupportedError,
+)
+
+from .. import errors
+from ..media.download import download
+from ..models import ScrapeRequest
+from ..netsafety import ensure_public_url
+from ..settings import Settings
+from .base import ProgressReporter, ScrapedPost, SubtitleTrack, VideoRef
+from .ytdlp_formats import (
+    EXTRACTOR_PLATFORMS,
+    choose_format,
+    extractor_platforms,
+    has_video,
+    language_code,
+    normalize_link,
+    platform_of,
+    rank_subtitles,
+)
+
+log = structlog.get_logger(__name__)
+
+YTDLP_VERSION: str = yt_dlp.version.__version__
+MAX_THREADS = 4  # concurrent extractions per process; more wait their turn
+SOCKET_TIMEOUT_S = 15.0
+SUBTITLE_MAX_BYTES = 1024 * 1024
+SUBTITLE_TIMEOUT_S = 20.0
+SUBTITLE_ATTEMPTS = 2  # tracks tried before going on without subtitles
+PLATFORM_NAMES = {
+    "tiktok": "TikTok",
+    "instagram": "Instagram",
+    "youtube": "YouTube",
+    "web": "the site",
+}
+_URL = re.compile(r"https?://[^\s'\"<>]+")
+
+# Walls that the same post may pass later or with the production scraper: an
+# anonymous visitor is asked to log in (Instagram rate-limits anonymous reads per
+# IP; YouTube asks data-centre IPs to prove they are not a bot). Retryable: the
+# user may resubmit later; the operator can route the platform to Apify.
+LOGIN_WALL = (
+    "rate-limit",
+    "login required",
+    "log in for access",
+    "requiring login",
+    "empty media response",
+    "not a bot",
+    "redirected to the login page",
+    "use --cookies",
+    "only available for registered users",
+    "you need to log in",
+)
+PRIVATE = (
+    "private video",
+    "private post",
+    "private account",
+    "do not have permission to view",
+    "who follow this account",
+    "restricted video",
+)
+AGE = ("confirm your age", "age-restricted", "inappropriate for some users", "not be comfortable")
+GONE = (
+    "video unavailable",
+    "not available",
+    "unavailable",
+    "has been removed",
+    "been deleted",
+    "does not exist",
+    "no longer",
+    "not found",
+    "account has been terminated",
+    "there is no video",
+)
+BROKEN = ("unable to extract", "please report this issue", "unexpected response")
+
+
+class YtDlpScraper:
+    """Describes platform posts with yt-dlp; the media is streamed by `media.download`."""
+
+    name = "ytdlp"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.extractors: tuple[str, ...] = tuple(settings.ytdlp_extractors)
+        self.platforms: frozenset[str] = extractor_platforms(self.extractors)
+        self._allow_private = settings.allow_private_urls or settings.dev
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=MAX_THREADS, thread_name_prefix="ytdlp"
+        )
+
+    def accepts(self, url: str) -> bool:
+        """Links of the platforms whose extractors are allowed (no network)."""
+        return platform_of(url) in self.platforms
+
+    async def scrape(self, request: ScrapeRequest, progress: ProgressReporter) -> ScrapedPost:
+        url = request.url.strip()
+        platform = platform_of(url)
+        if platform not in self.platforms:
+            names = ", ".join(sorted(PLATFORM_NAMES[p] for p in self.platforms if p != "web"))
+            raise errors.UnsupportedUrl(f"This server reads links of {names or 'no platform'}.")
+        if platform == "web" and not self._allow_private:
+            await ensure_public_url(url)  # yt-dlp's generic extractor fetches it itself
+        await progress.update(f"Reading the {PLATFORM_NAMES[platform]} post")
+        info = _single_video(await self.extract(normalize_link(url)))
+        post = self._post(info, url, request)
+        duration = info.get("duration")
+        if isinstance(duration, (int, float)) and duration > self.settings.max_duration_s:
+            raise errors.VideoTooLarge(
+                f"The video is {duration / 60:.0f} minutes long; the limit is "
+                f"{self.settings.max_duration_s / 60:.0f} minutes."
+            )
+        subtitles = await self._subtitles(info, request.language, post.language, progress)
+        video = self._video(info, need_audio=not subtitles)
+        await progress.update("Read the post", 1.0)
+        return ScrapedPost(
+            platform=post.platform,
+            url=post.url,
+            video=video,
+            video_id=post.video_id,
+            author=post.author,
+            caption=post.caption,
+            subtitles=subtitles,
+            thumbnail_url=post.thumbnail_url,
+            language=post.language,
+        )
+
+    async def aclose(self) -> None:
+        """Stop taking work; running extractions end on their own socket timeouts."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- yt-dlp, off the event loop ----------------------------------------------
+
+    async def extract(self, url: str) -> dict[str, Any]:
+        """yt-dlp's info dict for `url`, or a `TaskError`."""
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._extract_sync, url, stop)
+        try:
+            async with asyncio.timeout(self.settings.ytdlp_timeout_s):
+                return await future
+        except TimeoutError:
+            raise errors.ScrapeFailed(
+                f"Reading the post took longer than {self.settings.ytdlp_timeout_s:g} seconds; "
+                "please try again later.",
+                retryable=True,
+            ) from None
+        except errors.ResimplyError:
+            raise
+        except Exception as exc:
+            raise map_error(exc) from None
+        finally:
+            stop.set()  # the thread stops at its next step if it is still going
+
+    def _extract_sync(self, url: str, stop: threading.Event) -> dict[str, Any]:
+        with yt_dlp.YoutubeDL(self.params(stop)) as ydl:  # type: ignore[arg-type]
+            info = ydl.extract_info(url, download=False)
+            if not isinstance(info, dict):
+                raise errors.VideoNotFound("yt-dlp found nothing at this link.")
+            return dict(ydl.sanitize_info(info))
+
+    def params(self, stop: threading.Event | None = None) -> dict[str, Any]:
+        """yt-dlp options: describe only, no files, no cookies, bounded waits."""
+        return {
+            "allowed_extractors": list(self.extractors),
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "logger": _Logger(stop or threading.Event()),
+            "noplaylist": True,
+            "skip_download": True,
+            "cachedir": False,  # no signature cache or other files under ~/.cache
+            "cookiefile": None,
+            "usenetrc": False,
+            "socket_timeout": min(SOCKET_TIMEOUT_S, self.settings.http_timeout_s),
+            "retries": 1,
+            "extractor_retries": 1,
+            "check_formats": False,  # no probe requests: we only read the format list
+            # We choose the format (`choose_format`); this selector only has to
+            # succeed whatever is offered, without asking for ffmpeg merging.
+            "format": "best/bestvideo/bestaudio/all",
+            # A photo post has no formats: return it so it can be refused clearly.
+            "ignore_no_formats_error": True,
+            "writesubtitles": False,
+            "getcomments": False,
+        }
+
+    # --- the post ------------------------------------------------------------------
+
+    def _post(self, info: Mapping[str, Any], url: str, request: ScrapeRequest) -> ScrapedPost:
+        platform = EXTRACTOR_PLATFORMS.get(str(info.get("extractor") or "").lower())
+        platform = platform or platform_of(url) or "web"
+        web_url = _http(info.get("webpage_url")) or url
+        return ScrapedPost(
+            platform=platform,
+            url=web_url,
+            video=VideoRef(),
+            video_id=_text(info.get("id")),
+            author=_text(info.get("uploader"))
+            or _text(info.get("channel"))
+            or _text(info.get("uploader_id")),
+            caption=_text(request.caption) or caption_of(info),
+            thumbnail_url=_http(info.get("thumbnail")),
+            language=language_code(_text(info.get("language"))),
+        )
+
+    def _video(self, info: Mapping[str, Any], *, need_audio: bool) -> VideoRef:
+        formats = info.get("formats")
+        formats = formats if isinstance(formats, list) else [info] if info.get("url") else []
+        if not has_video(formats):
+            raise errors.InvalidMedia(
+                "This post has no video (a photo post or slideshow); send a link to a video."
+            )
+        chosen = choose_format(
+            formats, need_audio=need_audio, max_bytes=self.settings.max_video_bytes
+        )
+        if chosen is None:
+            raise errors.InvalidMedia(
+                "This video is only offered as a streaming playlist (HLS/DASH), which this "
+                "server does not download; try another link to the same video."
+            )
+        if need_audio and not chosen.has_audio:
+            # Split streams only: we take the picture; muxing separately fetched
+            # audio would need a second download and ffmpeg.
+            log.info("ytdlp video without audio", format_id=chosen.format_id)
+        log.info(
+            "ytdlp format",
+            format_id=chosen.format_id,
+            width=chosen.width,
+            height=chosen.height,
+            audio=chosen.has_audio,
+        )
+        return VideoRef(url=chosen.url, headers=chosen.headers, allow_private=self._allow_private)
+
+    # --- subtitles -----------------------------------------------------------------
+
+    async def _subtitles(
+        self,
+        info: Mapping[str, Any],
+        requested: str | None,
+        original: str | None,
+        progress: ProgressReporter,
+    ) -> tuple[SubtitleTrack, ...]:
+        tracks = rank_subtitles(info, requested, original)
+        if not tracks:
+            return ()
+        await progress.update("Fetching the subtitles")
+        for track in tracks[:SUBTITLE_ATTEMPTS]:
+            ref = VideoRef(url=track.url, headers=track.headers, allow_private=self._allow_private)
+            try:
+                text = await _fetch_small(ref)
+            except errors.ResimplyError as exc:  # optional data: never fail the scrape
+                log.info("ytdlp subtitles unavailable", language=track.language, reason=exc.code)
+                continue
+            if text.strip():
+                return (SubtitleTrack(language=track.language, text=text, origin="platform"),)
+        return ()
+
+
+async def _fetch_small(ref: VideoRef) -> str:
+    """A subtitle file through the SSRF-safe downloader, capped at 1 MiB."""
+    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="resimply-subs-"))
+    try:
+        path = await download(
+            ref,
+            folder / "track",
+            max_bytes=SUBTITLE_MAX_BYTES,
+            timeout_s=SUBTITLE_TIMEOUT_S,
+            progress=_Quiet(),
+        )
+        data = await asyncio.to_thread(path.read_bytes)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+    return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+class _Quiet:
+    """Subtitle downloads do not report "Downloading the video"."""
+
+    async def update(self, details: str, fraction: float | None = None) -> None:
+        return None
+
+
+class _Logger:
+    """yt-dlp's logger: warnings into structlog (URLs cut to their host, since
+    signed CDN links carry tokens), chatter dropped, and a cancellation point —
+    yt-dlp logs before each request, so a stopped scrape ends there."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def debug(self, message: str) -> None:
+        if self._stop.is_set():
+            raise DownloadCancelled("the scrape was cancelled")
+
+    def info(self, message: str) -> None:
+        self.debug(message)
+
+    def warning(self, message: str) -> None:
+        log.info("ytdlp warning", text=_scrub(message))
+        self.debug(message)
+
+    def error(self, message: str) -> None:
+        return None  # raised as DownloadError right after; mapped by `map_error`
+
+
+# --- mapping --------------------------------------------------------------------
+
+
+def caption_of(info: Mapping[str, Any]) -> str | None:
+    """The description, led by the title when the title says something else
+    (YouTube titles name the dish; TikTok's title is the caption cut short;
+    Instagram's is "Video by <user>")."""
+    description = _text(info.get("description"))
+    title = _text(info.get("title"))
+    if title and (
+        re.match(r"^(video|post|reel) by ", title, re.IGNORECASE)
+        or title == _text(info.get("id"))
+        or (description and title.rstrip(".… ") in description)
+    ):
+        title = None
+    parts = [p for p in (title, description) if p]
+    return "\n\n".join(parts) or None
+
+
+def _single_video(info: dict[str, Any]) -> dict[str, Any]:
+    """The video of a post: a carousel (playlist) gives its first video member."""
+    if info.get("_type") not in ("playlist", "multi_video"):
+        return info
+    entries = [e for e in info.get("entries") or [] if isinstance(e, dict)]
+    for entry in entries:
+        if has_video(entry.get("formats") or ([entry] if entry.get("url") else [])):
+            merged = {**info, **{k: v for k, v in entry.items() if v not in (None, "", [])}}
+            merged.pop("_type", None)
+            merged.pop("entries", None)
+            return merged
+    raise errors.InvalidMedia(
+        "This post is a photo carousel without a video; send a link to a video."
+    )
+
+
+def map_error(exc: BaseException) -> errors.TaskError:
+    """The task error for whatever `extract_info` raised (see module docstring)."""
+    inner: BaseException = exc
+    if isinstance(exc, DownloadError) and exc.exc_info and exc.exc_info[1] is not None:
+        inner = exc.exc_info[1]
+    if isinstance(inner, DownloadCancelled):
+        return errors.Cancelled()
+    extractor = getattr(inner, "ie", None)
+    platform = _platform_name(extractor)
+    if isinstance(inner, UnsupportedError) or "no suitable extractor" in str(exc).lower():
+        return errors.UnsupportedUrl(
+            "yt-dlp on this server does not read this kind of link; send a link to one video post."
+        )
+    network = _network_cause(inner)
+    text = str(getattr(inner, "orig_msg", None) or inner).lower()
+    if isinstance(inner, GeoRestrictedError) or "your country" in text or "your location" in text:
+        return errors.VideoNotFound(
+            f"{platform} does not show this video in the server's country; it cannot be read here."
+        )
+    if any(p in text for p in PRIVATE):
+        return errors.VideoNotFound(
+            f"This post is private on {platform}; only public posts can be read."
+        )
+    if any(p in text for p in AGE):
+        return errors.VideoNotFound(
+            f"{platform} shows this post only to logged-in adults; it cannot be read without "
+            "an account."
+        )
+    if any(p in text for p in LOGIN_WALL):
+        return errors.ScrapeFailed(
+            f"{platform} asked for a login to show this post (it may be private, or {platform} "
+            "is limiting anonymous visits from this server). Try again later; the operator "
+            "can set APIFY_API_TOKEN to read it with the production scraper.",
+            retryable=True,
+        )
+    if "ip address is blocked" in text:
+        return errors.ScrapeFailed(
+            f"{platform} is blocking this server's address; try again later.", retryable=True
+        )
+    if isinstance(network, HTTPError):
+        status = network.status
+        if status in (404, 410):
+            return errors.VideoNotFound(
+                f"{platform} says this post does not exist (HTTP {status})."
+            )
+        return errors.ScrapeFailed(
+            f"{platform} did not answer (HTTP {status}); please try again later.", retryable=True
+        )
+    if network is not None:
+        return errors.ScrapeFailed(
+            f"Could not reach {platform}; please try again later.", retryable=True
+        )
+    broken = (
+        isinstance(inner, RegexNotFoundError)
+        or not isinstance(inner, ExtractorError)
+        or not inner.expected
+        or any(p in text for p in BROKEN)
+    )
+    if any(p in text for p in GONE) and not isinstance(inner, RegexNotFoundError):
+        return errors.VideoNotFound(
+            f"{platform} says this post is unavailable: it was deleted, made private, or the "
+            "link is wrong."
+        )
+    if broken:
+        # The one line operators need: upgrading yt-dlp usually fixes it.
+        log.error(
+            "ytdlp extractor failed; upgrade yt-dlp if this persists",
+            ytdlp_version=YTDLP_VERSION,
+            extractor=_text(extractor),
+            error_type=type(inner).__name__,
+            text=_scrub(str(getattr(inner, "orig_msg", "") or ""))[:200] or None,
+        )
+        return errors.ScrapeFailed(
+            f"Reading {platform} posts failed, probably because {platform} changed its site; "
+            "please try again later.",
+            retryable=True,
+        )
+    return errors.VideoNotFound(
+        f"{platform} did not give this post to an anonymous visitor; it may be private or deleted."
+    )
+
+
+def _network_cause(exc: BaseException) -> BaseException | None:
+    """The HTTP/transport error behind an extractor error, if any."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return None
+        if isinstance(seen, (HTTPError, TransportError)):
+            return cast(BaseException, seen)  # yt-dlp has no type hints
+        cause = getattr(seen, "cause", None)
+        exc_info = getattr(seen, "exc_info", None)
+        if cause is None and isinstance(exc_info, tuple) and len(exc_info) > 1:
+            cause = exc_info[1] if exc_info[1] is not seen else None
+        seen = cause if isinstance(cause, BaseException) else seen.__cause__
+    return None
+
+
+def _platform_name(extractor: object) -> str:
+    key = str(extractor or "").lower()
+    for name, platform in EXTRACTOR_PLATFORMS.items():
+        if key.startswith(name.split(".")[-1]):
+            return PLATFORM_NAMES[platform]
+    return "The site"
+
+
+def _scrub(text: str) -> str:
+    """Links reduced to their host: CDN URLs carry signatures and tokens."""
+
+    def host(match: re.Match[str]) -> str:
+        parts = urllib.parse.urlsplit(match.group(0))
+        return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+    return _URL.sub(host, text)[:500]
+
+
+def _http(value: Any) -> str | None:
+    text = _text(value)
+    if text and urllib.parse.urlsplit(text).scheme in ("http", "https"):
+        return text
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None
