@@ -197,7 +197,7 @@ class YtDlpScraper:
         except errors.ResimplyError:
             raise
         except Exception as exc:
-            raise map_error(exc) from None
+            raise map_error(exc, platform_of(url)) from None
         finally:
             stop.set()  # the thread stops at its next step if it is still going
 
@@ -230,7 +230,10 @@ class YtDlpScraper:
             "format": "best/bestvideo/bestaudio/all",
             # A photo post has no formats: return it so it can be refused clearly.
             "ignore_no_formats_error": True,
-            "writesubtitles": False,
+            # Extractors only list subtitle tracks when asked to write them; with
+            # download=False nothing is written. We fetch the chosen track ourselves.
+            "writesubtitles": True,
+            "writeautomaticsub": True,
             "getcomments": False,
         }
 
@@ -245,7 +248,9 @@ class YtDlpScraper:
             url=web_url,
             video=VideoRef(),
             video_id=_text(info.get("id")),
-            author=_text(info.get("uploader"))
+            # The handle: Instagram's `uploader` is the full name, `channel` the handle.
+            author=(_text(info.get("channel")) if platform == "instagram" else None)
+            or _text(info.get("uploader"))
             or _text(info.get("channel"))
             or _text(info.get("uploader_id")),
             caption=_text(request.caption) or caption_of(info),
@@ -295,6 +300,12 @@ class YtDlpScraper:
             return ()
         await progress.update("Fetching the subtitles")
         for track in tracks[:SUBTITLE_ATTEMPTS]:
+            if track.data is not None:
+                if track.data.strip():
+                    return (
+                        SubtitleTrack(language=track.language, text=track.data, origin="platform"),
+                    )
+                continue
             ref = VideoRef(url=track.url, headers=track.headers, allow_private=self._allow_private)
             try:
                 text = await _fetch_small(ref)
@@ -388,15 +399,20 @@ def _single_video(info: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def map_error(exc: BaseException) -> errors.TaskError:
-    """The task error for whatever `extract_info` raised (see module docstring)."""
+def map_error(exc: BaseException, platform: str | None = None) -> errors.TaskError:
+    """The task error for whatever `extract_info` raised (see module docstring);
+    `platform` names the link's platform when the error does not."""
     inner: BaseException = exc
     if isinstance(exc, DownloadError) and exc.exc_info and exc.exc_info[1] is not None:
         inner = exc.exc_info[1]
     if isinstance(inner, DownloadCancelled):
         return errors.Cancelled()
-    extractor = getattr(inner, "ie", None)
-    platform = _platform_name(extractor)
+    # A network error arrives bare (yt-dlp keeps the original exception); the
+    # extractor is then only named in the message: "ERROR: [Instagram] id: …".
+    named = re.match(r"^ERROR: \[([\w.:-]+)\]", str(exc))
+    extractor = getattr(inner, "ie", None) or (named.group(1) if named else None)
+    site = _platform_name(extractor) or PLATFORM_NAMES.get(platform or "", "the site")
+    site_cap = site[0].upper() + site[1:]  # the name at a sentence's start
     if isinstance(inner, UnsupportedError) or "no suitable extractor" in str(exc).lower():
         return errors.UnsupportedUrl(
             "yt-dlp on this server does not read this kind of link; send a link to one video post."
@@ -405,40 +421,40 @@ def map_error(exc: BaseException) -> errors.TaskError:
     text = str(getattr(inner, "orig_msg", None) or inner).lower()
     if isinstance(inner, GeoRestrictedError) or "your country" in text or "your location" in text:
         return errors.VideoNotFound(
-            f"{platform} does not show this video in the server's country; it cannot be read here."
+            f"{site_cap} does not show this video in the server's country; it cannot be read here."
         )
     if any(p in text for p in PRIVATE):
         return errors.VideoNotFound(
-            f"This post is private on {platform}; only public posts can be read."
+            f"This post is private on {site}; only public posts can be read."
         )
     if any(p in text for p in AGE):
         return errors.VideoNotFound(
-            f"{platform} shows this post only to logged-in adults; it cannot be read without "
+            f"{site_cap} shows this post only to logged-in adults; it cannot be read without "
             "an account."
         )
     if any(p in text for p in LOGIN_WALL):
         return errors.ScrapeFailed(
-            f"{platform} asked for a login to show this post (it may be private, or {platform} "
+            f"{site_cap} asked for a login to show this post (it may be private, or {site} "
             "is limiting anonymous visits from this server). Try again later; the operator "
             "can set APIFY_API_TOKEN to read it with the production scraper.",
             retryable=True,
         )
     if "ip address is blocked" in text:
         return errors.ScrapeFailed(
-            f"{platform} is blocking this server's address; try again later.", retryable=True
+            f"{site_cap} is blocking this server's address; try again later.", retryable=True
         )
     if isinstance(network, HTTPError):
         status = network.status
         if status in (404, 410):
             return errors.VideoNotFound(
-                f"{platform} says this post does not exist (HTTP {status})."
+                f"{site_cap} says this post does not exist (HTTP {status})."
             )
         return errors.ScrapeFailed(
-            f"{platform} did not answer (HTTP {status}); please try again later.", retryable=True
+            f"{site_cap} did not answer (HTTP {status}); please try again later.", retryable=True
         )
     if network is not None:
         return errors.ScrapeFailed(
-            f"Could not reach {platform}; please try again later.", retryable=True
+            f"Could not reach {site}; please try again later.", retryable=True
         )
     broken = (
         isinstance(inner, RegexNotFoundError)
@@ -448,7 +464,7 @@ def map_error(exc: BaseException) -> errors.TaskError:
     )
     if any(p in text for p in GONE) and not isinstance(inner, RegexNotFoundError):
         return errors.VideoNotFound(
-            f"{platform} says this post is unavailable: it was deleted, made private, or the "
+            f"{site_cap} says this post is unavailable: it was deleted, made private, or the "
             "link is wrong."
         )
     if broken:
@@ -461,12 +477,12 @@ def map_error(exc: BaseException) -> errors.TaskError:
             text=_scrub(str(getattr(inner, "orig_msg", "") or ""))[:200] or None,
         )
         return errors.ScrapeFailed(
-            f"Reading {platform} posts failed, probably because {platform} changed its site; "
+            f"Reading {site} posts failed, probably because {site} changed its site; "
             "please try again later.",
             retryable=True,
         )
     return errors.VideoNotFound(
-        f"{platform} did not give this post to an anonymous visitor; it may be private or deleted."
+        f"{site_cap} did not give this post to an anonymous visitor; it may be private or deleted."
     )
 
 
@@ -486,12 +502,14 @@ def _network_cause(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _platform_name(extractor: object) -> str:
+def _platform_name(extractor: object) -> str | None:
     key = str(extractor or "").lower()
+    if not key:
+        return None
     for name, platform in EXTRACTOR_PLATFORMS.items():
         if key.startswith(name.split(".")[-1]):
             return PLATFORM_NAMES[platform]
-    return "The site"
+    return None
 
 
 def _scrub(text: str) -> str:

@@ -112,7 +112,7 @@ class ChosenFormat:
 
 def is_video(fmt: Mapping[str, Any]) -> bool:
     """A format with pictures (vcodec unknown counts: the html5 `<video src>` case)."""
-    if fmt.get("vcodec") == "none":
+    if fmt.get("vcodec") in ("none", "bytevc2"):  # bytevc2: ByteDance's own, undecodable
         return False
     # Storyboards (YouTube's thumbnail sheets) are "video" formats of images.
     return fmt.get("protocol") != "mhtml" and "storyboard" not in str(fmt.get("format_note", ""))
@@ -135,7 +135,8 @@ def choose_format(
     (a progressive format: we do not download split video and audio streams,
     which would need muxing), else video-only is as good. Then the largest whose
     short edge is ≤ `max_short_edge`, or, when none is, the smallest above it.
-    Formats announced larger than `max_bytes` come last. Ties go to H.264 (every
+    Formats announced larger than `max_bytes` come last, then those yt-dlp
+    flags as often failing. Ties go to yt-dlp's preference, to H.264 (every
     decoder has it), then to yt-dlp's own order (worst → best).
     """
     plain = [
@@ -151,7 +152,7 @@ def choose_format(
     if need_audio and any(_audio(f) for _, f in plain):
         plain = [(i, f) for i, f in plain if _audio(f)]
 
-    def rank(item: tuple[int, Mapping[str, Any]]) -> tuple[int, int, int, int, int]:
+    def rank(item: tuple[int, Mapping[str, Any]]) -> tuple[int, ...]:
         index, fmt = item
         edge = _short_edge(fmt)
         size = _int(fmt.get("filesize")) or _int(fmt.get("filesize_approx"))
@@ -163,7 +164,11 @@ def choose_format(
         else:
             fit = (2, edge)  # else the smallest above
         h264 = 0 if str(fmt.get("vcodec") or "").startswith(("avc", "h264")) else 1
-        return (too_big, *fit, h264, -index)
+        # yt-dlp marks formats that often fail (TikTok's hvc1 links, its
+        # watermarked "download") with `__needs_testing` or a low preference.
+        shaky = 1 if fmt.get("__needs_testing") else 0
+        preference = _signed(fmt.get("preference"))
+        return (too_big, shaky, *fit, -preference, h264, -index)
 
     _, best = min(plain, key=rank)
     return ChosenFormat(
@@ -236,7 +241,8 @@ def _short_edge(fmt: Mapping[str, Any]) -> int | None:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ChosenTrack:
     language: str | None
-    url: str
+    url: str | None  # None when yt-dlp already holds the text (`data`)
+    data: str | None
     ext: str
     automatic: bool
     headers: dict[str, str]
@@ -264,7 +270,8 @@ def rank_subtitles(
                 continue
             code = language_code(str(lang))
             tier = wanted.index(code) if code in wanted else len(wanted)
-            translated = "tlang=" in entry["url"]
+            url = entry.get("url") if isinstance(entry.get("url"), str) else None
+            translated = "tlang=" in (url or "")
             kind = 2 if translated else 1 if automatic else 0
             raw = entry.get("http_headers")
             ranked.append(
@@ -272,7 +279,8 @@ def rank_subtitles(
                     (tier, kind, order),
                     ChosenTrack(
                         language=code,
-                        url=entry["url"],
+                        url=None if isinstance(entry.get("data"), str) else url,
+                        data=entry.get("data") if isinstance(entry.get("data"), str) else None,
                         ext=entry["ext"],
                         automatic=automatic,
                         headers=dict(raw) if isinstance(raw, Mapping) else {},
@@ -285,13 +293,19 @@ def rank_subtitles(
 
 
 def _best_entry(entries: list[Any]) -> dict[str, Any] | None:
+    # TikTok's app API hands the text itself (`data`); the others give a link.
     usable = [
         e
         for e in entries
         if isinstance(e, dict)
-        and isinstance(e.get("url"), str)
-        and urllib.parse.urlsplit(e["url"]).scheme in ("http", "https")
         and e.get("ext") in SUBTITLE_EXTS
+        and (
+            isinstance(e.get("data"), str)
+            or (
+                isinstance(e.get("url"), str)
+                and urllib.parse.urlsplit(e["url"]).scheme in ("http", "https")
+            )
+        )
     ]
     if not usable:
         return None
@@ -325,6 +339,10 @@ def _int(value: Any) -> int | None:
     if isinstance(value, (int, float)) and value > 0:
         return int(value)
     return None
+
+
+def _signed(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def _str(value: Any) -> str | None:
