@@ -30,7 +30,13 @@ from yt_dlp.utils import DownloadError, ExtractorError
 from resimply import errors
 from resimply.media.download import download
 from resimply.models import ScrapeRequest
-from resimply.providers.ytdlp import YTDLP_VERSION, YtDlpScraper, caption_of, map_error
+from resimply.providers.ytdlp import (
+    YTDLP_VERSION,
+    YtDlpScraper,
+    _PublicOnlyYoutubeDL,
+    caption_of,
+    map_error,
+)
 from resimply.providers.ytdlp_formats import (
     choose_format,
     cookie_header,
@@ -797,3 +803,20 @@ def test_a_link_no_extractor_takes_is_unsupported() -> None:
     with yt_dlp.YoutubeDL(params) as ydl, pytest.raises(DownloadError) as caught:  # type: ignore[arg-type]
         ydl.extract_info("https://example.com/x", download=False)
     assert map_error(caught.value).code == "unsupported_url"
+
+
+# --- private addresses -----------------------------------------------------------
+
+
+async def test_private_addresses_are_refused_without_allow_private(site: Site) -> None:
+    settings = dataclasses.replace(Settings(), ytdlp_extractors=("generic", "html5"))
+    scraper = YtDlpScraper(settings)
+    try:
+        with pytest.raises(errors.UnsupportedUrl):
+            await scraper.scrape(_request(f"{site.base}/page.html"), Progress())
+    finally:
+        await scraper.aclose()
+    # yt-dlp's own requests are checked too (what `generic` would follow).
+    with _PublicOnlyYoutubeDL({"quiet": True}) as ydl, pytest.raises(errors.UnsupportedUrl):
+        await asyncio.to_thread(ydl.urlopen, f"{site.base}/page.html")
+    assert site.requests == []

@@ -31,6 +31,7 @@ import asyncio
 import concurrent.futures
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import urllib.parse
@@ -54,7 +55,7 @@ from yt_dlp.utils import (
 from .. import errors
 from ..media.download import download
 from ..models import ScrapeRequest
-from ..netsafety import ensure_public_url
+from ..netsafety import PRIVATE_ADDRESS_MESSAGE, ensure_public_url, is_public_address
 from ..settings import Settings
 from .base import ProgressReporter, ScrapedPost, SubtitleTrack, VideoRef
 from .ytdlp_formats import (
@@ -202,7 +203,8 @@ class YtDlpScraper:
             stop.set()  # the thread stops at its next step if it is still going
 
     def _extract_sync(self, url: str, stop: threading.Event) -> dict[str, Any]:
-        with yt_dlp.YoutubeDL(self.params(stop)) as ydl:  # type: ignore[arg-type]
+        kind = yt_dlp.YoutubeDL if self._allow_private else _PublicOnlyYoutubeDL
+        with kind(self.params(stop)) as ydl:
             info = ydl.extract_info(url, download=False)
             if not isinstance(info, dict):
                 raise errors.VideoNotFound("yt-dlp found nothing at this link.")
@@ -332,6 +334,35 @@ async def _fetch_small(ref: VideoRef) -> str:
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
     return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+class _PublicOnlyYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
+    """Refuses requests to private or local addresses before they are sent.
+
+    Defence in depth: the allowed platform extractors only call their platform's
+    public hosts, but an operator may allow `generic`, which follows whatever a
+    page embeds. Redirects inside one request are followed by yt-dlp's HTTP
+    handler and are not re-checked here (nor is DNS rebinding): keep `generic`
+    out of production.
+    """
+
+    def urlopen(self, req: Any) -> Any:
+        _ensure_public_sync(str(getattr(req, "url", req)))
+        return super().urlopen(req)
+
+
+def _ensure_public_sync(url: str) -> None:
+    """`netsafety.ensure_public_url` for yt-dlp's thread (a blocking lookup)."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").strip("[]")
+    if parts.scheme not in ("http", "https") or not host:
+        raise errors.UnsupportedUrl("Only http:// and https:// links are supported.")
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return  # unresolvable: yt-dlp's own request fails as a network error
+    if not any(is_public_address(str(info[4][0])) for info in infos):
+        raise errors.UnsupportedUrl(PRIVATE_ADDRESS_MESSAGE)
 
 
 class _Quiet:
