@@ -320,6 +320,27 @@ async def test_real_tiktok_extractor_maps_a_recorded_post(
     assert post.video.headers["Referer"].startswith("https://www.tiktok.com/@_/video/")
 
 
+async def test_real_tiktok_extractor_photo_slideshow_is_invalid_media(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item = _tiktok_item(site.base)
+    item["video"] = {"duration": 0, "width": 0, "height": 0, "cover": f"{site.base}/tt/c.jpg"}
+    item["imagePost"] = {"images": [{"imageURL": {"urlList": [f"{site.base}/tt/1.jpg"]}}]}
+    monkeypatch.setattr(
+        TikTokIE, "_extract_web_data_and_status", lambda self, url, vid, fatal=True: (item, 0)
+    )
+    scraper = YtDlpScraper(_settings())
+    try:
+        with pytest.raises(errors.InvalidMedia) as caught:
+            await scraper.scrape(
+                _request("https://www.tiktok.com/@chef/video/7524354452762037512"), Progress()
+            )
+    finally:
+        await scraper.aclose()
+    assert "slideshow" in caught.value.message
+    assert site.requests == []
+
+
 async def test_real_tiktok_extractor_private_post(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         TikTokIE, "_extract_web_data_and_status", lambda self, url, vid, fatal=True: (None, 10216)
@@ -487,6 +508,7 @@ async def test_instagram_photo_post_is_invalid_media(site: Site) -> None:
     finally:
         await scraper.aclose()
     assert "photo" in caught.value.message
+    assert site.requests == []
 
 
 async def test_instagram_carousel_takes_its_first_video(site: Site) -> None:

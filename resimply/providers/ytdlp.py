@@ -160,8 +160,13 @@ class YtDlpScraper:
                 f"The video is {duration / 60:.0f} minutes long; the limit is "
                 f"{self.settings.max_duration_s / 60:.0f} minutes."
             )
+        formats = _formats(info)
+        if not has_video(formats):
+            raise errors.InvalidMedia(
+                "This post has no video (a photo post or slideshow); send a link to a video."
+            )
         subtitles = await self._subtitles(info, request.language, post.language, progress)
-        video = self._video(info, need_audio=not subtitles)
+        video = self._video(formats, need_audio=not subtitles)
         await progress.update("Read the post", 1.0)
         return ScrapedPost(
             platform=post.platform,
@@ -260,13 +265,7 @@ class YtDlpScraper:
             language=language_code(_text(info.get("language"))),
         )
 
-    def _video(self, info: Mapping[str, Any], *, need_audio: bool) -> VideoRef:
-        formats = info.get("formats")
-        formats = formats if isinstance(formats, list) else [info] if info.get("url") else []
-        if not has_video(formats):
-            raise errors.InvalidMedia(
-                "This post has no video (a photo post or slideshow); send a link to a video."
-            )
+    def _video(self, formats: list[Any], *, need_audio: bool) -> VideoRef:
         chosen = choose_format(
             formats, need_audio=need_audio, max_bytes=self.settings.max_video_bytes
         )
@@ -414,13 +413,21 @@ def caption_of(info: Mapping[str, Any]) -> str | None:
     return "\n\n".join(parts) or None
 
 
+def _formats(info: Mapping[str, Any]) -> list[Any]:
+    """The offered formats; a single-format post carries its `url` at the top."""
+    formats = info.get("formats")
+    if isinstance(formats, list):
+        return formats
+    return [info] if info.get("url") else []
+
+
 def _single_video(info: dict[str, Any]) -> dict[str, Any]:
     """The video of a post: a carousel (playlist) gives its first video member."""
     if info.get("_type") not in ("playlist", "multi_video"):
         return info
     entries = [e for e in info.get("entries") or [] if isinstance(e, dict)]
     for entry in entries:
-        if has_video(entry.get("formats") or ([entry] if entry.get("url") else [])):
+        if has_video(_formats(entry)):
             merged = {**info, **{k: v for k, v in entry.items() if v not in (None, "", [])}}
             merged.pop("_type", None)
             merged.pop("entries", None)
