@@ -72,7 +72,7 @@ from .ytdlp_formats import (
 log = structlog.get_logger(__name__)
 
 YTDLP_VERSION: str = yt_dlp.version.__version__
-MAX_THREADS = 4  # concurrent extractions per process; more wait their turn
+MAX_THREADS = 8  # concurrent extractions per process (mostly waiting on sockets); more queue
 SOCKET_TIMEOUT_S = 15.0
 SUBTITLE_MAX_BYTES = 1024 * 1024
 SUBTITLE_TIMEOUT_S = 20.0
