@@ -694,7 +694,16 @@ def test_accepts_the_links_of_allowed_platforms() -> None:
         "https://youtu.be/dQw4w9WgXcQ",
     ):
         assert scraper.accepts(url), url
-    assert not scraper.accepts("https://example.com/recipe")
+    for url in (
+        "https://example.com/recipe",
+        "https://www.tiktok.com/@chef",
+        "https://www.instagram.com/chef/",
+        "https://www.youtube.com/@chef",
+        "https://www.youtube.com/playlist?list=PL1",
+        "ftp://www.youtube.com/watch?v=dQw4w9WgXcQ",
+    ):
+        assert not scraper.accepts(url), url
+    assert scraper.accepts("https://m.tiktok.com/v/7524354452762037512.html")
     assert YtDlpScraper(_settings(ytdlp_extractors=("youtube",))).platforms == {"youtube"}
     assert extractor_platforms(["tik.*"]) == {"tiktok"}
 

@@ -42,6 +42,7 @@ from typing import Any, cast
 import structlog
 import yt_dlp
 import yt_dlp.version
+from yt_dlp.extractor import gen_extractor_classes
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 from yt_dlp.utils import (
     DownloadCancelled,
@@ -134,21 +135,36 @@ class YtDlpScraper:
         self.settings = settings
         self.extractors: tuple[str, ...] = tuple(settings.ytdlp_extractors)
         self.platforms: frozenset[str] = extractor_platforms(self.extractors)
+        # The allowed extractors' own URL patterns, for `accepts` (yt-dlp loads
+        # them lazily: about half a second, once per process).
+        self._extractor_classes = [
+            ie
+            for ie in gen_extractor_classes()
+            if any(re.fullmatch(p, ie.IE_NAME, re.IGNORECASE) for p in self.extractors)
+        ]
         self._allow_private = settings.allow_private_urls or settings.dev
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=MAX_THREADS, thread_name_prefix="ytdlp"
         )
 
     def accepts(self, url: str) -> bool:
-        """Links of the platforms whose extractors are allowed (no network)."""
-        return platform_of(url) in self.platforms
+        """Links that an allowed extractor takes: a post of an allowed platform,
+        not a profile, playlist or hashtag page (regexes only, no network)."""
+        if platform_of(url) not in self.platforms:
+            return False
+        link = normalize_link(url)
+        return any(ie.suitable(link) for ie in self._extractor_classes)
 
     async def scrape(self, request: ScrapeRequest, progress: ProgressReporter) -> ScrapedPost:
         url = request.url.strip()
         platform = platform_of(url)
-        if platform not in self.platforms:
+        if not self.accepts(url):
             names = ", ".join(sorted(PLATFORM_NAMES[p] for p in self.platforms if p != "web"))
-            raise errors.UnsupportedUrl(f"This server reads links of {names or 'no platform'}.")
+            raise errors.UnsupportedUrl(
+                f"This server reads links to one video post of {names or 'no platform'}; "
+                "profiles, playlists and hashtag pages are not supported."
+            )
+        assert platform is not None
         if platform == "web" and not self._allow_private:
             await ensure_public_url(url)  # yt-dlp's generic extractor fetches it itself
         await progress.update(f"Reading the {PLATFORM_NAMES[platform]} post")
