@@ -300,13 +300,19 @@ async def test_real_tiktok_extractor_maps_a_recorded_post(
 
     monkeypatch.setattr(TikTokIE, "_extract_web_data_and_status", web_data)
     scraper = YtDlpScraper(_settings())
+    progress = Progress()
     try:
         # m.tiktok.com links are not matched by yt-dlp's extractor: normalized first.
         post = await scraper.scrape(
-            _request("https://m.tiktok.com/v/7524354452762037512.html", "de"), Progress()
+            _request("https://m.tiktok.com/v/7524354452762037512.html", "de"), progress
         )
     finally:
         await scraper.aclose()
+    assert progress.updates == [
+        ("Reading the TikTok post", None),
+        ("Fetching the subtitles", None),
+        ("Read the post", 1.0),
+    ]
     assert asked == ["https://www.tiktok.com/@_/video/7524354452762037512"]
     assert post.platform == "tiktok"
     assert post.video_id == "7524354452762037512"

@@ -167,7 +167,8 @@ class YtDlpScraper:
         assert platform is not None
         if platform == "web" and not self._allow_private:
             await ensure_public_url(url)  # yt-dlp's generic extractor fetches it itself
-        await progress.update(f"Reading the {PLATFORM_NAMES[platform]} post")
+        label = "" if platform == "web" else f" {PLATFORM_NAMES[platform]}"
+        await progress.update(f"Reading the{label} post")
         info = _single_video(await self.extract(normalize_link(url)))
         post = self._post(info, url, request)
         duration = info.get("duration")
