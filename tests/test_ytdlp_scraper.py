@@ -30,13 +30,8 @@ from yt_dlp.utils import DownloadError, ExtractorError
 from resimply import errors
 from resimply.media.download import download
 from resimply.models import ScrapeRequest
-from resimply.providers.ytdlp import (
-    YTDLP_VERSION,
-    YtDlpScraper,
-    _PublicOnlyYoutubeDL,
-    caption_of,
-    map_error,
-)
+from resimply.providers.ytdlp import YtDlpScraper, _PublicOnlyYoutubeDL, caption_of
+from resimply.providers.ytdlp_errors import YTDLP_VERSION, map_error
 from resimply.providers.ytdlp_formats import (
     choose_format,
     cookie_header,
