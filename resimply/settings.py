@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -55,6 +56,11 @@ class Settings:
     extractor: ExtractorName = "offline"
     store: StoreName = "sqlite"
     allow_private_urls: bool = False
+    # yt-dlp (issue 12): the extractors it may use (yt-dlp's `allowed_extractors`:
+    # names or regexes, matched whole, case-insensitive) and the time one post's
+    # description may take. `generic` (any web page) is left out on purpose.
+    ytdlp_extractors: tuple[str, ...] = ("tiktok", "vm.tiktok", "instagram", "youtube")
+    ytdlp_timeout_s: float = 60.0
 
     # Limits (safe defaults; all overridable).
     max_video_bytes: int = 200 * 1024 * 1024
@@ -187,6 +193,14 @@ def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tu
     return tuple(networks)
 
 
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated names; empty: the default."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 def _prices(env: Mapping[str, str]) -> dict[str, Price]:
     raw = (env.get("RESIMPLY_PRICES") or "").strip()
     if not raw:
@@ -275,6 +289,8 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
             "supabase" if supabase_url and supabase_key else "sqlite",
         ),  # type: ignore[arg-type]
         allow_private_urls=_flag(env.get("RESIMPLY_ALLOW_PRIVATE_URLS")),
+        ytdlp_extractors=_names(env, "RESIMPLY_YTDLP_EXTRACTORS", base.ytdlp_extractors),
+        ytdlp_timeout_s=float(_int(env, "RESIMPLY_YTDLP_TIMEOUT_S", int(base.ytdlp_timeout_s))),
         max_video_bytes=_int(env, "RESIMPLY_MAX_VIDEO_BYTES", base.max_video_bytes),
         max_duration_s=_int(env, "RESIMPLY_MAX_DURATION_S", int(base.max_duration_s)),
         max_pixels=_int(env, "RESIMPLY_MAX_PIXELS", base.max_pixels),
@@ -316,6 +332,14 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         ),
         prices=_prices(env),
     )
+    for pattern in settings.ytdlp_extractors:
+        try:
+            re.compile(pattern)
+        except re.error:
+            raise SettingsError(
+                "RESIMPLY_YTDLP_EXTRACTORS must list yt-dlp extractor names such as "
+                f"tiktok,instagram,youtube; {pattern!r} is not a valid name or pattern"
+            ) from None
     if settings.store == "supabase" and not (supabase_url and supabase_key):
         raise SettingsError("RESIMPLY_STORE=supabase needs SUPABASE_URL and SUPABASE_KEY")
     if settings.scraper == "apify" and not apify_token:
