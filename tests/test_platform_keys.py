@@ -204,7 +204,9 @@ def test_capabilities_page_and_422_agree(service: Service) -> None:
     assert body["media_links"] is True and body["local_files"] is True  # dev mode
     page = httpx.get(service.base_url, timeout=5).text
     assert f'<p id="url-hint" class="hint">{body["hint"]}</p>' in page
-    assert "{{url_hint}}" not in page
+    assert "{{url_hint}}" not in page and "{{url_example}}" not in page
+    if not body["platforms"]:  # the placeholder shows a link this server takes
+        assert 'placeholder="https://videos.example.com/carbonara.mp4"' in page
     token = service.token("00000000-0000-4000-8000-00000000c0de")
     refused = httpx.post(
         f"{service.base_url}/scrape/async",

@@ -25,8 +25,13 @@ def build_scraper(settings: Settings) -> RoutingScraper:
     routes: dict[str, Scraper] = {}
     why_off: dict[str, str] = {}
     apify: dict[str, Scraper] = {}
-    ytdlp = _ytdlp(settings) if "ytdlp" in settings.platform_scrapers().values() else None
-    for platform, name in settings.platform_scrapers().items():
+    wanted = settings.platform_scrapers()
+    # yt-dlp is loaded once, when a platform or the fallback needs it.
+    needs_ytdlp = "ytdlp" in wanted.values() or (
+        "apify" in wanted.values() and settings.scraper_fallback
+    )
+    ytdlp = _ytdlp(settings) if needs_ytdlp else None
+    for platform, name in wanted.items():
         if name == "apify":
             routes[platform] = apify[platform] = _apify(settings, platform)
         elif name == "ytdlp" and ytdlp is not None and platform in ytdlp.platforms:
@@ -35,9 +40,7 @@ def build_scraper(settings: Settings) -> RoutingScraper:
             why_off[platform] = "yt-dlp is not available on this server"
         else:
             why_off[platform] = f"RESIMPLY_SCRAPERS turns {platform} off"
-    fallback = None
-    if apify and settings.scraper_fallback:
-        fallback = ytdlp or _ytdlp(settings)
+    fallback = ytdlp if apify and settings.scraper_fallback else None
     from .direct import DirectScraper
 
     direct = DirectScraper(dev=settings.dev, allow_private_urls=settings.allow_private_urls)

@@ -57,6 +57,18 @@ class Capabilities:
             kinds.append("local file paths (development mode)")
         return kinds
 
+    def example(self) -> str:
+        """A link this configuration takes, for the page's input placeholder."""
+        examples = {
+            "tiktok": "https://www.tiktok.com/@chef/video/7234567890123456789",
+            "instagram": "https://www.instagram.com/reel/C9xYz_AbC12/",
+            "youtube": "https://www.youtube.com/shorts/dQw4w9WgXcQ",
+        }
+        platform = next((p for p in PLATFORMS if p in self.platforms), None)
+        if platform is not None:
+            return examples[platform]
+        return "https://videos.example.com/carbonara.mp4"
+
     def hint(self) -> str:
         kinds = self.kinds()
         if not kinds:
@@ -158,6 +170,11 @@ class RoutingScraper:
         scraper = self.scraper_for(url)
         if scraper is None or not scraper.accepts(url):
             raise errors.UnsupportedUrl(self.refusal(url))
+        platform = platform_of(url)
+        if platform is not None:
+            await progress.update(
+                f"Using the {scraper.name} scraper for this {PLATFORM_NAMES[platform]} link"
+            )
         try:
             return await scraper.scrape(request, progress)
         except errors.ScrapeFailed as exc:
@@ -170,7 +187,6 @@ class RoutingScraper:
                 or not fallback.accepts(url)
             ):
                 raise
-            platform = platform_of(url)
             log.warning(
                 "scraper_fallback",
                 platform=platform,

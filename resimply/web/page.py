@@ -25,15 +25,18 @@ def _page_template() -> str:
 
 
 @functools.cache
-def _render(hint: str) -> str:
-    return _page_template().replace("{{url_hint}}", html.escape(hint))
+def _render(hint: str, example: str) -> str:
+    page = _page_template().replace("{{url_hint}}", html.escape(hint))
+    return page.replace("{{url_example}}", html.escape(example))
 
 
 async def landing_page(request: Request) -> Response:
     """The page, its link hint naming what this configuration takes (the same
     account as `GET /capabilities` and the 422 messages)."""
-    hint = capabilities_of(web_state(request).scraper).hint()
-    return HTMLResponse(_render(hint), headers={"Cache-Control": "no-cache"})
+    capabilities = capabilities_of(web_state(request).scraper)
+    return HTMLResponse(
+        _render(capabilities.hint(), capabilities.example()), headers={"Cache-Control": "no-cache"}
+    )
 
 
 async def dev_token(request: Request) -> Response:
