@@ -189,3 +189,29 @@ def test_tracking_parameters_and_order_never_change_a_page_key(
     key = canonical_link(base + ("?" + "&".join(params) if params else ""))
     assert canonical_link(base + ("?" + "&".join(mixed) if mixed else "")) == key
     assert canonical_link(key) == key
+
+
+any_link = st.one_of(
+    st.text(max_size=80),
+    st.builds(
+        "{}{}{}{}".format,
+        st.sampled_from(["https://", "http://", "HTTPS://", "ftp://", ""]),
+        st.sampled_from(
+            ["www.instagram.com/", "youtu.be/", "m.youtube.com/", "www.youtube.com/watch?",
+             "tiktok.com/", "example.com/", "[::1", ""]
+        ),
+        st.text(max_size=30),
+        st.sampled_from(["", "?v=dQw4w9WgXcQ", "&utm_source=x", "#f", ":99999", "\x00"]),
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(any_link)
+def test_any_text_gets_a_platform_answer_without_an_exception(url: str) -> None:
+    platform = platform_of(url)
+    found = post_id(url)
+    assert platform in (None, "tiktok", "instagram", "youtube")
+    assert found is None or found[0] == platform
+    page = page_id(url)
+    assert page is None or (platform is None and len(page) == 32)
