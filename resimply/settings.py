@@ -17,6 +17,14 @@ from typing import Literal
 from .costs import DEFAULT_PRICES, Price, parse_prices
 
 ScraperName = Literal["apify", "direct"]
+# Scrapers a platform can be routed to (RESIMPLY_SCRAPERS); "off" refuses its links.
+PlatformScraper = Literal["apify", "ytdlp", "off"]
+SCRAPER_PLATFORMS = ("tiktok", "instagram", "youtube")  # links.PLATFORMS, without the import
+_PLATFORM_SCRAPERS: dict[str, tuple[str, ...]] = {
+    "tiktok": ("apify", "ytdlp", "off"),
+    "instagram": ("apify", "ytdlp", "off"),
+    "youtube": ("ytdlp", "off"),  # no YouTube actor: EXTERNALS §6
+}
 ExtractorName = Literal["openai", "offline"]
 StoreName = Literal["supabase", "sqlite"]
 
@@ -53,6 +61,12 @@ class Settings:
     apify_run_timeout_s: int = 180  # the actor run's own timeout
     apify_proxy_country: str | None = None  # residential proxy exit country, e.g. "US"
     scraper: ScraperName = "direct"
+    # Which scraper serves each platform (RESIMPLY_SCRAPERS); empty: derived from
+    # `scraper` (see `platform_scrapers`). Links of no platform go to the direct scraper.
+    scrapers: tuple[tuple[str, str], ...] = ()
+    # An Apify run that fails for a reason yt-dlp could get past is tried once with yt-dlp.
+    scraper_fallback: bool = True
+    apify_instagram_actor_id: str = "apify~instagram-scraper"
     extractor: ExtractorName = "offline"
     store: StoreName = "sqlite"
     allow_private_urls: bool = False
@@ -143,6 +157,18 @@ class Settings:
     def jwt_issuer(self) -> str | None:
         return f"{self.supabase_url.rstrip('/')}/auth/v1" if self.supabase_url else None
 
+    def platform_scrapers(self) -> dict[str, str]:
+        """platform → scraper name. Without RESIMPLY_SCRAPERS: TikTok and Instagram
+        through Apify when the scraper is "apify" (a token is set), else every
+        platform through yt-dlp; YouTube always through yt-dlp."""
+        if self.scrapers:
+            routes = dict(self.scrapers)
+        elif self.scraper == "apify":
+            routes = {"tiktok": "apify", "instagram": "apify", "youtube": "ytdlp"}
+        else:
+            routes = {"tiktok": "ytdlp", "instagram": "ytdlp", "youtube": "ytdlp"}
+        return {p: routes.get(p, "off") for p in SCRAPER_PLATFORMS}
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -220,6 +246,30 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], auto: s
     return raw
 
 
+def _scrapers(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """RESIMPLY_SCRAPERS, e.g. "tiktok:apify,instagram:apify,youtube:ytdlp"."""
+    raw = (env.get("RESIMPLY_SCRAPERS") or "").strip().lower()
+    if not raw or raw == "auto":
+        return ()
+    routes: dict[str, str] = {}
+    for entry in raw.split(","):
+        platform, sep, scraper = (part.strip() for part in entry.partition(":"))
+        if not entry.strip():
+            continue
+        if not sep or platform not in _PLATFORM_SCRAPERS:
+            raise SettingsError(
+                "RESIMPLY_SCRAPERS takes platform:scraper pairs separated by commas, "
+                f"platforms {', '.join(SCRAPER_PLATFORMS)}; got {entry.strip()!r}"
+            )
+        if scraper not in _PLATFORM_SCRAPERS[platform]:
+            raise SettingsError(
+                f"RESIMPLY_SCRAPERS: {platform} can use "
+                f"{', '.join(_PLATFORM_SCRAPERS[platform])}; got {scraper!r}"
+            )
+        routes[platform] = scraper
+    return tuple(routes.items())
+
+
 def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
     def opt(name: str) -> str | None:
         value = env.get(name, "").strip()
@@ -279,6 +329,9 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         scraper=_choice(
             env, "RESIMPLY_SCRAPER", ("apify", "direct"), "apify" if apify_token else "direct"
         ),  # type: ignore[arg-type]
+        scrapers=_scrapers(env),
+        scraper_fallback=_flag(env.get("RESIMPLY_SCRAPER_FALLBACK", "1")),
+        apify_instagram_actor_id=opt("APIFY_INSTAGRAM_ACTOR_ID") or base.apify_instagram_actor_id,
         extractor=_choice(
             env, "RESIMPLY_EXTRACTOR", ("openai", "offline"), "openai" if openai_key else "offline"
         ),  # type: ignore[arg-type]
@@ -344,6 +397,11 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         raise SettingsError("RESIMPLY_STORE=supabase needs SUPABASE_URL and SUPABASE_KEY")
     if settings.scraper == "apify" and not apify_token:
         raise SettingsError("RESIMPLY_SCRAPER=apify needs APIFY_API_TOKEN")
+    on_apify = [p for p, s in settings.scrapers if s == "apify"]
+    if on_apify and not apify_token:
+        raise SettingsError(
+            f"RESIMPLY_SCRAPERS routes {', '.join(on_apify)} to apify, which needs APIFY_API_TOKEN"
+        )
     if settings.extractor == "openai" and not openai_key:
         raise SettingsError("RESIMPLY_EXTRACTOR=openai needs OPENAI_API_KEY")
     return settings

@@ -505,7 +505,7 @@ async def test_oversized_video_stream_is_cut_at_the_cap(
 
 async def test_public_api_url_keeps_private_downloads_refused() -> None:
     scraper = ApifyScraper(Settings(apify_api_token=TOKEN))
-    post = scraper._post_from_item(
+    post = scraper.post_from_item(
         {
             **make_item(VID),
             "mediaUrls": ["https://api.apify.com/v2/key-value-stores/s/records/k"],
@@ -517,7 +517,7 @@ async def test_public_api_url_keeps_private_downloads_refused() -> None:
         headers={"Authorization": f"Bearer {TOKEN}"},
         allow_private=False,
     )
-    other = scraper._post_from_item(
+    other = scraper.post_from_item(
         {**make_item(VID), "mediaUrls": ["https://v16.tiktokcdn.com/video.mp4"]}, URL
     )
     assert other.video.headers == {}

@@ -7,8 +7,12 @@ stored, so without id / created_at), the thumbnail and the evidence, as msgpack,
 with a TTL (`Settings.cache_ttl_s`; 0 turns the cache off).
 
 Only platform posts are cached (`CACHEABLE_PLATFORMS`): their id names one
-immutable video. A direct link or a local file may change behind the same
-name, and its caption comes from the request, so it is always read afresh.
+immutable video (TikTok video id, Instagram shortcode, YouTube video id:
+`links.post_id`). A recipe page is cached too, under platform "page" and
+`links.page_id` (its canonical URL without tracking parameters, hashed), when
+its scraper reports `ScrapedPost(platform="page", video_id=links.page_id(url))`.
+A direct media link or a local file may change behind the same name, and its
+caption comes from the request, so it is always read afresh.
 
 Only successful extractions are written; failures (not a recipe, upstream
 errors) are never cached. The cache is best-effort: a Redis error while
@@ -25,7 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..keys import Keys
-from ..links import tiktok_video_id
+from ..links import page_id, post_id
 from ..models import Recipe
 from ..settings import Settings
 
@@ -33,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 # Bump when a change to the steps changes what a video's recipe would be.
 PIPELINE_VERSION = "1"
-CACHEABLE_PLATFORMS = frozenset({"tiktok"})
+CACHEABLE_PLATFORMS = frozenset({"tiktok", "instagram", "youtube", "page"})
 # A thumbnail larger than this is not kept in Redis (the frames are ~50 KB).
 MAX_THUMBNAIL_BYTES = 512 * 1024
 
@@ -50,9 +54,15 @@ _decoder = msgspec.msgpack.Decoder(CachedExtraction)
 
 
 def platform_id_of_link(url: str) -> tuple[str, str] | None:
-    """(platform, video id) when the link itself names the video (before any scrape)."""
-    video_id = tiktok_video_id(url)
-    return ("tiktok", video_id) if video_id else None
+    """(platform, id) when the link itself names the post or page (before any scrape).
+
+    A web link is looked up as a page: only a page's scrape writes that key, so
+    a media link simply misses."""
+    found = post_id(url)
+    if found is not None:
+        return found
+    page = page_id(url)
+    return ("page", page) if page else None
 
 
 def cache_variant(settings: Settings) -> str:

@@ -26,6 +26,7 @@ from ..providers.base import (
     Transcriber,
     Transcript,
 )
+from ..providers.routing import refusal
 from .cache import CachedExtraction, platform_id_of_link
 from .deps import PipelineDeps
 from .evidence import text_holds_recipe
@@ -49,7 +50,7 @@ async def init(
     details = "Starting again: the previous run was interrupted" if restarted else request.url
     await progress.begin(1, "Validating link", details)
     if not deps.scraper.accepts(request.url):
-        raise UnsupportedUrl()
+        raise UnsupportedUrl(refusal(deps.scraper, request.url))
 
 
 async def scrape(deps: PipelineDeps, request: ScrapeRequest, progress: TaskProgress) -> ScrapedPost:

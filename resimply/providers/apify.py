@@ -166,9 +166,18 @@ class _Origin:
 
 
 class ApifyScraper:
-    """Scrapes TikTok posts with the Apify actor configured in `settings`."""
+    """Scrapes TikTok posts with the Apify actor configured in `settings`.
+
+    The run / wait / dataset / retry machinery is shared by every Apify actor:
+    a subclass for another platform (`apify_instagram.ApifyInstagramScraper`)
+    overrides `platform`, `label`, `actor_id`, `accepts`, `run_input`,
+    `pick_item` and `post_from_item`.
+    """
 
     name = "apify"
+    platform = "tiktok"
+    label = "TikTok"  # in messages to clients: "The TikTok scraper run failed"
+    actor_setting = "APIFY_ACTOR_ID"
 
     def __init__(self, settings: Settings, *, client: ApifyClientAsync | None = None) -> None:
         token = settings.apify_api_token
@@ -205,24 +214,28 @@ class ApifyScraper:
         self._client = client
         self._background: set[asyncio.Task[None]] = set()
 
+    @property
+    def actor_id(self) -> str:
+        return self.settings.apify_actor_id
+
     def accepts(self, url: str) -> bool:
         """TikTok video links in their public forms, short links included."""
         return is_tiktok_link(url)
 
     async def scrape(self, request: ScrapeRequest, progress: ProgressReporter) -> ScrapedPost:
         url = request.url.strip()
-        if not is_tiktok_link(url):
+        if not self.accepts(url):
             raise errors.UnsupportedUrl()
-        await progress.update("Starting the TikTok scraper")
+        await progress.update(f"Starting the {self.label} scraper")
         run_id, dataset_id, cost_usd = await self._run_actor(url, progress)
         await progress.update("Reading the scraped post")
         page = await self._call(
             lambda: self._client.dataset(dataset_id).list_items(limit=MAX_ITEMS),
             what="reading the scraper's results",
         )
-        item = _pick_item(page.items, tiktok_video_id(url))
-        log.info("apify item", run_id=run_id, video_id=item.get("id"))
-        post = self._post_from_item(item, url)
+        item = self.pick_item(page.items, url)
+        log.info("apify item", run_id=run_id, platform=self.platform, video_id=item.get("id"))
+        post = self.post_from_item(item, url)
         subtitles = await self._subtitles(item, request.language, post.language, progress)
         await progress.update("Scraped the post", 1.0)
         return dataclasses.replace(post, subtitles=subtitles, cost_usd=cost_usd)
@@ -257,7 +270,7 @@ class ApifyScraper:
     ) -> tuple[str, str, float | None]:
         """Start the run and wait for it; return (run id, dataset id, the run's
         `usageTotalUsd` when reported) of a run that succeeded."""
-        actor = self._client.actor(self.settings.apify_actor_id)
+        actor = self._client.actor(self.actor_id)
         run_input = self.run_input(url)
         run = await self._call(
             lambda: actor.start(
@@ -266,12 +279,12 @@ class ApifyScraper:
             ),
             what="starting the scraper",
             not_found=(
-                f"The Apify actor {self.settings.apify_actor_id!r} was not found (HTTP 404); "
-                "check APIFY_ACTOR_ID."
+                f"The Apify actor {self.actor_id!r} was not found (HTTP 404); "
+                f"check {self.actor_setting}."
             ),
         )
         run_id = run.id
-        log.info("apify run started", run_id=run_id, actor=self.settings.apify_actor_id)
+        log.info("apify run started", run_id=run_id, actor=self.actor_id)
         await progress.update("Waiting for the scraper")
         finished = False
         try:
@@ -283,7 +296,7 @@ class ApifyScraper:
         if status != "SUCCEEDED":
             log.warning("apify run did not succeed", run_id=run_id, status=status)
             raise errors.ScrapeFailed(
-                f"The TikTok scraper run {_FAILED_RUN.get(status, 'failed')}; "
+                f"The {self.label} scraper run {_FAILED_RUN.get(status, 'failed')}; "
                 "please try again later.",
                 retryable=True,
             )
@@ -299,7 +312,7 @@ class ApifyScraper:
             remaining = budget - elapsed
             if remaining <= 0:
                 raise errors.ScrapeFailed(
-                    f"The TikTok scraper did not finish within {budget:g} seconds; "
+                    f"The {self.label} scraper did not finish within {budget:g} seconds; "
                     "please try again later.",
                     retryable=True,
                 )
@@ -380,13 +393,16 @@ class ApifyScraper:
             reason = seen[-1] if seen else exc.last.reason
             log.warning("apify gave up", what=what, attempts=exc.attempts, reason=reason)
             raise errors.ScrapeFailed(
-                f"The TikTok scraper service is unavailable ({reason}); please try again later.",
+                f"The {self.label} scraper service is unavailable ({reason}); please try again later.",
                 retryable=True,
             ) from None
 
     # --- the post ----------------------------------------------------------------
 
-    def _post_from_item(self, item: Mapping[str, Any], submitted: str) -> ScrapedPost:
+    def pick_item(self, items: list[Any], url: str) -> dict[str, Any]:
+        return _pick_item(items, tiktok_video_id(url))
+
+    def post_from_item(self, item: Mapping[str, Any], submitted: str) -> ScrapedPost:
         if item.get("error"):
             log.info("apify post error", code=_short(item.get("errorCode")))
             raise errors.VideoNotFound(
@@ -427,17 +443,17 @@ class ApifyScraper:
         return ScrapedPost(
             platform="tiktok",
             url=web_url,
-            video=VideoRef(
-                url=video_url,
-                headers=self._auth_for(video_url),
-                allow_private=self._allow_private,
-            ),
+            video=self.video_ref(video_url),
             video_id=video_id,
             author=author,
             caption=_str(item.get("text")),
             thumbnail_url=thumbnail,
             language=language_code(_str(item.get("textLanguage"))),
         )
+
+    def video_ref(self, url: str) -> VideoRef:
+        """Where to stream a video from: the token only for the API's own origin."""
+        return VideoRef(url=url, headers=self._auth_for(url), allow_private=self._allow_private)
 
     def _auth_for(self, url: str) -> dict[str, str]:
         """The token header, for the Apify API's own origin only."""

@@ -81,6 +81,7 @@ def create_app(
     routes = [
         Route("/", page.landing_page, methods=["GET"]),
         Route("/health", rest.health, methods=["GET"]),
+        Route("/capabilities", rest.capabilities, methods=["GET"]),
         Route("/scrape/async", rest.start_scrape, methods=["POST"]),
         Route("/task/{task_id}", rest.get_task, methods=["GET"]),
         Route("/task/{task_id}", rest.cancel_task, methods=["DELETE"]),

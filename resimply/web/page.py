@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import html
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from ..auth import mint_dev_token
 from ..errors import NotFound
+from ..providers.routing import capabilities_of
 from ..sample import SAMPLE_VIDEO
 from .requests import web_state
 from .rest import json
@@ -16,8 +19,24 @@ from .rest import json
 _PAGE = Path(__file__).resolve().parent / "static" / "index.html"
 
 
-async def landing_page(_: Request) -> Response:
-    return FileResponse(_PAGE, media_type="text/html; charset=utf-8")
+@functools.cache
+def _page_template() -> str:
+    return _PAGE.read_text(encoding="utf-8")
+
+
+@functools.cache
+def _render(hint: str, example: str) -> str:
+    page = _page_template().replace("{{url_hint}}", html.escape(hint))
+    return page.replace("{{url_example}}", html.escape(example))
+
+
+async def landing_page(request: Request) -> Response:
+    """The page, its link hint naming what this configuration takes (the same
+    account as `GET /capabilities` and the 422 messages)."""
+    capabilities = capabilities_of(web_state(request).scraper)
+    return HTMLResponse(
+        _render(capabilities.hint(), capabilities.example()), headers={"Cache-Control": "no-cache"}
+    )
 
 
 async def dev_token(request: Request) -> Response:

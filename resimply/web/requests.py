@@ -17,7 +17,8 @@ from starlette.requests import ClientDisconnect, HTTPConnection, Request
 
 from ..auth import Identity, bearer_token
 from ..errors import InvalidRequest, PayloadTooLarge, RequestTimeout, UnsupportedUrl
-from ..links import TIKTOK_FORMS, is_tiktok_link, link_problem
+from ..links import link_problem
+from ..providers.routing import refusal
 from .state import WebState
 
 log = structlog.get_logger(__name__)
@@ -155,16 +156,8 @@ def parse_scrape_body(body: Any) -> ScrapeBody:
 
 
 def check_supported(state: WebState, url: str) -> None:
+    """422 `unsupported_url` for a link this configuration does not take; the
+    message names what it does take (the router's own account: providers/routing.py)."""
     if state.scraper.accepts(url):
         return
-    if is_tiktok_link(url):
-        raise UnsupportedUrl(
-            "TikTok links need the Apify scraper, which this server does not run "
-            "(it needs APIFY_API_TOKEN). Send a direct link to a video file instead."
-        )
-    if state.scraper.name == "direct":
-        hint = "a direct http(s) link to a video file"
-        if state.settings.dev:
-            hint += " or, in development mode, a local file path"
-        raise UnsupportedUrl(f"This server accepts {hint}; this link is not one.")
-    raise UnsupportedUrl(f"This link is not supported. Accepted forms: {TIKTOK_FORMS}.")
+    raise UnsupportedUrl(refusal(state.scraper, url))

@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import AlreadyFinished, InvalidRequest, NotFound
 from ..heartbeat import live_workers
 from ..links import canonical_link
+from ..providers.routing import capabilities_of
 from .requests import check_supported, identify, parse_scrape_body, read_json, web_state
 
 _encode = msgspec.json.Encoder().encode
@@ -50,6 +51,12 @@ async def health(request: Request) -> Response:
             "version": __version__,
         }
     )
+
+
+async def capabilities(request: Request) -> Response:
+    """What this configuration accepts: platforms with their scraper, web pages,
+    direct media links, local files (providers/routing.py). No sign-in needed."""
+    return json(capabilities_of(web_state(request).scraper).to_dict())
 
 
 def _task_links(task_id: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""A fake of the Apify API and the clockworks TikTok actor (EXTERNALS.md §1).
+"""A fake of the Apify API, the clockworks TikTok actor (EXTERNALS.md §1) and the
+`apify/instagram-scraper` actor (§5, docs/providers.md).
 
 Tests configure an `ApifyFakeState` (the posts it knows, scripted failures,
 latency) and serve `make_apify_app(state)` with `tests.fakes.server.start_fake`.
@@ -17,6 +18,13 @@ Routes (all under `/v2`, token required as `Authorization: Bearer` or `?token=`)
 Outside the API (no token needed, like TikTok's CDN):
 
 * `GET /cdn/video/{videoId}.mp4` and `GET /cdn/subtitles/{videoId}/{language}.vtt`.
+* `GET /cdn/ig/{shortCode}.mp4`: an Instagram post's `videoUrl` (Instagram's CDN
+  in reality; the actor does not re-host it).
+
+The Instagram actor (`instagram_actor_name` or `instagram_actor_id`) takes
+`directUrls` and answers from `instagram_posts` (by shortcode): a post's item
+(`make_instagram_item`: a video, a photo, a carousel, or an error item), and
+its run may end otherwise (`FakeInstagramPost.run_status`, e.g. "FAILED").
 
 Links in items point at the API origin (`http://127.0.0.1:<port>`) for KVS
 records, and at `cdn_host` (default `localhost`, the same server under another
@@ -36,10 +44,17 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from resimply.links import tiktok_video_id
+from resimply.links import instagram_code, tiktok_video_id
 
 TOKEN = "apify_api_FAKE0123456789abcdef"
 ACTOR_ID = "S5h7zRLfKFEr8pdj7"
+INSTAGRAM_ACTOR_ID = "shu8hvrXbJbY3Eb9W"
+INSTAGRAM_ACTOR_NAME = "apify~instagram-scraper"
+# What the actor puts in the dataset for a private, deleted or unavailable post (§5).
+INSTAGRAM_ERROR_ITEM: dict[str, Any] = {
+    "error": "not_found",
+    "errorDescription": "Post does not exist or is private (restricted access).",
+}
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED-OUT", "ABORTED")
 
 Route = Literal["start", "run", "abort", "items", "record", "cdn", "*"]
@@ -62,6 +77,16 @@ class FakePost:
     subtitles: list[FakeSubtitle] = dataclasses.field(default_factory=list)
     # False: the actor could not download the video (mediaUrls [], no downloadAddr).
     downloadable: bool = True
+
+
+@dataclasses.dataclass
+class FakeInstagramPost:
+    """One Instagram post: its dataset item (the fake sets `videoUrl` of a video
+    to its own CDN route), the video's bytes, and how a run for it ends."""
+
+    item: dict[str, Any]
+    video: bytes = b""
+    run_status: str | None = None  # None: the state's run_status
 
 
 @dataclasses.dataclass
@@ -111,6 +136,13 @@ class ApifyFakeState:
     actor_name: str = "clockworks~tiktok-video-scraper"
     posts: dict[str, FakePost] = dataclasses.field(default_factory=dict)
     short_links: dict[str, str] = dataclasses.field(default_factory=dict)  # short URL → video id
+    instagram_actor_id: str = INSTAGRAM_ACTOR_ID
+    instagram_actor_name: str = INSTAGRAM_ACTOR_NAME
+    instagram_posts: dict[str, FakeInstagramPost] = dataclasses.field(default_factory=dict)
+    # The item for a shortcode the fake does not know; None: an empty dataset.
+    instagram_missing_item: dict[str, Any] | None = dataclasses.field(
+        default_factory=lambda: dict(INSTAGRAM_ERROR_ITEM)
+    )
     # Items every run's dataset holds before the posts' own (e.g. related videos).
     dataset_prefix: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     # How the next runs end, and how long they take.
@@ -140,6 +172,44 @@ class ApifyFakeState:
     def add_post(self, post: FakePost) -> FakePost:
         self.posts[str(post.item["id"])] = post
         return post
+
+    def add_instagram_post(self, code: str, post: FakeInstagramPost) -> FakeInstagramPost:
+        self.instagram_posts[code] = post
+        return post
+
+
+def make_instagram_item(
+    code: str = "C9xYz_AbC12",
+    *,
+    kind: Literal["Video", "Image", "Sidecar"] = "Video",
+    caption: str | None = "Crispy smashed potatoes 🥔 #recipe",
+    owner: str = "chefanna",
+    children: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A dataset item shaped like EXTERNALS §5 (`videoUrl` is set by the fake)."""
+    item: dict[str, Any] = {
+        "id": "3390000000000000001",
+        "type": kind,
+        "shortCode": code,
+        "url": f"https://www.instagram.com/p/{code}/",
+        "caption": caption,
+        "hashtags": ["recipe"],
+        "mentions": [],
+        "commentsCount": 12,
+        "likesCount": 340,
+        "timestamp": "2025-07-07T14:58:13.000Z",
+        "ownerUsername": owner,
+        "ownerFullName": owner.title(),
+        "ownerId": "123456789",
+        "displayUrl": f"https://scontent.cdninstagram.com/v/{code}.jpg",
+        "dimensionsHeight": 1920,
+        "dimensionsWidth": 1080,
+        "images": [],
+        "childPosts": children or [],
+    }
+    if kind == "Video":
+        item.update(productType="clips", videoUrl=None, videoDuration=21.5, videoViewCount=1000)
+    return item
 
 
 def make_item(
@@ -313,7 +383,8 @@ def make_apify_app(state: ApifyFakeState) -> web.Application:
 
     async def start_run(request: web.Request) -> web.Response:
         actor = request.match_info["actor"]
-        if actor not in (state.actor_id, state.actor_name):
+        instagram = actor in (state.instagram_actor_id, state.instagram_actor_name)
+        if actor not in (state.actor_id, state.actor_name) and not instagram:
             return _error(404, "record-not-found", "Actor was not found")
         body = await request.read()
         encoding = request.headers.get("Content-Encoding")
@@ -325,9 +396,10 @@ def make_apify_app(state: ApifyFakeState) -> web.Application:
             run_input = json.loads(body or b"{}")
         except ValueError:
             return _error(400, "invalid-input", "Input is not valid JSON")
-        if not isinstance(run_input, dict) or not isinstance(run_input.get("postURLs"), list):
+        field = "directUrls" if instagram else "postURLs"
+        if not isinstance(run_input, dict) or not isinstance(run_input.get(field), list):
             return _error(
-                400, "invalid-input", "Input is not valid: Field input.postURLs is required"
+                400, "invalid-input", f"Input is not valid: Field input.{field} is required"
             )
         n = len(state.runs) + 1
         run = FakeRun(
@@ -345,6 +417,14 @@ def make_apify_app(state: ApifyFakeState) -> web.Application:
         base = f"{request.scheme}://{request.host}"
         port = request.url.port
         cdn = f"{request.scheme}://{state.cdn_host}:{port}"
+        if instagram:
+            for url in run_input["directUrls"]:
+                item, status = _instagram_item_for(state, str(url), cdn)
+                if item is not None:
+                    run.items.append(item)
+                run.final_status = status or run.final_status
+            state.runs.append(run)
+            return web.json_response({"data": _run_object(run, state)}, status=201)
         run.items.extend(copy.deepcopy(state.dataset_prefix))
         for url in run_input["postURLs"]:
             item = _item_for(state, run, str(url), base, cdn)
@@ -416,6 +496,12 @@ def make_apify_app(state: ApifyFakeState) -> web.Application:
             return web.Response(status=404, text="not found")
         return await _video_response(request, state, post.video)
 
+    async def cdn_instagram(request: web.Request) -> web.StreamResponse:
+        post = state.instagram_posts.get(request.match_info["code"])
+        if post is None:
+            return web.Response(status=404, text="not found")
+        return await _video_response(request, state, post.video)
+
     async def cdn_subtitle(request: web.Request) -> web.Response:
         post = state.posts.get(request.match_info["video"])
         language = request.match_info["language"]
@@ -432,8 +518,29 @@ def make_apify_app(state: ApifyFakeState) -> web.Application:
     app.router.add_get("/v2/datasets/{dataset}/items", items)
     app.router.add_get("/v2/key-value-stores/{store}/records/{key}", record)
     app.router.add_get("/cdn/video/{video}.mp4", cdn_video)
+    app.router.add_get("/cdn/ig/{code}.mp4", cdn_instagram)
     app.router.add_get("/cdn/subtitles/{video}/{language}.vtt", cdn_subtitle)
     return app
+
+
+def _instagram_item_for(
+    state: ApifyFakeState, url: str, cdn: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the dataset item for one direct URL, how its run ends)."""
+    code = instagram_code(url)
+    post = state.instagram_posts.get(code or "")
+    if post is None:
+        if state.instagram_missing_item is None:
+            return None, None
+        return {**copy.deepcopy(state.instagram_missing_item), "url": url}, None
+    item = copy.deepcopy(post.item)
+    item["inputUrl"] = url
+    if item.get("type") == "Video":
+        item["videoUrl"] = f"{cdn}/cdn/ig/{code}.mp4"
+    for child in item.get("childPosts") or []:
+        if child.get("type") == "Video" and child.get("videoUrl") == "fake:cdn":
+            child["videoUrl"] = f"{cdn}/cdn/ig/{code}.mp4"
+    return item, post.run_status
 
 
 def _item_for(
