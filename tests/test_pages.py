@@ -20,6 +20,7 @@ from resimply import errors
 from resimply.keys import Keys
 from resimply.media.analyze import MediaLimits
 from resimply.models import Ingredient, ScrapeRequest
+from resimply.pages.images import thumbnail_jpeg
 from resimply.pages.links import recipe_links
 from resimply.pages.read import read_page
 from resimply.pages.recipe_data import read_recipe
@@ -433,3 +434,25 @@ async def test_a_caption_link_that_fails_falls_back_to_the_video(
     assert record.result.recipe.title == "Creamy Pasta Carbonara"
     assert deps.extractor.calls == 1  # type: ignore[attr-defined]
     assert {"/missing.html", "/no_recipe.html"} <= set(pages.requests)
+
+
+async def test_a_png_picture_is_stored_as_a_jpeg_thumbnail(
+    deps: PipelineDeps, pages: PageServer, tmp_path: Path
+) -> None:
+    store = ThumbnailStore(tmp_path / "thumbs.sqlite3")
+    store.thumbnails = []
+    deps = dataclasses.replace(deps, store=store)
+    task_id = await _run(deps, pages.url("microdata.html"))  # its image is /dish.png
+    assert await run_task(deps, task_id) == "SUCCESS"
+    [thumbnail] = store.thumbnails
+    assert thumbnail is not None and thumbnail.startswith(b"\xff\xd8\xff")
+    assert "/dish.png" in pages.requests
+
+
+def test_thumbnail_jpeg_keeps_small_jpegs_and_refuses_what_is_no_picture() -> None:
+    jpeg = (PAGES / "dish.jpg").read_bytes()
+    assert thumbnail_jpeg(jpeg) == jpeg
+    converted = thumbnail_jpeg((PAGES / "dish.png").read_bytes())
+    assert converted is not None and converted.startswith(b"\xff\xd8\xff")
+    assert thumbnail_jpeg(b"<html>not a picture</html>") is None
+    assert thumbnail_jpeg(b"") is None

@@ -20,6 +20,7 @@ from ..media.download import download
 from ..media.subtitles import subtitle_text
 from ..models import Recipe, ScrapeRequest, Source
 from ..pages.fetch import fetch_page, fetch_small
+from ..pages.images import thumbnail_jpeg
 from ..pages.links import recipe_links
 from ..pages.read import read_page
 from ..providers.base import (
@@ -44,7 +45,6 @@ STEP_NAMES = {
 }
 FROM_CACHE = "From cache"
 FROM_PAGE = "Not needed: the recipe page holds the written recipe"
-_JPEG = b"\xff\xd8\xff"
 
 
 async def init(
@@ -296,22 +296,25 @@ async def skip_for_page(progress: TaskProgress) -> None:
 
 async def page_thumbnail(deps: PipelineDeps, post: ScrapedPost, recipe: Recipe) -> bytes | None:
     """The picture for the book without downloading the video: the post's
-    thumbnail (the video's cover), else the recipe page's image. JPEG only —
-    stores keep thumbnails as JPEG — and small (`pages.fetch.SMALL_MAX_BYTES`);
-    a picture that cannot be had is no error."""
+    thumbnail (the video's cover), else the recipe page's image. Small
+    (`pages.fetch.SMALL_MAX_BYTES`), made a JPEG (stores keep JPEG) in the
+    executor; a picture that cannot be had is no error."""
     image = recipe.source.thumbnail_url if recipe.source else None
+    loop = asyncio.get_running_loop()
     for url in dict.fromkeys(u for u in (post.thumbnail_url, image) if u):
         try:
             data = await fetch_small(
                 url,
                 allow_private=_allow_private(deps, post),
-                accept=lambda content_type: content_type in ("image/jpeg", "image/jpg"),
+                accept=lambda content_type: content_type.startswith("image/"),
             )
         except TaskError as exc:
             log.info("thumbnail_unavailable", error=exc.code)
             continue
-        if data.startswith(_JPEG):
-            return data
+        jpeg = await loop.run_in_executor(deps.executor, thumbnail_jpeg, data)
+        if jpeg is not None:
+            return jpeg
+        log.info("thumbnail_unreadable")
     return None
 
 
