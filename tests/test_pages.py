@@ -22,7 +22,7 @@ from resimply.media.analyze import MediaLimits
 from resimply.models import Ingredient, ScrapeRequest
 from resimply.pages.images import thumbnail_jpeg
 from resimply.pages.links import recipe_links
-from resimply.pages.read import read_page
+from resimply.pages.read import FULL_PAGE_CHARS, read_page
 from resimply.pages.recipe_data import read_recipe
 from resimply.pipeline import PipelineDeps, run_task
 from resimply.providers.base import (
@@ -456,3 +456,22 @@ def test_thumbnail_jpeg_keeps_small_jpegs_and_refuses_what_is_no_picture() -> No
     assert converted is not None and converted.startswith(b"\xff\xd8\xff")
     assert thumbnail_jpeg(b"<html>not a picture</html>") is None
     assert thumbnail_jpeg(b"") is None
+
+
+@pytest.mark.parametrize("name", ["microdata.html", "graph_de.html", "carbonara.html"])
+def test_a_large_page_is_read_from_its_reduced_form_with_the_same_recipe(name: str) -> None:
+    """Over `FULL_PAGE_CHARS` recipe-scrapers sees only what the recipe is read from
+    (its BeautifulSoup parses in pure Python); the recipe must not change."""
+    page = (PAGES / name).read_text()
+    filler = "<div><p>Comment <a href='/u'>user</a> said hello.</p></div>\n"
+    large = page.replace("</body>", filler * (FULL_PAGE_CHARS // len(filler) + 1) + "</body>")
+    assert len(large) > FULL_PAGE_CHARS
+    url = "https://recipes.example/" + name
+    small_recipe, large_recipe = read_page(page, url).recipe, read_page(large, url).recipe
+    assert small_recipe is not None and large_recipe == small_recipe
+
+
+def test_a_page_with_an_xml_declaration_is_read() -> None:
+    page = '<?xml version="1.0" encoding="utf-8"?>\n' + (PAGES / "carbonara.html").read_text()
+    recipe = read_page(page, "https://recipes.example/c").recipe
+    assert recipe is not None and recipe.title == "Creamy Pasta Carbonara"
