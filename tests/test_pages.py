@@ -12,8 +12,10 @@ import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import hypothesis.strategies as st
 import msgspec
 import pytest
+from hypothesis import given, settings
 from redis.asyncio import Redis
 
 from resimply import errors
@@ -475,3 +477,23 @@ def test_a_page_with_an_xml_declaration_is_read() -> None:
     page = '<?xml version="1.0" encoding="utf-8"?>\n' + (PAGES / "carbonara.html").read_text()
     recipe = read_page(page, "https://recipes.example/c").recipe
     assert recipe is not None and recipe.title == "Creamy Pasta Carbonara"
+
+
+def test_broken_json_ld_does_not_hide_the_video_or_raise() -> None:
+    page = (
+        '<html><head><script type="application/ld+json">{"@type": "Recipe", oops</script>'
+        '<meta property="og:video" content="/v.mp4"></head><body></body></html>'
+    )
+    content = read_page(page, "https://videos.example/p")
+    assert content.recipe is None
+    assert content.video is not None and content.video.url == "https://videos.example/v.mp4"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(max_size=400),
+    st.sampled_from(["", "<html><head>", '<script type="application/ld+json">']),
+)
+def test_read_page_never_raises(text: str, prefix: str) -> None:
+    content = read_page(prefix + text, "https://any.example/page")
+    assert content.recipe is None or content.recipe.title

@@ -50,7 +50,9 @@ def read_page(page_html: str, url: str, *, want_video: bool = True) -> PageConte
     except (lxml.etree.ParserError, ValueError):
         return PageContent()
     lang = (tree.get("lang") or "").split("-")[0].lower() or None
-    data = extruct.extract(tree, base_url=url, syntaxes=["json-ld", "microdata"], uniform=True)
+    data = extruct.extract(
+        tree, base_url=url, syntaxes=["json-ld", "microdata"], uniform=True, errors="ignore"
+    )
     if _has_recipe([*data.get("json-ld", []), *data.get("microdata", [])]):
         source = page_html if len(page_html) <= FULL_PAGE_CHARS else _reduced(tree)
         recipe = read_recipe(source, url)

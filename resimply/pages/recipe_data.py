@@ -44,6 +44,11 @@ def read_recipe(page_html: str, url: str) -> Recipe | None:
         scraper = scrape_html(page_html, org_url=url, supported_only=False)
     except RecipeScrapersExceptions:
         return None  # NoSchemaFoundInWildMode: no Recipe on this page
+    except Exception as exc:
+        # A page that trips the library is a page without a recipe we can read,
+        # not a failed task.
+        log.info("recipe_data_unreadable", error=type(exc).__name__)
+        return None
     title = _field(scraper.title)
     ingredients = _ingredients(scraper)
     if not title or not ingredients:
@@ -74,7 +79,7 @@ def _field(getter: Any) -> Any:
     """A recipe-scrapers field, None when the page lacks it (they raise then)."""
     try:
         return getter()
-    except (RecipeScrapersExceptions, AttributeError, TypeError, ValueError, KeyError):
+    except Exception:
         return None
 
 

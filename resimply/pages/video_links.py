@@ -43,7 +43,12 @@ class PageVideo:
 def find_video(tree: HtmlElement, url: str) -> PageVideo | None:
     """The page's video, or None when it embeds none we could download."""
     data = extruct.extract(
-        tree, base_url=url, syntaxes=["opengraph", "json-ld", "microdata"], uniform=True
+        tree,
+        base_url=url,
+        syntaxes=["opengraph", "json-ld", "microdata"],
+        uniform=True,
+        # A broken JSON-LD block (common) must not hide the Open Graph tags.
+        errors="ignore",
     )
     og: dict[str, Any] = {}
     for item in data.get("opengraph", []):

@@ -280,7 +280,11 @@ async def linked_recipe(
         if got.body is None:
             log.info("caption_link_not_a_page", content_type=got.content_type)
             continue
-        content = await asyncio.to_thread(read_page, got.text(), got.url, want_video=False)
+        try:
+            content = await asyncio.to_thread(read_page, got.text(), got.url, want_video=False)
+        except Exception as exc:
+            log.info("caption_link_unreadable", error=type(exc).__name__)
+            continue
         if content.recipe is not None:
             log.info("caption_link_recipe", links=len(links))
             return content.recipe
