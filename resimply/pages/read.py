@@ -11,7 +11,6 @@ what the recipe is read from: `<html lang>`, the head's `<title>`, `<meta>`,
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable
 from copy import deepcopy
@@ -22,21 +21,14 @@ import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
-from ..models import Recipe
 from .recipe_data import read_recipe
-from .video_links import PageVideo, find_video
+from .types import PageContent
+from .video_links import find_video
 
 # Up to this size recipe-scrapers sees the whole page (its HTML plugins find
 # ingredient groups in the body); beyond, the reduced page.
 FULL_PAGE_CHARS = 512 * 1024
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PageContent:
-    recipe: Recipe | None = None
-    video: PageVideo | None = None
-    language: str | None = None  # <html lang>, for the video path
 
 
 def read_page(page_html: str, url: str, *, want_video: bool = True) -> PageContent:

@@ -10,7 +10,6 @@ are fetched later with the SSRF rules of the download step.
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -18,26 +17,13 @@ from typing import Any
 import extruct
 from lxml.html import HtmlElement
 
+from .types import PageVideo, TrackLink
+
 _OG_VIDEO = ("og:video:secure_url", "og:video:url", "og:video")
 _TRACK_KINDS = frozenset({"captions", "subtitles"})
 MAX_TRACKS = 5
 # Embeds of a platform's player page (YouTube iframes in og:video) are pages, not media.
 _PLAYER_PATHS = ("/embed/", "/player/")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TrackLink:
-    url: str
-    language: str | None
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PageVideo:
-    url: str
-    tracks: tuple[TrackLink, ...] = ()
-    description: str | None = None  # og:description / meta description: the caption
-    thumbnail_url: str | None = None  # og:image, VideoObject.thumbnailUrl, <video poster>
-    title: str | None = None
 
 
 def find_video(tree: HtmlElement, url: str) -> PageVideo | None:

@@ -19,10 +19,10 @@ from ..media.audio import extract_audio
 from ..media.download import download
 from ..media.subtitles import subtitle_text
 from ..models import Recipe, ScrapeRequest, Source
+from ..pages import parse_page
 from ..pages.fetch import fetch_page, fetch_small
 from ..pages.images import thumbnail_jpeg
 from ..pages.links import recipe_links
-from ..pages.read import read_page
 from ..providers.base import (
     Extraction,
     ExtractionInput,
@@ -281,7 +281,7 @@ async def linked_recipe(
             log.info("caption_link_not_a_page", content_type=got.content_type)
             continue
         try:
-            content = await asyncio.to_thread(read_page, got.text(), got.url, want_video=False)
+            content = await asyncio.to_thread(parse_page, got.text(), got.url, want_video=False)
         except Exception as exc:
             log.info("caption_link_unreadable", error=type(exc).__name__)
             continue

@@ -25,9 +25,9 @@ import structlog
 from .. import errors
 from ..models import ScrapeRequest
 from ..netsafety import ensure_public_url
+from ..pages import PageContent, parse_page
 from ..pages.fetch import fetch_page, fetch_small
-from ..pages.read import PageContent, read_page
-from ..pages.video_links import PageVideo
+from ..pages.types import PageVideo
 from .base import ProgressReporter, ScrapedPost, SubtitleTrack, VideoRef
 
 log = structlog.get_logger(__name__)
@@ -109,7 +109,7 @@ class DirectScraper:
             return None
         await progress.update("Reading the page")
         # Parsing a page of up to 2 MB is CPU work: off the event loop.
-        content: PageContent = await asyncio.to_thread(read_page, got.text(), got.url)
+        content: PageContent = await asyncio.to_thread(parse_page, got.text(), got.url)
         if content.recipe is not None:
             recipe = content.recipe
             source = recipe.source
