@@ -497,3 +497,15 @@ def test_broken_json_ld_does_not_hide_the_video_or_raise() -> None:
 def test_read_page_never_raises(text: str, prefix: str) -> None:
     content = read_page(prefix + text, "https://any.example/page")
     assert content.recipe is None or content.recipe.title
+
+
+def test_player_pages_and_platform_links_are_not_taken_as_the_video() -> None:
+    page = (
+        '<html><head><meta property="og:video" content="https://www.youtube.com/embed/abc">'
+        '<meta property="og:video:url" content="https://player.example/embed/1"></head>'
+        '<body><video><source src="https://www.tiktok.com/@a/video/1"></video></body></html>'
+    )
+    assert read_page(page, "https://blog.example/p").video is None
+    with_file = page.replace("</body>", '<video src="/clip.webm"></video></body>')
+    video = read_page(with_file, "https://blog.example/p").video
+    assert video is not None and video.url == "https://blog.example/clip.webm"

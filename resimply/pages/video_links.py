@@ -17,6 +17,7 @@ from typing import Any
 import extruct
 from lxml.html import HtmlElement
 
+from .links import SKIPPED_HOSTS
 from .types import PageVideo, TrackLink
 
 _OG_VIDEO = ("og:video:secure_url", "og:video:url", "og:video")
@@ -114,5 +115,10 @@ def _resolve(base: str, link: str | None) -> str | None:
 
 
 def _is_media(url: str) -> bool:
-    path = urllib.parse.urlsplit(url).path
-    return not any(p in path for p in _PLAYER_PATHS)
+    """Not a player page: an embed path, or a video platform / hub (their pages
+    are HTML, which the download step would refuse)."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if any(host == h or host.endswith("." + h) for h in SKIPPED_HOSTS):
+        return False
+    return not any(p in parts.path for p in _PLAYER_PATHS)
