@@ -509,3 +509,16 @@ def test_player_pages_and_platform_links_are_not_taken_as_the_video() -> None:
     with_file = page.replace("</body>", '<video src="/clip.webm"></video></body>')
     video = read_page(with_file, "https://blog.example/p").video
     assert video is not None and video.url == "https://blog.example/clip.webm"
+
+
+async def test_a_caption_link_to_a_private_address_is_not_fetched_without_the_allowance(
+    deps: PipelineDeps, pages: PageServer
+) -> None:
+    strict = dataclasses.replace(deps, allow_private_urls=False)
+    caption = SAMPLE_VIDEO.with_suffix(".txt").read_text() + f"\nRecipe: {pages.url('go/x.html')}"
+    task_id = await _run(strict, str(SAMPLE_VIDEO), caption=caption)
+    assert await run_task(strict, task_id) == "SUCCESS"
+    record = await strict.tasks.get(task_id)
+    assert record is not None and record.result is not None
+    assert "page" not in (record.result.evidence or [])
+    assert "/go/x.html" not in pages.requests
