@@ -90,8 +90,9 @@ class Usage(msgspec.Struct, kw_only=True):
     cache_hit: bool = False  # the recipe came from the extraction cache: no model call
 
 
-# What an extraction read: a subset of these, in this order.
-EVIDENCE = ("caption", "subtitles", "transcript", "frames")
+# What an extraction read: a subset of these, in this order. "page": a web
+# page's schema.org Recipe (the link itself, or a page the caption links to).
+EVIDENCE = ("caption", "subtitles", "transcript", "frames", "page")
 
 
 class TaskResult(msgspec.Struct, kw_only=True):

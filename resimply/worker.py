@@ -158,6 +158,8 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
             work_dir=settings.data_dir / "work",
             download_timeout_s=max(settings.http_timeout_s, 120.0),
             job_timeout_s=settings.job_timeout_s,
+            # Caption links to recipe pages follow the same address rules as videos.
+            allow_private_urls=settings.allow_private_urls or settings.dev,
             cache=ExtractionCache(
                 redis,
                 Keys(settings.key_prefix),

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.client import submit
+from tests.pages.server import PageServer
 from tests.servers import Service
 
 try:
@@ -226,4 +227,44 @@ def test_a_bad_link_shows_the_servers_message_and_no_recipe(
     assert page.locator("#url").input_value() == bad  # the visitor can correct it
     page.screenshot(path=str(tmp_path / "bad-link-phone.png"), full_page=True)
     # The refused request is logged by the browser itself; the page's script throws nothing.
+    assert [e for e in visit.errors if e.startswith("uncaught")] == []
+
+
+@pytest.fixture(scope="module")
+def recipe_pages() -> Iterator[PageServer]:
+    server = PageServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("page_name", "title", "ingredient"),
+    [
+        ("carbonara.html", "Creamy Pasta Carbonara", "guanciale"),  # schema.org Recipe
+        ("graph_de.html", "Kräuter-Pfannkuchen", "Petersilie"),  # German, @graph, sections
+        ("video_og.html", "Carbonara", "spaghetti"),  # no Recipe: its og:video is read
+    ],
+)
+def test_pasting_a_web_page_link_shows_the_recipe_card(
+    service: Service,
+    visit: Visit,
+    recipe_pages: PageServer,
+    page_name: str,
+    title: str,
+    ingredient: str,
+) -> None:
+    page = visit.page
+    visit.open(service)
+    page.locator("#url").fill(recipe_pages.url(page_name))
+    page.locator("#start").click()
+    _wait_until_finished(visit)
+
+    assert page.locator("#error").is_hidden(), page.locator("#error-message").text_content()
+    assert visit.stage_classes() == {stage: ["done"] for stage in STAGES}
+    card = page.locator("#recipe")
+    assert card.is_visible()
+    assert title in (card.locator("h2").text_content() or "")
+    ingredients = card.locator(".ingredients li").all_text_contents()
+    assert any(ingredient.lower() in i.lower() for i in ingredients), ingredients
+    assert card.locator(".steps li").count() >= 3
     assert [e for e in visit.errors if e.startswith("uncaught")] == []

@@ -30,3 +30,6 @@ class PipelineDeps:
     pricing: Pricing = dataclasses.field(default_factory=Pricing)
     # Decoding, thumbnails and JPEGs in processes (arq workers); None: in `executor`.
     media_processes: MediaProcesses | None = None
+    # Links found in captions (`steps.linked_recipe`) may reach private addresses
+    # (development and tests); posts whose own video may do so allow it too.
+    allow_private_urls: bool = False

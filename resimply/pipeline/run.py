@@ -14,6 +14,7 @@ from ..costs import Pricing
 from ..errors import Cancelled, InternalError, ResimplyError, StepTimeout, TaskError
 from ..models import Usage
 from ..outages import is_unavailable
+from ..providers.base import Extraction, ScrapedPost
 from ..tasks import TaskRecord
 from . import steps
 from .cache import CachedExtraction
@@ -138,6 +139,15 @@ async def _run_steps(
     hit = await steps.cached_for_post(deps, request, post)
     if hit is not None:
         return await _from_cache(deps, record, progress, meter, hit, first=3)
+    # A written recipe: the page's own, or one the caption links to. No video
+    # download and no model call (pages.recipe_data).
+    if post.recipe is not None:
+        written = steps.written_extraction(post, post.recipe, via_caption=False)
+        return await _from_page(deps, record, progress, meter, post, written)
+    linked = await steps.linked_recipe(deps, post, progress)
+    if linked is not None:
+        written = steps.written_extraction(post, linked, via_caption=True)
+        return await _from_page(deps, record, progress, meter, post, written)
     await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
     media = await steps.media(deps, post, work_dir, progress, request.language)
     if media.transcript is not None:
@@ -150,6 +160,29 @@ async def _run_steps(
     await steps.remember(deps, request, record.task_id, post, extraction, thumbnail)
     stored = await steps.store(
         deps, request, record.task_id, extraction.recipe, thumbnail, progress
+    )
+    await deps.tasks.succeed(
+        record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)
+    )
+    return "SUCCESS"
+
+
+async def _from_page(
+    deps: PipelineDeps,
+    record: TaskRecord,
+    progress: TaskProgress,
+    meter: CostMeter,
+    post: ScrapedPost,
+    extraction: Extraction,
+) -> str:
+    """The recipe is written out on a page: store it with the post's picture."""
+    await steps.skip_for_page(progress)
+    # The post's thumbnail URL rather than frames: a small GET instead of the
+    # whole video (pipeline.steps.page_thumbnail).
+    thumbnail = await steps.page_thumbnail(deps, post, extraction.recipe)
+    await steps.remember(deps, record.request, record.task_id, post, extraction, thumbnail)
+    stored = await steps.store(
+        deps, record.request, record.task_id, extraction.recipe, thumbnail, progress
     )
     await deps.tasks.succeed(
         record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)

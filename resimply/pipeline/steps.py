@@ -11,13 +11,18 @@ import functools
 from pathlib import Path
 
 import msgspec
+import structlog
 
-from ..errors import UnsupportedUrl
+from ..errors import TaskError, UnsupportedUrl
 from ..media.analyze import MediaAnalysis, analyze_video
 from ..media.audio import extract_audio
 from ..media.download import download
 from ..media.subtitles import subtitle_text
 from ..models import Recipe, ScrapeRequest, Source
+from ..pages import parse_page
+from ..pages.fetch import fetch_page, fetch_small
+from ..pages.images import thumbnail_jpeg
+from ..pages.links import recipe_links
 from ..providers.base import (
     Extraction,
     ExtractionInput,
@@ -32,12 +37,15 @@ from .deps import PipelineDeps
 from .evidence import text_holds_recipe
 from .progress import TaskProgress
 
+log = structlog.get_logger(__name__)
+
 STEP_NAMES = {
     2: "Fetching the post",
     3: "Processing video",
     4: "Reading the recipe",
 }
 FROM_CACHE = "From cache"
+FROM_PAGE = "Not needed: the recipe page holds the written recipe"
 
 
 async def init(
@@ -245,4 +253,88 @@ async def store(
     await progress.begin(5, "Saving the recipe", f"Saving to the {deps.store.name} recipe book")
     return await deps.store.save(
         user_id=request.user_id, task_id=task_id, recipe=recipe, thumbnail=thumbnail
+    )
+
+
+def _allow_private(deps: PipelineDeps, post: ScrapedPost) -> bool:
+    return deps.allow_private_urls or post.video.allow_private
+
+
+async def linked_recipe(
+    deps: PipelineDeps, post: ScrapedPost, progress: TaskProgress
+) -> Recipe | None:
+    """After step 2: the written recipe a link in the caption leads to, if any.
+
+    "Full recipe: https://…" — the creator's own amounts beat those read off a
+    video, and cost no model call. At most two links (`pages.links`), fetched
+    with the page rules; a link that fails or holds no Recipe is passed over
+    with one log line, and the video path goes on.
+    """
+    links = recipe_links(post.caption)
+    for url in links:
+        await progress.update("Looking at the recipe link in the caption")
+        try:
+            got = await fetch_page(url, allow_private=_allow_private(deps, post))
+        except TaskError as exc:
+            log.info("caption_link_unreadable", error=exc.code)
+            continue
+        if got.body is None:
+            log.info("caption_link_not_a_page", content_type=got.content_type)
+            continue
+        try:
+            content = await asyncio.to_thread(parse_page, got.text(), got.url, want_video=False)
+        except Exception as exc:
+            log.info("caption_link_unreadable", error=type(exc).__name__)
+            continue
+        if content.recipe is not None:
+            log.info("caption_link_recipe", links=len(links))
+            return content.recipe
+        log.info("caption_link_no_recipe")
+    return None
+
+
+async def skip_for_page(progress: TaskProgress) -> None:
+    """Steps 3 and 4 are not run: the recipe is written out on a page."""
+    for step in (3, 4):
+        await progress.begin(step, STEP_NAMES[step], FROM_PAGE)
+
+
+async def page_thumbnail(deps: PipelineDeps, post: ScrapedPost, recipe: Recipe) -> bytes | None:
+    """The picture for the book without downloading the video: the post's
+    thumbnail (the video's cover), else the recipe page's image. Small
+    (`pages.fetch.SMALL_MAX_BYTES`), made a JPEG (stores keep JPEG) in the
+    executor; a picture that cannot be had is no error."""
+    image = recipe.source.thumbnail_url if recipe.source else None
+    loop = asyncio.get_running_loop()
+    for url in dict.fromkeys(u for u in (post.thumbnail_url, image) if u):
+        try:
+            data = await fetch_small(
+                url,
+                allow_private=_allow_private(deps, post),
+                accept=lambda content_type: content_type.startswith("image/"),
+            )
+        except TaskError as exc:
+            log.info("thumbnail_unavailable", error=exc.code)
+            continue
+        jpeg = await loop.run_in_executor(deps.executor, thumbnail_jpeg, data)
+        if jpeg is not None:
+            return jpeg
+        log.info("thumbnail_unreadable")
+    return None
+
+
+def written_extraction(post: ScrapedPost, recipe: Recipe, *, via_caption: bool) -> Extraction:
+    """A page's recipe as an extraction: no usage (no model), evidence "page"."""
+    source = Source(
+        platform=post.platform,
+        url=post.url,
+        video_id=post.video_id,
+        author=post.author or (recipe.source.author if recipe.source else None),
+        caption=post.caption,
+        thumbnail_url=post.thumbnail_url
+        or (recipe.source.thumbnail_url if recipe.source else None),
+    )
+    return Extraction(
+        recipe=msgspec.structs.replace(recipe, source=source),
+        evidence=("caption", "page") if via_caption else ("page",),
     )

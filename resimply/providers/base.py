@@ -45,6 +45,9 @@ class ScrapedPost:
     thumbnail_url: str | None = None
     language: str | None = None
     cost_usd: float | None = None  # what the scraping service charged, when it says
+    # A written recipe the scrape already found (a recipe page's schema.org data):
+    # the pipeline then skips the media and extract steps (no download, no model).
+    recipe: Recipe | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

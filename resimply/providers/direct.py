@@ -1,6 +1,10 @@
-"""The local scraper: a direct media URL, or (in development) a file on disk.
+"""The local scraper: a web page, a direct media URL, or (in development) a file on disk.
 
-Needs no account and no network beyond the media URL itself. A local file may
+Needs no account and no network beyond the link itself. A link that does not
+end like a media file is fetched first (`pages.fetch_page`: SSRF rules, 2 MB,
+HTML only): a page with a schema.org Recipe is the answer (no video, no model);
+a page that embeds a video gives that video, its caption and subtitle tracks;
+anything that is not HTML is taken as the video itself. A local file may
 come with sidecars next to it: `<stem>.txt` (the caption) and subtitles as
 `<stem>.vtt`, `<stem>.srt` or `<stem>.<lang>.vtt` / `<stem>.<lang>.srt`.
 """
@@ -16,12 +20,24 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import structlog
+
 from .. import errors
 from ..models import ScrapeRequest
 from ..netsafety import ensure_public_url
+from ..pages import PageContent, parse_page
+from ..pages.fetch import fetch_page, fetch_small
+from ..pages.types import PageVideo
 from .base import ProgressReporter, ScrapedPost, SubtitleTrack, VideoRef
 
+log = structlog.get_logger(__name__)
+
 SIDECAR_MAX_BYTES = 1024 * 1024
+# Links ending like this are media files: taken as the video without a look first.
+MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp", ".mpg", ".mpeg")
+NO_RECIPE_MESSAGE = (
+    "This page has no recipe and no video we can read; share the recipe page or the video link."
+)
 MAX_SUBTITLE_TRACKS = 10
 # Pages of these platforms are not media files; their links need the platform's
 # own scraper, so they are left to it (or to a 422 `unsupported_url`).
@@ -62,17 +78,63 @@ class DirectScraper:
         host = _http_host(url)
         if host is None or _is_platform_host(host):
             raise errors.UnsupportedUrl("Send a direct link to a video file (http:// or https://).")
-        await progress.update("Checking the video link")
+        await progress.update("Checking the link")
         allow_private = self.allow_private_urls or self.dev
         if not allow_private:
             await ensure_public_url(url)
         canonical = canonical_url(url)
+        if not urllib.parse.urlsplit(url).path.lower().endswith(MEDIA_SUFFIXES):
+            page = await self._scrape_page(url, canonical, request, progress, allow_private)
+            if page is not None:
+                return page
         return ScrapedPost(
             platform="direct",
             url=canonical,
             video=VideoRef(url=url, allow_private=allow_private),
             video_id=_video_id(canonical),
             caption=_clean(request.caption),
+        )
+
+    async def _scrape_page(
+        self,
+        url: str,
+        canonical: str,
+        request: ScrapeRequest,
+        progress: ProgressReporter,
+        allow_private: bool,
+    ) -> ScrapedPost | None:
+        """The post a web page makes; None when the link is not HTML (a video)."""
+        got = await fetch_page(url, allow_private=allow_private)
+        if got.body is None:
+            return None
+        await progress.update("Reading the page")
+        # Parsing a page of up to 2 MB is CPU work: off the event loop.
+        content: PageContent = await asyncio.to_thread(parse_page, got.text(), got.url)
+        if content.recipe is not None:
+            recipe = content.recipe
+            source = recipe.source
+            return ScrapedPost(
+                platform="page",
+                url=canonical,
+                video=VideoRef(allow_private=allow_private),
+                video_id=_video_id(canonical),
+                author=source.author if source else None,
+                thumbnail_url=source.thumbnail_url if source else None,
+                language=recipe.language,
+                recipe=recipe,
+            )
+        if content.video is None:
+            raise errors.NotARecipe(NO_RECIPE_MESSAGE)
+        video = content.video
+        return ScrapedPost(
+            platform="page",
+            url=canonical,
+            video=VideoRef(url=video.url, allow_private=allow_private),
+            video_id=_video_id(canonical),
+            caption=_clean(request.caption) or video.description,
+            subtitles=await _tracks(video, allow_private),
+            thumbnail_url=video.thumbnail_url,
+            language=content.language,
         )
 
     async def _scrape_file(
@@ -218,4 +280,21 @@ def _subtitle_sidecars(video: Path) -> tuple[SubtitleTrack, ...]:
         text = _read_sidecar(path)
         if text and text.strip():
             tracks.append(SubtitleTrack(language=language, text=text, origin="sidecar"))
+    return tuple(tracks)
+
+
+async def _tracks(video: PageVideo, allow_private: bool) -> tuple[SubtitleTrack, ...]:
+    """The page's <track> files; one that cannot be fetched is skipped (they are a bonus)."""
+    tracks = []
+    for link in video.tracks:
+        try:
+            data = await fetch_small(
+                link.url, allow_private=allow_private, accept=lambda _content_type: True
+            )
+        except errors.TaskError as exc:
+            log.info("page_track_skipped", error=exc.code)
+            continue
+        text = data.decode("utf-8-sig", errors="replace")
+        if text.strip():
+            tracks.append(SubtitleTrack(language=link.language, text=text, origin="sidecar"))
     return tuple(tracks)
