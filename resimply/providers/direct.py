@@ -23,6 +23,7 @@ from pathlib import Path
 import structlog
 
 from .. import errors
+from ..links import page_id
 from ..models import ScrapeRequest
 from ..netsafety import ensure_public_url
 from ..pages import PageContent, parse_page
@@ -49,9 +50,11 @@ _SUBTITLE_SUFFIXES = ("vtt", "srt")
 
 
 class DirectScraper:
-    """Scrapes direct http(s) media links, and local files when `dev` is set."""
+    """Scrapes direct http(s) media links and web pages (a written recipe, or the
+    video a page embeds), and local files when `dev` is set."""
 
     name = "direct"
+    web_pages = True  # announced by `/capabilities` and the page's hint (routing.py)
 
     def __init__(self, *, dev: bool, allow_private_urls: bool) -> None:
         self.dev = dev
@@ -117,7 +120,7 @@ class DirectScraper:
                 platform="page",
                 url=canonical,
                 video=VideoRef(allow_private=allow_private),
-                video_id=_video_id(canonical),
+                video_id=page_key(url, canonical),
                 author=source.author if source else None,
                 thumbnail_url=source.thumbnail_url if source else None,
                 language=recipe.language,
@@ -130,7 +133,7 @@ class DirectScraper:
             platform="page",
             url=canonical,
             video=VideoRef(url=video.url, allow_private=allow_private),
-            video_id=_video_id(canonical),
+            video_id=page_key(url, canonical),
             caption=_clean(request.caption) or video.description,
             subtitles=await _tracks(video, allow_private),
             thumbnail_url=video.thumbnail_url,
@@ -235,6 +238,13 @@ def _is_platform_host(host: str) -> bool:
 
 def _video_id(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def page_key(url: str, canonical: str) -> str:
+    """A page's id as the extraction cache looks it up before any scrape
+    (`links.page_id`: its URL without tracking parameters), so a page shared
+    again is served from the cache."""
+    return page_id(url) or _video_id(canonical)
 
 
 def _clean(text: str | None) -> str | None:
