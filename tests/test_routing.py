@@ -355,10 +355,11 @@ def test_capabilities_and_hint_name_what_is_routed() -> None:
         "fallback": None,
         "links": "",
     }
-    assert (caps["media_links"], caps["web_pages"], caps["local_files"]) == (True, False, True)
+    assert (caps["media_links"], caps["web_pages"], caps["local_files"]) == (True, True, True)
     hint = caps["hint"]
     assert "TikTok videos" in hint and "YouTube Shorts" in hint and "Instagram" not in hint
     assert "direct links to video files" in hint and "local file paths" in hint
+    assert "recipe web pages" in hint
     assert "Instagram links are not accepted here" in router.refusal(REEL_URL)
     assert refusal(router, REEL_URL) == router.refusal(REEL_URL)
 
