@@ -232,9 +232,8 @@ def _number(value: object) -> float | None:
 def reference() -> tuple[Parser | None, str]:
     """ingredient-parser-nlp's English parser, or None and why it cannot run here."""
     try:
-        from nltk.data import find
-
         from ingredient_parser import parse_ingredient
+        from nltk.data import find
     except ImportError as e:
         return None, f"not installed ({e.name}): pip install ingredient-parser-nlp"
     try:
@@ -254,7 +253,7 @@ def reference() -> tuple[Parser | None, str]:
 
     try:
         parse("1 cup flour")
-    except Exception as e:  # noqa: BLE001 - whatever stops it, the bench says so and goes on
+    except Exception as e:  # whatever stops it, the bench says so and goes on
         return None, f"fails on first use: {type(e).__name__}: {e}"
     return parse, "ok"
 
@@ -324,7 +323,10 @@ def print_failures(result: Result, top: int) -> None:
         key = failure_class(line, got, marks)
         classes[key].append((line, got))
         if key == "name: extra words kept":
-            extra.update(set((canonical_name(got.name) or "").split()) - set((canonical_name(line.name) or "").split()))
+            extra.update(
+                set((canonical_name(got.name) or "").split())
+                - set((canonical_name(line.name) or "").split())
+            )
     ranked = sorted(classes.items(), key=lambda kv: -len(kv[1]))[:top]
     for key, items in ranked:
         print(f"  {len(items):4d}  {key}")
@@ -334,7 +336,10 @@ def print_failures(result: Result, top: int) -> None:
                 f" got {got.quantity}/{got.unit}/{got.name!r}"
             )
     if extra:
-        print("        words most often left in the name:", ", ".join(w for w, _ in extra.most_common(12)))
+        print(
+            "        words most often left in the name:",
+            ", ".join(w for w, _ in extra.most_common(12)),
+        )
 
 
 def row(label: str, result: Result | None, why: str = "n/a") -> str:
@@ -347,7 +352,9 @@ def row(label: str, result: Result | None, why: str = "n/a") -> str:
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--split", choices=("report", "tune"), default="report")
-    args.add_argument("--failures", type=int, default=10, help="failure classes to print (tune split)")
+    args.add_argument(
+        "--failures", type=int, default=10, help="failure classes to print (tune split)"
+    )
     opts = args.parse_args()
     mine = ours()
     theirs, why = reference()
@@ -355,7 +362,9 @@ def main() -> None:
     print(f"  {'':<24} quantity    unit    name     all")
     for lang in LANGUAGES:
         lines = [line for line in load(lang) if split_of(line.sentence) == opts.split]
-        print(f" {lang}: {len(lines)} lines from {', '.join(sorted({line.source for line in lines}))}")
+        print(
+            f" {lang}: {len(lines)} lines from {', '.join(sorted({line.source for line in lines}))}"
+        )
         print(row("resimply.offline", evaluate(mine, lines)))
         if lang != "en":
             print(row("ingredient-parser-nlp", None, "n/a (English only)"))
@@ -364,7 +373,9 @@ def main() -> None:
         else:
             print(row("ingredient-parser-nlp", evaluate(theirs, lines)))
     if theirs is not None:
-        print("  note: ingredient-parser-nlp was trained on these sources, so its English figure is optimistic")
+        print(
+            "  note: ingredient-parser-nlp was trained on these sources, so its English figure is optimistic"
+        )
     if opts.failures:
         for lang in LANGUAGES:
             tune = [line for line in load(lang) if split_of(line.sentence) == "tune"]

@@ -53,7 +53,7 @@ def number(token: str) -> float | None:
 
 
 def amount(token: str) -> tuple[float, float | None] | None:
-    """"2-3" → (2, 3); "1#1$2" → (1.5, None); None when it is not a plain amount."""
+    """Read one quantity token: "2-3" → (2, 3); "1#1$2" → (1.5, None); None when it is not a plain amount."""
     parts = token.split("-")
     if len(parts) > 2:
         return None
@@ -87,7 +87,9 @@ def convert(row: dict[str, str]) -> dict[str, object] | None:
     quantity, quantity_max = amounts[0] if amounts else (None, None)  # type: ignore[misc]
     note = "; ".join(x for x in (row.get("preparation", ""), comment) if x) or None
     if note:
-        note = re.sub(r"(\d+)?#(\d+)\$(\d+)", lambda m: f"{m[1] + ' ' if m[1] else ''}{m[2]}/{m[3]}", note)
+        note = re.sub(
+            r"(\d+)?#(\d+)\$(\d+)", lambda m: f"{m[1] + ' ' if m[1] else ''}{m[2]}/{m[3]}", note
+        )
     return {
         "sentence": row["input"].strip(),
         "quantity": quantity,
