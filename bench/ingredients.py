@@ -127,6 +127,7 @@ _UNITS = {
 }
 # Size words that are not the unit ("large handful", "1 gehäufter EL").
 _SIZE = {"small", "medium", "large", "big", "heaped", "heaping", "level", "generous", "scant"}
+_SIZE |= {"sm", "lg", "med", "md", "tiny", "thin", "thick", "good"}
 _SIZE |= {"gehäufter", "gehäufte", "gestrichener", "gestrichene", "große", "großer", "kleine"}
 
 
@@ -144,7 +145,7 @@ def canonical_unit(unit: str | None) -> str | None:
     text = " ".join(words).rstrip(".")
     if not text:
         return None
-    return _UNITS.get(text, _UNITS.get(text.rstrip("s"), text))
+    return _UNITS.get(text) or _UNITS.get(_singular(text)) or _singular(text)
 
 
 _IRREGULAR = {"leaves": "leaf", "halves": "half", "loaves": "loaf", "knives": "knife"}
@@ -196,8 +197,22 @@ def same_amount(expected: Line, got: Parsed) -> bool:
     )
 
 
+def _one_if_unit(quantity: float | None, unit: str | None) -> float | None:
+    # "pinch of salt", "a bunch of basil": a unit without a number is one of it.
+    # ingredient-parser-nlp says 1, its labels say nothing; both are right.
+    return 1.0 if quantity is None and canonical_unit(unit) else quantity
+
+
+def _counted(expected: Line, got: Parsed) -> tuple[Line, Parsed]:
+    return (
+        dataclasses.replace(expected, quantity=_one_if_unit(expected.quantity, expected.unit)),
+        dataclasses.replace(got, quantity=_one_if_unit(got.quantity, got.unit)),
+    )
+
+
 def score(expected: Line, got: Parsed) -> dict[str, bool]:
     """Which fields the parser got right; 'all' when quantity, unit and name all are."""
+    expected, got = _counted(expected, got)
     marks = {
         "quantity": same_amount(expected, got),
         "unit": canonical_unit(expected.unit) == canonical_unit(got.unit),
@@ -290,6 +305,7 @@ def evaluate(parser: Parser, lines: Iterable[Line]) -> Result:
 
 def failure_class(line: Line, got: Parsed, marks: dict[str, bool]) -> str:
     """A coarse pattern for one wrong line, the first wrong field deciding."""
+    line, got = _counted(line, got)
     if not marks["quantity"]:
         if line.quantity is not None and got.quantity is None:
             return "quantity: none read"

@@ -80,7 +80,7 @@ PINNED = {
         ("Tasse", "cup"), ("gramm", "g"), ("grams", "g"), ("Liter", "l"), ("fl oz", "fl oz"),
         ("ounces", "oz"), ("pound", "lb"), ("Zehen", "clove"), ("Dose", "can"), ("tin", "can"),
         ("Bund", "bunch"), ("small bunch", "bunch"), ("Pck.", "pack"), ("Stück", "piece"),
-        ("", None), (None, None), ("furlong", "furlong"),
+        ("", None), (None, None), ("furlong", "furlong"), ("rashers", "rasher"), ("sm bunch", "bunch"),
     ],
 )  # fmt: skip
 def test_units_are_compared_in_canonical_form(written: str | None, canonical: str | None) -> None:
@@ -107,6 +107,14 @@ def test_amounts_compare_numerically_low_and_high_end() -> None:
     # ingredient-parser-nlp writes quantity_max = quantity when there is no range.
     assert same_amount(line(quantity=2), Parsed(2.0, 2.0, None, None))
     assert not same_amount(line(quantity=None), Parsed(1.0, None, None, None))
+
+
+def test_a_unit_without_a_number_counts_one() -> None:
+    pinch = line("pinch of salt", None, None, "pinch", "salt")
+    assert score(pinch, Parsed(1.0, None, "pinch", "salt"))["all"]
+    assert score(pinch, Parsed(None, None, "pinch", "salt"))["all"]
+    assert not score(pinch, Parsed(None, None, None, "pinch of salt"))["quantity"]
+    assert not score(line("salt", name="salt"), Parsed(1.0, None, None, "salt"))["quantity"]
 
 
 def test_score_marks_each_field_and_all() -> None:

@@ -36,6 +36,7 @@ WORD_NUMBERS = {
 }  # fmt: skip
 # Size words the labels sometimes put in the unit ("small bunch"); the unit is the noun.
 SIZE_WORDS = {"small", "medium", "large", "big", "heaped", "heaping", "level", "generous", "scant"}
+SIZE_WORDS |= {"sm", "lg", "med", "md", "tiny", "thin", "thick", "good"}
 # Their tokeniser writes "½" as "#1$2" and "3½" as "3#1$2".
 _FRACTION = re.compile(r"^(?:(\d+)?#(\d+)\$(\d+)|(\d*\.?\d+))$")
 
