@@ -326,10 +326,27 @@ def failure_class(line: Line, got: Parsed, marks: dict[str, bool]) -> str:
     if not have_words:
         return "name: empty"
     if want_words < have_words:
-        return "name: extra words kept"
+        return f"name: {_kind(have_words - want_words)} left in the name"
     if have_words < want_words:
+        if _SECOND_MEASURE.search(line.sentence):
+            return "name: words lost after a second measure (200g/7oz)"
         return "name: words lost"
     return "name: different"
+
+
+_PREPARATION = re.compile(r"\w+(?:ed|en|ly)$|ground|minced|grated|sliced|diced|peeled|zested")
+
+
+_SECOND_MEASURE = re.compile(r"\d\s*[^\W\d]*\.?\s*/\s*[\d½¼¾⅓⅔]")
+
+
+def _kind(extra: set[str]) -> str:
+    """What the words a parser left in a name are: size, preparation or something else."""
+    if extra & _SIZE:
+        return "size word"
+    if any(_PREPARATION.fullmatch(w) for w in extra):
+        return "preparation"
+    return "other words"
 
 
 def print_failures(result: Result, top: int) -> None:
@@ -338,7 +355,7 @@ def print_failures(result: Result, top: int) -> None:
     for line, got, marks in result.misses:
         key = failure_class(line, got, marks)
         classes[key].append((line, got))
-        if key == "name: extra words kept":
+        if key.endswith("left in the name"):
             extra.update(
                 set((canonical_name(got.name) or "").split())
                 - set((canonical_name(line.name) or "").split())
