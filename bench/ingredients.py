@@ -104,7 +104,7 @@ _UNIT_FORMS = {
     "pack": "pack packs packet packets package packages pkg pck pkt päckchen packung packungen",
     "bag": "bag bags beutel tüte tüten",
     "bottle": "bottle bottles flasche flaschen",
-    "bunch": "bunch bunches bund",
+    "bunch": "bunch bunches bund bd",
     "handful": "handful handfuls handvoll",
     "piece": "piece pieces stück stk st",
     "slice": "slice slices scheibe scheiben",
@@ -247,15 +247,19 @@ def _number(value: object) -> float | None:
 def reference() -> tuple[Parser | None, str]:
     """ingredient-parser-nlp's English parser, or None and why it cannot run here."""
     try:
-        from ingredient_parser import parse_ingredient
         from nltk.data import find
     except ImportError as e:
         return None, f"not installed ({e.name}): pip install ingredient-parser-nlp"
     try:
+        # Looked for before ingredient_parser is imported: its import downloads
+        # the tagger when it is missing, which offline fails (or hangs).
         find("taggers/averaged_perceptron_tagger_eng/averaged_perceptron_tagger_eng.weights.json")
     except LookupError:
-        # It would try to download the tagger now; offline that fails (or hangs).
         return None, "NLTK tagger averaged_perceptron_tagger_eng missing (see README)"
+    try:
+        from ingredient_parser import parse_ingredient
+    except ImportError as e:
+        return None, f"not installed ({e.name}): pip install ingredient-parser-nlp"
 
     def parse(sentence: str) -> Parsed:
         p = parse_ingredient(sentence, string_units=True)

@@ -17,6 +17,7 @@ from bench.ingredients import (
     canonical_name,
     canonical_unit,
     load,
+    reference,
     same_amount,
     score,
     split_of,
@@ -125,3 +126,17 @@ def test_score_marks_each_field_and_all() -> None:
     assert score(want, Parsed(2.0, None, None, "tbsp chopped tarragon")) == {
         "quantity": True, "unit": False, "name": False, "all": False,
     }  # fmt: skip
+
+
+def test_reference_parser_without_its_tagger_is_reported_not_downloaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import nltk.data
+
+    def missing(resource: str, *args: object, **kwargs: object) -> object:
+        raise LookupError(resource)
+
+    monkeypatch.setattr(nltk.data, "find", missing)
+    parser, why = reference()
+    assert parser is None
+    assert "tagger" in why  # and ingredient_parser was not imported: its import would download it
