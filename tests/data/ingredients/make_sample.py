@@ -73,6 +73,27 @@ def first_unit(units: str) -> str | None:
     return words[0]
 
 
+_DIGITS = "0-9½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞"
+_FIRST_AMOUNT = re.compile(
+    rf"\b(?:{'|'.join(WORD_NUMBERS)})\b"
+    rf"|[{_DIGITS}][{_DIGITS}./]*(?:\s+[{_DIGITS}][{_DIGITS}./]*)?"
+    rf"(?:\s*(?:-|–|to)\s*[{_DIGITS}][{_DIGITS}./]*)?",
+    re.IGNORECASE,
+)
+
+
+def unit_follows_first_amount(sentence: str, unit: str) -> bool:
+    """The labels list units in the order they are written, not per amount: the first
+    unit belongs to the first amount only when no other number stands between them."""
+    first = _FIRST_AMOUNT.search(sentence)
+    if not first:
+        return True  # "few": nothing to misalign
+    at = sentence.lower().find(unit.lower().split()[0], first.end())
+    if at < 0:
+        return False
+    return not re.search(f"[{_DIGITS}]", sentence[first.end() : at])
+
+
 def convert(row: dict[str, str]) -> dict[str, object] | None:
     """One labelled CSV row → one evaluation line, or None when it does not map cleanly."""
     name = " ".join(row["name"].split())
@@ -85,6 +106,9 @@ def convert(row: dict[str, str]) -> dict[str, object] | None:
     comment = row.get("comment", "")
     if len(tokens) > 1 and re.search(r"\bplus\b", comment + " " + row["input"], re.I):
         return None  # "2 tablespoons plus 2 teaspoons": a sum, not one amount
+    unit = first_unit(row["unit"])
+    if amounts and unit and not unit_follows_first_amount(row["input"], unit):
+        return None  # "2 (28-ounce) cans": the first unit listed belongs to the second amount
     quantity, quantity_max = amounts[0] if amounts else (None, None)  # type: ignore[misc]
     note = "; ".join(x for x in (row.get("preparation", ""), comment) if x) or None
     if note:
@@ -95,7 +119,7 @@ def convert(row: dict[str, str]) -> dict[str, object] | None:
         "sentence": row["input"].strip(),
         "quantity": quantity,
         "quantity_max": quantity_max,
-        "unit": first_unit(row["unit"]),
+        "unit": unit,
         "name": name,
         "note": note,
     }
