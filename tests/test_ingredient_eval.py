@@ -1,0 +1,142 @@
+"""The ingredient-fidelity harness itself (bench/ingredients.py): labels, split, scoring.
+
+Not the parser's accuracy: that is measured by `python -m bench.ingredients`.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from bench.ingredients import (
+    DATA,
+    LANGUAGES,
+    Line,
+    Parsed,
+    canonical_name,
+    canonical_unit,
+    load,
+    reference,
+    same_amount,
+    score,
+    split_of,
+)
+
+
+def line(sentence: str = "x", quantity: float | None = None, quantity_max: float | None = None,
+         unit: str | None = None, name: str | None = None) -> Line:  # fmt: skip
+    return Line(sentence, quantity, quantity_max, unit, name, source="test", licence="CC0-1.0")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_labels_load_with_a_licence_and_consistent_amounts(lang: str) -> None:
+    lines = load(lang)
+    assert len(lines) >= 150
+    sentences = [x.sentence for x in lines]
+    assert len(set(sentences)) == len(sentences), (
+        "a sentence labelled twice could sit on both sides"
+    )
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for x in lines:
+        assert x.sentence.strip() and x.name, x
+        assert x.licence and x.licence in readme, f"licence {x.licence!r} not documented"
+        assert x.source in readme, f"source {x.source!r} not documented"
+        if x.quantity_max is not None:
+            assert x.quantity is not None and x.quantity_max > x.quantity, x
+
+
+def test_german_lines_cover_the_written_forms() -> None:
+    sentences = " ".join(x.sentence for x in load("de"))
+    for form in ("EL", "TL", "Prise", "Bund", "Becher", "Dose", " g ", " kg ", " ml ", " l ",
+                 "Stück", "Zehe", "½", "–", "0,5", "1.000", "nach Geschmack"):  # fmt: skip
+        assert form in sentences, form
+
+
+def test_split_is_disjoint_stable_and_about_half() -> None:
+    for lang in LANGUAGES:
+        lines = load(lang)
+        sides = collections.Counter(split_of(x.sentence) for x in lines)
+        assert set(sides) == {"tune", "report"}
+        assert 0.35 < sides["report"] / len(lines) < 0.65, sides
+    # Pinned: a change of the hash or the share would silently move lines between sides.
+    assert split_of(" 500 g Mehl ") == split_of("500 g Mehl")
+    assert {s: split_of(s) for s in PINNED} == PINNED
+
+
+PINNED = {
+    "500 g Mehl": "report",
+    "1 Prise Salz": "report",
+    "30-40 cherry tomatoes": "report",
+    "2 garlic cloves, chopped": "tune",
+    "1 tsp salt": "tune",
+}
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("Tablespoons", "tbsp"), ("tbsp.", "tbsp"), ("T", "tbsp"), ("EL", "tbsp"),
+        ("Esslöffel", "tbsp"), ("t", "tsp"), ("TL", "tsp"), ("c", "cup"), ("cups", "cup"),
+        ("Tasse", "cup"), ("gramm", "g"), ("grams", "g"), ("Liter", "l"), ("fl oz", "fl oz"),
+        ("ounces", "oz"), ("pound", "lb"), ("Zehen", "clove"), ("Dose", "can"), ("tin", "can"),
+        ("Bund", "bunch"), ("small bunch", "bunch"), ("Pck.", "pack"), ("Stück", "piece"),
+        ("", None), (None, None), ("furlong", "furlong"), ("rashers", "rasher"), ("sm bunch", "bunch"),
+    ],
+)  # fmt: skip
+def test_units_are_compared_in_canonical_form(written: str | None, canonical: str | None) -> None:
+    assert canonical_unit(written) == canonical
+
+
+def test_names_ignore_case_punctuation_and_plurals() -> None:
+    assert canonical_name("Tomatoes,") == canonical_name("tomato") == "tomato"
+    assert canonical_name("fresh basil leaves") == "fresh basil leaf"
+    assert canonical_name("cherries") == canonical_name("Cherry")
+    assert canonical_name(" Crème fraîche ") == "crème fraîche"
+    assert canonical_name("red onion") != canonical_name("small red onion")
+    assert canonical_name("") is None
+
+
+def test_amounts_compare_numerically_low_and_high_end() -> None:
+    third = line(quantity=1 / 3)
+    assert same_amount(third, Parsed(0.333, None, None, None))  # the project's 3 decimals
+    assert not same_amount(third, Parsed(0.3, None, None, None))
+    span = line(quantity=2, quantity_max=3)
+    assert same_amount(span, Parsed(2.0, 3.0, None, None))
+    assert not same_amount(span, Parsed(2.0, None, None, None))
+    assert not same_amount(span, Parsed(2.0, 4.0, None, None))
+    # ingredient-parser-nlp writes quantity_max = quantity when there is no range.
+    assert same_amount(line(quantity=2), Parsed(2.0, 2.0, None, None))
+    assert not same_amount(line(quantity=None), Parsed(1.0, None, None, None))
+
+
+def test_a_unit_without_a_number_counts_one() -> None:
+    pinch = line("pinch of salt", None, None, "pinch", "salt")
+    assert score(pinch, Parsed(1.0, None, "pinch", "salt"))["all"]
+    assert score(pinch, Parsed(None, None, "pinch", "salt"))["all"]
+    assert not score(pinch, Parsed(None, None, None, "pinch of salt"))["quantity"]
+    assert not score(line("salt", name="salt"), Parsed(1.0, None, None, "salt"))["quantity"]
+
+
+def test_score_marks_each_field_and_all() -> None:
+    want = line("2 tbsp chopped tarragon", 2, None, "tbsp", "tarragon")
+    assert score(want, Parsed(2.0, None, "Tablespoons", "Tarragon")) == {
+        "quantity": True, "unit": True, "name": True, "all": True,
+    }  # fmt: skip
+    assert score(want, Parsed(2.0, None, None, "tbsp chopped tarragon")) == {
+        "quantity": True, "unit": False, "name": False, "all": False,
+    }  # fmt: skip
+
+
+def test_reference_parser_without_its_tagger_is_reported_not_downloaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import nltk.data
+
+    def missing(resource: str, *args: object, **kwargs: object) -> object:
+        raise LookupError(resource)
+
+    monkeypatch.setattr(nltk.data, "find", missing)
+    parser, why = reference()
+    assert parser is None
+    assert "tagger" in why  # and ingredient_parser was not imported: its import would download it
