@@ -1,0 +1,105 @@
+"""Amounts named in running text → ingredients (resimply.offline.spoken), EN and DE."""
+
+import pytest
+
+from resimply.offline.spoken import mentions
+
+Row = tuple[float | None, str | None, str | None, str | None]
+
+SENTENCES: list[tuple[str, str, list[Row]]] = [
+    (
+        "en",
+        "You need 200 g flour, 2 eggs, 300 ml milk, 1 tbsp sugar and a pinch of salt",
+        [
+            (200.0, "g", "flour", None),
+            (2.0, None, "eggs", None),
+            (300.0, "ml", "milk", None),
+            (1.0, "tbsp", "sugar", None),
+            (1.0, "pinch", "salt", None),
+        ],
+    ),
+    ("en", "Now add 2 tbsp soy sauce to the pan and stir.", [(2.0, "tbsp", "soy sauce", None)]),
+    (
+        "en",
+        "So first crack 3 eggs into a bowl then whisk in half a cup of milk",
+        [(3.0, None, "eggs", None), (0.5, "cup", "milk", None)],
+    ),
+    (
+        "en",
+        "Add two cloves of garlic and one onion",
+        [(2.0, "cloves", "garlic", None), (1.0, None, "onion", None)],
+    ),
+    (
+        "en",
+        "Add 1 cup (240 ml) milk and 200g/7oz shallots, diced",
+        [(1.0, "cup", "milk", "240 ml"), (200.0, "g", "shallots", "7oz")],
+    ),
+    (
+        "en",
+        "Use 2 x 400 g cans of chopped tomatoes",
+        [(2.0, "cans", "chopped tomatoes", "400 g")],
+    ),
+    ("en", "we need about 250 grams of butter you know", [(250.0, "grams", "butter", None)]),
+    ("en", "stir in 2-3 tbsp honey then serve", [(2.0, "tbsp", "honey", None)]),
+    (
+        "de",
+        "Du brauchst 500 g Mehl, 2 Eier und eine Prise Salz",
+        [(500.0, "g", "Mehl", None), (2.0, None, "Eier", None), (1.0, "Prise", "Salz", None)],
+    ),
+    ("de", "Gib 2 EL Olivenöl dazu", [(2.0, "EL", "Olivenöl", None)]),
+    (
+        "de",
+        "Dann 200 g geriebenen Käse unterrühren und 20 Minuten backen.",
+        [(200.0, "g", "geriebenen Käse", None)],
+    ),
+    (
+        "de",
+        "Jetzt 1 Dose Tomaten und einen Schuss Sahne dazugeben",
+        [(1.0, "Dose", "Tomaten", None), (1.0, "Schuss", "Sahne", None)],
+    ),
+    (
+        "de",
+        "Noch 0,5 l Milch und 1.000 g Kartoffeln",
+        [(0.5, "l", "Milch", None), (1000.0, "g", "Kartoffeln", None)],
+    ),
+    ("de", "Schneide 2 Zwiebeln in Würfel", [(2.0, None, "Zwiebeln", None)]),
+]
+
+NOT_INGREDIENTS: list[tuple[str, str]] = [
+    ("en", "I love this recipe, it takes 20 minutes"),
+    ("en", "Bake for 2 hours at 180 degrees."),
+    ("en", "Bake at 180°C for 25 min"),
+    ("en", "This is one of my favourite recipes and it serves 4 people."),
+    ("en", "Step 2 add the flour"),
+    ("en", "Cut the potatoes into 2 cm cubes"),
+    ("en", "Cut it into 4 wedges"),
+    ("en", "I made this 100 times in 2024"),
+    ("en", "Only 5 ingredients and 10 minutes"),
+    ("en", "It has 30g protein and 500 calories"),
+    ("en", "This is my 3rd attempt, 100% worth it"),
+    ("en", "Add the 2 eggs you whisked"),
+    ("de", "Bei 180 Grad für 30 Minuten in den Ofen."),
+    ("de", "Das dauert nur 15 Minuten und reicht für 4 Personen."),
+    ("de", "Ich habe das Rezept 3 Mal gemacht"),
+    ("de", "Die Pfanne auf Stufe 7 erhitzen"),
+]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence", "expected"), SENTENCES, ids=[s for _, s, _ in SENTENCES]
+)
+def test_amounts_in_a_sentence(language: str, sentence: str, expected: list[Row]) -> None:
+    found = mentions(sentence, language)
+    assert [(i.quantity, i.unit, i.name, i.note) for i in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"), NOT_INGREDIENTS, ids=[s for _, s in NOT_INGREDIENTS]
+)
+def test_numbers_that_are_not_ingredients(language: str, sentence: str) -> None:
+    assert mentions(sentence, language) == []
+
+
+def test_a_range_keeps_its_upper_bound() -> None:
+    (honey,) = mentions("stir in 2-3 tbsp honey", "en")
+    assert (honey.quantity, honey.quantity_max) == (2.0, 3.0)
