@@ -115,7 +115,8 @@ def _noun_phrase(text: str, pos: int, german: bool) -> int | None:
     return end
 
 
-def _mention(text: str, pos: int, german: bool) -> tuple[Ingredient, int] | None:
+def _mention(text: str, pos: int, german: bool) -> int | None:
+    """Where the mention that starts at `text[pos:]` ends; None if no mention starts there."""
     amount: Amount | None = match_amount(text, pos)
     if amount is None:
         # "a pinch of salt", "eine Prise Salz": an article counts one of a unit.
@@ -142,27 +143,31 @@ def _mention(text: str, pos: int, german: bool) -> tuple[Ingredient, int] | None
         end = _second_measure(text, end)
         if of := _OF.match(text, end):
             end = of.end()
-    name_end = _noun_phrase(text, end, german)
-    if name_end is None:
-        return None
-    ingredient = parse_ingredient(text[pos:name_end])
-    if ingredient.name is None or (ingredient.quantity is None and ingredient.unit is None):
-        return None
-    return ingredient, name_end
+    return _noun_phrase(text, end, german)
 
 
 def mentions(text: str, language: str | None = None) -> list[Ingredient]:
     """The ingredients named with an amount in `text` (prose, not a list), in order."""
     german = language == "de"
     found: list[Ingredient] = []
+    # Speech repeats itself ("add 2 eggs… the 2 eggs"): a fragment said again is
+    # the same mention, parsed once.
+    seen: set[str] = set()
     for sentence in split_sentences(text):
         consumed = 0
         for start in _START.finditer(sentence):
             pos = start.start()
             if pos < consumed or _previous_word(sentence, pos) in _NOT_BEFORE:
                 continue
-            mention = _mention(sentence, pos, german)
-            if mention is not None:
-                found.append(mention[0])
-                consumed = mention[1]
+            end = _mention(sentence, pos, german)
+            if end is None:
+                continue
+            consumed = end
+            fragment = sentence[pos:end]
+            if fragment in seen:
+                continue
+            seen.add(fragment)
+            ingredient = parse_ingredient(fragment)
+            if ingredient.name and (ingredient.quantity is not None or ingredient.unit):
+                found.append(ingredient)
     return found
