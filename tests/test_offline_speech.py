@@ -144,3 +144,33 @@ async def test_amounts_written_in_the_caption_prose_become_ingredients() -> None
         (2.0, None, "eggs"),
         (300.0, "ml", "milk"),
     ]
+
+
+@pytest.mark.parametrize(
+    "subtitles",
+    [
+        "I bought 2 bananas and 3 apples at the store today.",
+        "I drink 2 cups of coffee and 1 liter of water every day.",
+        "Five stars, two thumbs up, one of the best restaurants in town.",
+        "Ich trinke jeden Tag 2 Tassen Kaffee und 1 Liter Wasser.",
+    ],
+)
+async def test_a_few_amounts_in_chatter_are_not_a_recipe(subtitles: str) -> None:
+    with pytest.raises(NotARecipe):
+        await extract("My day 🌞 #vlog", subtitles)
+
+
+async def test_two_amounts_with_a_spoken_instruction_are_a_recipe() -> None:
+    recipe = await extract(None, "Whisk 2 eggs with 100 ml milk and fry them in butter.")
+    assert rows(recipe.ingredients) == [(2.0, None, "eggs"), (100.0, "ml", "milk")]
+
+
+async def test_a_plain_word_said_matches_the_listed_kind() -> None:
+    caption = "Ingredients:\n- 250 g plain flour\n- 1 tbsp caster sugar\n- 1 tbsp brown sugar"
+    recipe = await extract(caption, "Sift 300 g flour and add 1 tbsp sugar.")
+    assert rows(recipe.ingredients) == [
+        (250.0, "g", "plain flour"),  # the only flour listed: the same one
+        (1.0, "tbsp", "caster sugar"),
+        (1.0, "tbsp", "brown sugar"),
+    ]  # "sugar" is one of the two listed, which one is unknown: no third entry
+    assert recipe.ingredients[0].note == "in the video: 300 g flour"

@@ -78,18 +78,17 @@ def _same_amount(a: Ingredient, b: Ingredient) -> bool:
     )
 
 
-def _find(entries: list[_Entry], name: str) -> _Entry | None:
-    """The entry naming the same food: the same words (plurals aside), else the only
-    entry whose last word ends like a one-word name ("flour" ~ "plain flour",
-    "Öl" ~ "Olivenöl")."""
+def _find(entries: list[_Entry], name: str) -> list[_Entry]:
+    """The entries naming the same food: the one with the same words (plurals
+    aside), else those whose last word ends like a one-word name ("flour" ~
+    "plain flour", "Öl" ~ "Olivenöl")."""
     key = _key(name)
     if not key:
-        return None
+        return []
     for entry in entries:
         if entry.ingredient.name and _key(entry.ingredient.name) == key:
-            return entry
-    candidates = [e for e in entries if _head_matches(key, _key(e.ingredient.name or ""))]
-    return candidates[0] if len(candidates) == 1 else None
+            return [entry]
+    return [e for e in entries if _head_matches(key, _key(e.ingredient.name or ""))]
 
 
 def _head_matches(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -116,10 +115,15 @@ def merge_ingredients(
     for ingredient, source in mentioned:
         if ingredient.name is None:
             continue
-        entry = _find(entries, ingredient.name)
-        if entry is None:
+        found = _find(entries, ingredient.name)
+        if not found:
             entries.append(_Entry(ingredient, source))
             continue
+        if len(found) > 1:
+            # "sugar" said, "caster sugar" and "brown sugar" listed: it is one of
+            # them, but which is unknown, so neither amount changes.
+            continue
+        entry = found[0]
         kept = entry.ingredient
         if _same_amount(kept, ingredient) or _precision(ingredient) == 0:
             continue

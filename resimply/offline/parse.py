@@ -55,9 +55,12 @@ def _has_recipe(layout: Layout, spoken_steps: int, mentioned: list[Ingredient]) 
     caption_steps = (
         len(layout.steps) >= 2 and (layout.steps_heading or 2 * instructions >= len(layout.steps))
     ) or (instructions >= 1 and layout.steps_heading)
-    # Amounts named in prose or speech: a single "2 bananas" is no recipe, but
-    # "200 g flour, 2 eggs and 300 ml milk" is.
-    said = len(mentioned) >= 2 and any(i.unit is not None for i in mentioned)
+    # Amounts named in prose or speech: "I bought 2 bananas" or "2 cups of coffee
+    # and 1 l of water a day" is no recipe, but "200 g flour, 2 eggs and 300 ml
+    # milk" is, and so are two measured amounts with an instruction.
+    measured_said = any(i.unit is not None for i in mentioned)
+    instructed = spoken_steps >= 1 or bool(layout.steps)
+    said = measured_said and (len(mentioned) >= 3 or (len(mentioned) >= 2 and instructed))
     return measured or listed or caption_steps or spoken_steps >= 2 or said
 
 

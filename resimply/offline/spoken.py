@@ -63,11 +63,13 @@ _NOT_FOOD = word_set("""minute minutes min mins hour hours hr hrs second seconds
     likes view views calorie calories kcal cal protein carbs percent euro euros dollar dollars
     bucks kid kids guest guests meal meals layer layers side sides pan pans pot pots bowl
     bowls tray trays oven ovens dish dishes hand hands part parts episode level levels batch
-    batches wedge wedges chunk chunks round rounds
+    batches wedge wedges chunk chunks round rounds star stars night nights morning mornings
+    kind kinds type types sort sorts guy guys friend friends bite bites sip sips
     minute minuten stunde stunden std sekunde sekunden sek grad tag tage woche wochen monat
     monate jahr jahre mal personen leute portion portionen zutat zutaten schritt schritte
     tipp tipps rezept rezepte kalorien eiweiß prozent kinder gäste pfanne pfannen topf töpfe
-    schüssel schüsseln blech bleche ofen hände seite seiten stufe uhr teil teile folge""")
+    schüssel schüsseln blech bleche ofen hände seite seiten stufe uhr teil teile folge
+    sterne nacht nächte abend abende sorte sorten art arten freunde""")
 # A number right after these is not an amount: "step 2", "at 180", "in 2 cm cubes".
 _NOT_BEFORE = word_set("""step schritt number nummer nr no top at bei auf um into level
     stufe part teil episode folge day tag the this that these those my your our die der das
