@@ -1,8 +1,13 @@
 """Amounts named in running text → ingredients (resimply.offline.spoken), EN and DE."""
 
+import math
+
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from resimply.offline.spoken import mentions
+from resimply.offline.units import UNITS
 
 Row = tuple[float | None, str | None, str | None, str | None]
 
@@ -103,3 +108,28 @@ def test_numbers_that_are_not_ingredients(language: str, sentence: str) -> None:
 def test_a_range_keeps_its_upper_bound() -> None:
     (honey,) = mentions("stir in 2-3 tbsp honey", "en")
     assert (honey.quantity, honey.quantity_max) == (2.0, 3.0)
+
+
+_speech = st.lists(
+    st.one_of(
+        st.text(max_size=8),
+        st.sampled_from(sorted(UNITS)),
+        st.sampled_from(["and", "und", "a", "eine", "of", "x", "/", "(", ")", ",", ".", " ", "½"]),
+        st.integers(0, 10**4).map(str),
+        st.integers(1, 400).map(lambda n: "9" * n),
+    ),
+    max_size=20,
+).map(" ".join)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(_speech, st.sampled_from(["en", "de", None]))
+def test_any_speech_reads_without_an_exception(text: str, language: str | None) -> None:
+    for ingredient in mentions(text, language):
+        assert ingredient.name
+        assert ingredient.quantity is not None or ingredient.unit is not None
+        assert ingredient.quantity is None or math.isfinite(ingredient.quantity)
+
+
+def test_a_number_said_in_words_past_twelve_is_left_alone() -> None:
+    assert mentions("add two hundred grams of flour", "en") == []

@@ -55,7 +55,8 @@ _STOP = word_set("""and or but then so now next too also as well just really ver
     bei nach über unter an am vom um von bis ohne dass das die der den dem des ich du er sie
     es wir ihr man ist sind war hat haben habe wird werden kann können muss müssen gib gebt
     geben nimm nehmt nehmen""")
-# Nouns that follow a number in speech but are no ingredient.
+# Nouns that follow a number in speech but are no ingredient ("two hundred
+# grams" is rejected rather than read as 2 "hundred grams").
 _NOT_FOOD = word_set("""minute minutes min mins hour hours hr hrs second seconds sec secs
     degree degrees day days week weeks month months year years time times people person
     persons serving servings portion portions ingredient ingredients step steps way ways
@@ -65,6 +66,7 @@ _NOT_FOOD = word_set("""minute minutes min mins hour hours hr hrs second seconds
     bowls tray trays oven ovens dish dishes hand hands part parts episode level levels batch
     batches wedge wedges chunk chunks round rounds star stars night nights morning mornings
     kind kinds type types sort sorts guy guys friend friends bite bites sip sips
+    hundred hundreds thousand thousands hundert tausend
     minute minuten stunde stunden std sekunde sekunden sek grad tag tage woche wochen monat
     monate jahr jahre mal personen leute portion portionen zutat zutaten schritt schritte
     tipp tipps rezept rezepte kalorien eiweiß prozent kinder gäste pfanne pfannen topf töpfe
