@@ -66,14 +66,20 @@ _NOT_FOOD = word_set("""minute minutes min mins hour hours hr hrs second seconds
     bowls tray trays oven ovens dish dishes hand hands part parts episode level levels batch
     batches wedge wedges chunk chunks round rounds star stars night nights morning mornings
     kind kinds type types sort sorts guy guys friend friends bite bites sip sips
-    hundred hundreds thousand thousands hundert tausend
+    hundred hundreds thousand thousands hundert tausend million millions billion
+    millionen million mio aufrufe follower abonnenten
     minute minuten stunde stunden std sekunde sekunden sek grad tag tage woche wochen monat
     monate jahr jahre mal personen leute portion portionen zutat zutaten schritt schritte
     tipp tipps rezept rezepte kalorien eiweiß prozent kinder gäste pfanne pfannen topf töpfe
     schüssel schüsseln blech bleche ofen hände seite seiten stufe uhr teil teile folge
     sterne nacht nächte abend abende sorte sorten art arten freunde""")
-# A number right after these is not an amount: "step 2", "at 180", "in 2 cm cubes".
+# Utensils named by their last word: "line 2 baking sheets", "4 ramekins".
+_UTENSILS = word_set("""sheet sheets tin tins mold molds mould moulds plate plates glass glasses
+    ramekin ramekins skewer skewers jar jars form formen gläser teller""")
+# A number right after these is not an amount: "step 2", "at 180", "into 4 wedges",
+# "it makes 12 cookies".
 _NOT_BEFORE = word_set("""step schritt number nummer nr no top at bei auf um into level
+    makes make yields serves feeds ergibt reicht
     stufe part teil episode folge day tag the this that these those my your our die der das
     den dem diese dieser meine deine unsere than als every alle jede jeden per pro""")
 # Units that measure size, not quantity ("2 cm thick").
@@ -81,9 +87,15 @@ _SIZES = frozenset({"cm", "mm", "inch", "inches"})
 _MAX_NAME_WORDS = 4
 
 
+_APPROXIMATE = word_set("about around approximately approx roughly ca circa etwa ungefähr")
+
+
 def _previous_word(text: str, pos: int) -> str:
-    before = text[max(0, pos - 30) : pos].split()
-    return before[-1].lower().strip(".,:;!?\"'()") if before else ""
+    """The word before `pos`, looking past "about" ("makes about 12 cookies")."""
+    before = [w.lower().strip(".,:;!?\"'()") for w in text[max(0, pos - 40) : pos].split()]
+    while before and before[-1] in _APPROXIMATE:
+        before.pop()
+    return before[-1] if before else ""
 
 
 def _second_measure(text: str, pos: int) -> int:
@@ -108,13 +120,15 @@ def _noun_phrase(text: str, pos: int, german: bool) -> int | None:
             break
         word = match.group("word")
         lower = word.lower()
-        if lower in _STOP or len(word) < 2:
+        if lower in _STOP or re.split("['’]", lower)[0] in _STOP or len(word) < 2:
             break
         if german and words and words[-1][0].isupper() and word[0].islower():
             break  # "2 EL Olivenöl dazugeben": the noun came, a verb follows
         words.append(word)
         pos = end = match.end()
     if not words or any(word.lower().strip("'’") in _NOT_FOOD for word in words):
+        return None
+    if len(words) > 1 and words[-1].lower() in _UTENSILS:
         return None
     return end
 
