@@ -23,6 +23,8 @@ LINES: list[tuple[str, Row]] = [
     ("1 ½ cups milk", (1.5, None, "cups", "milk", None)),
     ("1½ EL Zucker", (1.5, None, "EL", "Zucker", None)),
     ("1 1/2 cups flour", (1.5, None, "cups", "flour", None)),
+    ("1 and a half cups milk", (1.5, None, "cups", "milk", None)),
+    ("2 und ein halb EL Zucker", (2.5, None, "EL", "Zucker", None)),
     # ranges
     ("2–3 eggs", (2.0, 3.0, None, "eggs", None)),
     ("2-3 Eier", (2.0, 3.0, None, "Eier", None)),

@@ -53,6 +53,7 @@ SENTENCES: list[tuple[str, str, list[Row]]] = [
     ),
     ("de", "Gib 2 EL Olivenöl dazu", [(2.0, "EL", "Olivenöl", None)]),
     ("en", "You'll need about 200 g flour", [(200.0, "g", "flour", None)]),
+    ("en", "pour in 1 and a half cups of broth and simmer", [(1.5, "cups", "broth", None)]),
     ("en", "add 2 sheets puff pastry", [(2.0, "sheets", "puff pastry", None)]),
     (
         "en",
