@@ -144,5 +144,12 @@ def test_any_speech_reads_without_an_exception(text: str, language: str | None) 
         assert ingredient.quantity is None or math.isfinite(ingredient.quantity)
 
 
+def test_a_german_verb_ends_the_name_when_the_language_is_unknown() -> None:
+    (flour,) = mentions("Dann 500 g Mehl unterrühren", None)
+    assert flour.name == "Mehl"
+    (parmesan,) = mentions("add 50 g Parmesan cheese", None)
+    assert parmesan.name == "Parmesan cheese"
+
+
 def test_a_number_said_in_words_past_twelve_is_left_alone() -> None:
     assert mentions("add two hundred grams of flour", "en") == []

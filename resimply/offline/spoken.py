@@ -110,7 +110,16 @@ def _second_measure(text: str, pos: int) -> int:
     return unit.end if unit else amount.end
 
 
-def _noun_phrase(text: str, pos: int, german: bool) -> int | None:
+def _ends_noun(previous: str, word: str, language: str | None) -> bool:
+    # German nouns are capitalised: a lowercase word after one is a verb or an
+    # adverb ("2 EL Olivenöl dazugeben"). When the language is unknown, only a
+    # word with an infinitive's ending counts ("500 g Mehl unterrühren").
+    if language == "en" or not previous[0].isupper() or not word[0].islower():
+        return False
+    return language == "de" or word.endswith(("en", "ln", "rn"))
+
+
+def _noun_phrase(text: str, pos: int, language: str | None) -> int | None:
     """Where the food's name that starts at `text[pos:]` ends; None if none starts there."""
     end: int | None = None
     words: list[str] = []
@@ -122,8 +131,8 @@ def _noun_phrase(text: str, pos: int, german: bool) -> int | None:
         lower = word.lower()
         if lower in _STOP or re.split("['’]", lower)[0] in _STOP or len(word) < 2:
             break
-        if german and words and words[-1][0].isupper() and word[0].islower():
-            break  # "2 EL Olivenöl dazugeben": the noun came, a verb follows
+        if words and _ends_noun(words[-1], word, language):
+            break
         words.append(word)
         pos = end = match.end()
     if not words or any(word.lower().strip("'’") in _NOT_FOOD for word in words):
@@ -133,7 +142,7 @@ def _noun_phrase(text: str, pos: int, german: bool) -> int | None:
     return end
 
 
-def _mention(text: str, pos: int, german: bool) -> int | None:
+def _mention(text: str, pos: int, language: str | None) -> int | None:
     """Where the mention that starts at `text[pos:]` ends; None if no mention starts there."""
     amount: Amount | None = match_amount(text, pos)
     if amount is None:
@@ -161,12 +170,11 @@ def _mention(text: str, pos: int, german: bool) -> int | None:
         end = _second_measure(text, end)
         if of := _OF.match(text, end):
             end = of.end()
-    return _noun_phrase(text, end, german)
+    return _noun_phrase(text, end, language)
 
 
 def mentions(text: str, language: str | None = None) -> list[Ingredient]:
     """The ingredients named with an amount in `text` (prose, not a list), in order."""
-    german = language == "de"
     found: list[Ingredient] = []
     # Speech repeats itself ("add 2 eggs… the 2 eggs"): a fragment said again is
     # the same mention, parsed once.
@@ -177,7 +185,7 @@ def mentions(text: str, language: str | None = None) -> list[Ingredient]:
             pos = start.start()
             if pos < consumed or _previous_word(sentence, pos) in _NOT_BEFORE:
                 continue
-            end = _mention(sentence, pos, german)
+            end = _mention(sentence, pos, language)
             if end is None:
                 continue
             consumed = end
