@@ -43,6 +43,7 @@ _UNIT_ALIASES = {
 class _Entry:
     ingredient: Ingredient
     source: int
+    key: tuple[str, ...]
 
 
 def _stem(word: str) -> str:
@@ -86,9 +87,9 @@ def _find(entries: list[_Entry], name: str) -> list[_Entry]:
     if not key:
         return []
     for entry in entries:
-        if entry.ingredient.name and _key(entry.ingredient.name) == key:
+        if entry.key == key:
             return [entry]
-    return [e for e in entries if _head_matches(key, _key(e.ingredient.name or ""))]
+    return [e for e in entries if _head_matches(key, e.key)]
 
 
 def _head_matches(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
@@ -111,13 +112,13 @@ def merge_ingredients(
 ) -> list[Ingredient]:
     """`listed` (the caption's list) plus each `(ingredient, source)` mention not already in it."""
     labels = _LABELS.get(language or "", _LABELS["en"])
-    entries = [_Entry(ingredient, LIST) for ingredient in listed]
+    entries = [_Entry(i, LIST, _key(i.name or "")) for i in listed]
     for ingredient, source in mentioned:
         if ingredient.name is None:
             continue
         found = _find(entries, ingredient.name)
         if not found:
-            entries.append(_Entry(ingredient, source))
+            entries.append(_Entry(ingredient, source, _key(ingredient.name)))
             continue
         if len(found) > 1:
             # "sugar" said, "caster sugar" and "brown sugar" listed: it is one of

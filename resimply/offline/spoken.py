@@ -85,6 +85,9 @@ _NOT_BEFORE = word_set("""step schritt number nummer nr no top at bei auf um int
 # Units that measure size, not quantity ("2 cm thick").
 _SIZES = frozenset({"cm", "mm", "inch", "inches"})
 _MAX_NAME_WORDS = 4
+# No recipe names more ingredients than this; past it the text is no recipe talk,
+# and the merge (quadratic in the worst case) stays bounded.
+MAX_MENTIONS = 100
 
 
 _APPROXIMATE = word_set("about around approximately approx roughly ca circa etwa ungefähr")
@@ -196,4 +199,6 @@ def mentions(text: str, language: str | None = None) -> list[Ingredient]:
             ingredient = parse_ingredient(fragment)
             if ingredient.name and (ingredient.quantity is not None or ingredient.unit):
                 found.append(ingredient)
+                if len(found) >= MAX_MENTIONS:
+                    return found
     return found
