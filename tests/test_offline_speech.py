@@ -174,3 +174,31 @@ async def test_a_plain_word_said_matches_the_listed_kind() -> None:
         (1.0, "tbsp", "brown sugar"),
     ]  # "sugar" is one of the two listed, which one is unknown: no third entry
     assert recipe.ingredients[0].note == "in the video: 300 g flour"
+
+
+async def test_seasonings_said_to_taste_join_without_an_amount() -> None:
+    subtitles = (
+        "You need 200 g pasta, 2 cloves of garlic and 3 tbsp olive oil. "
+        "Season with salt and pepper to taste."
+    )
+    recipe = await extract(None, subtitles)
+    assert [(i.quantity, i.unit, i.name, i.note) for i in recipe.ingredients][3:] == [
+        (None, None, "salt", "to taste"),
+        (None, None, "pepper", "to taste"),
+    ]
+
+
+async def test_german_seasonings_abgeschmeckt_are_not_added_twice() -> None:
+    caption = "Zutaten:\n- 500 g Nudeln\n- 1 Prise Salz\n- 200 ml Sahne"
+    recipe = await extract(caption, "Zum Schluss mit Salz und Pfeffer abschmecken.")
+    assert [(i.quantity, i.unit, i.name, i.note) for i in recipe.ingredients] == [
+        (500.0, "g", "Nudeln", None),
+        (1.0, "Prise", "Salz", None),
+        (200.0, "ml", "Sahne", None),
+        (None, None, "Pfeffer", "nach Geschmack"),
+    ]
+
+
+async def test_seasonings_alone_are_not_a_recipe() -> None:
+    with pytest.raises(NotARecipe):
+        await extract("Mood 🌧️", "Salt and pepper to taste, that is how I like my life.")

@@ -6,7 +6,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from resimply.offline.spoken import mentions
+from resimply.offline.spoken import mentions, to_taste
 from resimply.offline.units import UNITS
 
 Row = tuple[float | None, str | None, str | None, str | None]
@@ -153,3 +153,27 @@ def test_a_german_verb_ends_the_name_when_the_language_is_unknown() -> None:
 
 def test_a_number_said_in_words_past_twelve_is_left_alone() -> None:
     assert mentions("add two hundred grams of flour", "en") == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Season with salt and pepper to taste.", [("salt", "to taste"), ("pepper", "to taste")]),
+        ("Add sugar to taste", [("sugar", "to taste")]),
+        ("Mit etwas Salz abschmecken.", [("Salz", "nach Geschmack")]),
+        (
+            "Mit Salz, Pfeffer und Zucker nach Geschmack würzen",
+            [
+                ("Salz", "nach Geschmack"),
+                ("Pfeffer", "nach Geschmack"),
+                ("Zucker", "nach Geschmack"),
+            ],
+        ),
+        ("Season to taste.", []),
+        ("Taste it and adjust to taste", []),
+        ("I made it to taste like the one from my childhood", []),
+        ("Dann alles gut abschmecken", []),
+    ],
+)
+def test_seasonings_to_taste(sentence: str, expected: list[tuple[str, str]]) -> None:
+    assert [(i.name, i.note) for i in to_taste(sentence)] == expected

@@ -8,7 +8,7 @@ from .language import detect_language
 from .merge import PROSE, SPEECH, merge_ingredients
 from .meta import find_servings, find_times
 from .sections import Layout, read_caption
-from .spoken import mentions
+from .spoken import mentions, to_taste
 from .steps import is_instruction, speech_steps
 from .tags import find_tags
 from .text import remove_hashtags, subtitle_lines
@@ -26,7 +26,8 @@ _UNTITLED_DEFAULT = "Untitled recipe"
 def _mentioned(
     layout: Layout, subtitles: str | None, transcript: str | None, language: str | None
 ) -> list[tuple[Ingredient, int]]:
-    """Ingredients named with an amount in the caption's prose and in the speech.
+    """Ingredients named with an amount (or "to taste") in the caption's prose and
+    in the speech.
 
     The caption's steps count as prose only when it has no list of its own
     ("1. Fry 200 g bacon…"); with a list, the steps name what it already holds.
@@ -35,10 +36,14 @@ def _mentioned(
     if not layout.ingredients:
         prose.extend(step.text for step in layout.steps)
     found = [(i, PROSE) for line in prose for i in mentions(line, language)]
-    for text in (subtitles, transcript):
-        if text:
-            spoken = " ".join(subtitle_lines(text))
-            found.extend((i, SPEECH) for i in mentions(spoken, language))
+    spoken = [" ".join(subtitle_lines(text)) for text in (subtitles, transcript) if text]
+    for text in spoken:
+        found.extend((i, SPEECH) for i in mentions(text, language))
+    if found or layout.ingredients:
+        # Seasonings "to taste" complete a list (they come last and carry no
+        # amount); alone, "mit Salz und Pfeffer abschmecken" starts none.
+        found.extend((i, PROSE) for line in prose for i in to_taste(line))
+        found.extend((i, SPEECH) for text in spoken for i in to_taste(text))
     return found
 
 
@@ -58,6 +63,7 @@ def _has_recipe(layout: Layout, spoken_steps: int, mentioned: list[Ingredient]) 
     # Amounts named in prose or speech: "I bought 2 bananas" or "2 cups of coffee
     # and 1 l of water a day" is no recipe, but "200 g flour, 2 eggs and 300 ml
     # milk" is, and so are two measured amounts with an instruction.
+    mentioned = [i for i in mentioned if i.quantity is not None or i.unit is not None]
     measured_said = any(i.unit is not None for i in mentioned)
     instructed = spoken_steps >= 1 or bool(layout.steps)
     said = measured_said and (len(mentioned) >= 3 or (len(mentioned) >= 2 and instructed))

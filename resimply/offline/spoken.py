@@ -202,3 +202,52 @@ def mentions(text: str, language: str | None = None) -> list[Ingredient]:
                 if len(found) >= MAX_MENTIONS:
                     return found
     return found
+
+
+_TASTE = re.compile(
+    r"\b(?:to taste|as needed|nach (?:Geschmack|Belieben|Bedarf)|abschmecken|abgeschmeckt)\b",
+    re.IGNORECASE,
+)
+_TASTE_WORD = re.compile(r"[^\W\d_]+|,")
+# What a seasoning follows: "season with salt and pepper to taste", "mit Salz abschmecken".
+_TASTE_OPENERS = word_set("with mit add season würzen")
+_TASTE_FILLER = word_set("some a little bit of more extra etwas wenig bisschen noch")
+_TASTE_SEPARATORS = word_set("and or und oder ,")
+
+
+def _taste_items(words: list[str]) -> list[str] | None:
+    items: list[list[str]] = [[]]
+    for word in words:
+        if word.lower() in _TASTE_SEPARATORS:
+            items.append([])
+        elif word.lower() not in _TASTE_FILLER:
+            items[-1].append(word)
+    names = [" ".join(item) for item in items]
+    for item in items:
+        if not 1 <= len(item) <= 2:
+            return None
+        if any(w.lower() in _STOP or w.lower() in _NOT_FOOD or len(w) < 2 for w in item):
+            return None
+    return names
+
+
+def to_taste(text: str) -> list[Ingredient]:
+    """Seasonings said without an amount: "season with salt and pepper to taste",
+    "mit Salz und Pfeffer abschmecken" → salt, pepper (note "to taste")."""
+    found: list[Ingredient] = []
+    for sentence in split_sentences(text):
+        for match in _TASTE.finditer(sentence):
+            words = _TASTE_WORD.findall(sentence[: match.start()])
+            openers = [i for i, w in enumerate(words) if w.lower() in _TASTE_OPENERS]
+            if openers:
+                words = words[openers[-1] + 1 :]
+            elif len(words) > 4:
+                continue  # no "with": the seasoning cannot be told from the rest
+            phrase = match.group().lower()
+            german = phrase.startswith(("nach", "abschmeck", "abgeschmeckt"))
+            names = _taste_items(words)
+            if not names or (german and not all(n[0].isupper() for n in names)):
+                continue
+            note = "nach Geschmack" if phrase.startswith("ab") else match.group()
+            found.extend(Ingredient(text=f"{n} {note}", name=n, note=note) for n in names)
+    return found
