@@ -8,6 +8,8 @@ model and no network (ARCHITECTURE.md, "Providers").
     units.py        known units, kept as written
     durations.py    "10 minutes", "1 Std. 15 Min."
     meta.py         servings and prep/cook/total times
+    spoken.py       amounts named in running text: "you need 200 g flour, 2 eggs…"
+    merge.py        caption list + prose + speech → one list, disagreements noted
     steps.py        numbered steps; instructions spoken in the subtitles
     titles.py       the title line, or the dish the speaker announces
     tags.py         hashtags → tags

@@ -5,6 +5,10 @@
 "2-3 Knoblauchzehen (fein gehackt)" → 2..3 "Knoblauchzehen" (note "fein gehackt")
 "a pinch of salt"                   → 1 pinch "salt"
 "Mehl: 500 g"                       → 500 g "Mehl"
+"2 x 400 g cans tomatoes"           → 2 cans "tomatoes" (note "400 g": a cook buys cans)
+"2 x 400 g chickpeas"               → 800 g "chickpeas" (note "2 x 400 g")
+"butter or oil"                     → "butter" (note "or oil")
+"200g/7oz shallots, diced"          → 200 g "shallots" (note "7oz; diced")
 """
 
 from __future__ import annotations
@@ -14,11 +18,20 @@ import re
 from ..models import Ingredient
 from .quantities import Amount, match_amount
 from .text import clean_line, word_count
-from .units import UnitMatch, match_unit
+from .units import CONTAINERS, VAGUE_UNITS, UnitMatch, match_unit
 
-_APPROXIMATELY = re.compile(r"(?:ca\.?|circa|approx\.?|about|around|etwa|ungefähr|~)\s*", re.I)
+# "etwa" but not "etwas", which is a vague amount of its own.
+_APPROXIMATELY = re.compile(
+    r"(?:(?:ca|circa|approx|about|around|etwa|ungefähr)(?!\w)\.?|~)\s*", re.I
+)
 _ARTICLE = re.compile(r"(?:an?|one|eine?[nmrs]?)\s+", re.I)
-_MULTIPLIER = re.compile(r"\s*[x×](?=\s|$)", re.I)
+_MULTIPLIER = re.compile(r"\s*[x×](?=\s|\d|$)\s*", re.I)
+# "etwas Öl", "some salt": a vague amount, kept as the note.
+_VAGUE_AMOUNT = re.compile(r"(?P<vague>etwas|some)\s+(?=\S)", re.I)
+# "optional: 1 tsp chili flakes", "optional 1 Chili".
+_LEADING_OPTIONAL = re.compile(r"(?P<optional>optional)\b[\s:,-]*(?=\S)", re.I)
+# "butter or oil", "Butter oder Öl": the first is the ingredient, the rest an alternative.
+_ALTERNATIVE = re.compile(r"\s+(?=(?:or|oder)\s+\S)", re.I)
 _OF = re.compile(r"(?:of|von)\s+", re.I)
 _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 # "to taste", "nach Belieben" and friends at the end of a line are a note.
@@ -71,11 +84,11 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
 def _split_note(rest: str, has_amount: bool) -> tuple[str, str | None]:
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
-    slash_note = re.match(r"/\s*(\S+(?:\s+\S+)?)\s+", rest)
-    if slash_note and match_amount(slash_note.group(1)):
+    if second := _second_measure(rest):
         # "200 g / 7 oz spaghetti": the second measure is a note, like "(7 oz)".
-        notes.insert(0, slash_note.group(1))
-        rest = rest[slash_note.end() :]
+        measure, end = second
+        notes.insert(0, measure)
+        rest = rest[end:]
     name, comma, after = rest.partition(",")
     if comma and after.strip() and (has_amount or _NOTE_WORD.search(after)):
         notes.append(after.strip())
@@ -84,7 +97,48 @@ def _split_note(rest: str, has_amount: bool) -> tuple[str, str | None]:
     if trailing and trailing.start() > 0:
         notes.append(trailing.group("note"))
         rest = rest[: trailing.start()]
+    first, *alternatives = _ALTERNATIVE.split(rest.strip(" ,;:-"))
+    if alternatives and first.strip():
+        notes.append(" ".join(a.strip() for a in alternatives))
+        rest = first
     return rest.strip(" ,;:-"), "; ".join(notes) or None
+
+
+def _second_measure(rest: str) -> tuple[str, int] | None:
+    """`("7oz", end)` for "/7oz shallots" or "/ 7 oz shallots": the measure after a slash."""
+    slash = re.match(r"/\s*", rest)
+    if not slash:
+        return None
+    amount = match_amount(rest, slash.end())
+    if amount is None:
+        return None
+    unit = match_unit(rest, amount.end)
+    end = unit.end if unit else amount.end
+    return rest[slash.end() : end].strip(), end
+
+
+def _multiplied(
+    text: str, count: Amount, pos: int
+) -> tuple[Amount, UnitMatch | None, str, int] | None:
+    """ "2 x 400 g cans …" read after the "x" at `pos`: (amount, unit, note, end) or None.
+
+    A cook shopping for "2 x 400 g cans" buys two cans, so a container after the
+    size makes the count the quantity and the size the note. Without one
+    ("2 x 400 g chickpeas"), the total is what goes in the pot: 800 g, with the
+    written form kept as the note.
+    """
+    size = match_amount(text, pos)
+    if size is None:
+        return None
+    size_unit = match_unit(text, size.end)
+    if size_unit is None:
+        return None
+    measure = text[pos : size_unit.end].strip()
+    container = match_unit(text, size_unit.end)
+    if container and container.unit.rstrip(".").lower() in CONTAINERS:
+        return count, container, measure, container.end
+    total = Amount(round(count.quantity * size.quantity, 3), None, size_unit.end)
+    return total, size_unit, text[: size_unit.end].strip(), size_unit.end
 
 
 def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
@@ -94,34 +148,49 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     None: a line without an amount ("Salt and pepper") has only a name.
     """
     text = clean_line(line)
-    pos = m.end() if (m := _APPROXIMATELY.match(text)) else 0
+    lead_notes: list[str] = []
+    pos = 0
+    if optional := _LEADING_OPTIONAL.match(text):
+        lead_notes.append("optional")
+        pos = optional.end()
+    pos = m.end() if (m := _APPROXIMATELY.match(text, pos)) else pos
     amount = match_amount(text, pos)
     unit: UnitMatch | None = None
-    modifier_note: str | None = None
     if amount is not None:
         multiplier = _MULTIPLIER.match(text, amount.end)
         end = multiplier.end() if multiplier else amount.end
-        unit, end = _read_unit(text, end)
+        if multiplier and (multiplied := _multiplied(text, amount, end)):
+            amount, unit, measure, end = multiplied
+            lead_notes.append(measure)
+        else:
+            unit, end = _read_unit(text, end)
         rest = text[end:]
+    elif vague := _VAGUE_AMOUNT.match(text, pos):
+        lead_notes.append(vague.group("vague"))
+        rest = text[vague.end() :]
     else:
-        article = _ARTICLE.match(text)
-        unit = match_unit(text, article.end()) if article else None
+        text_from = text[pos:]
+        article = _ARTICLE.match(text_from)
+        unit = match_unit(text_from, article.end()) if article else None
+        bare = None if article else match_unit(text_from)
         if article and unit:
             # "a pinch of salt", "eine Prise Salz": the article counts one unit.
             amount = Amount(1.0, None, article.end())
-            rest = text[unit.end :]
-        elif trailing := _trailing_amount(text):
+            rest = text_from[unit.end :]
+        elif trailing := _trailing_amount(text_from):
             rest, amount, unit = trailing
+        elif bare and bare.unit.lower() in VAGUE_UNITS and text_from[bare.end :].strip():
+            # "pinch salt", "Prise Salz": a unit with no amount.
+            unit, rest = bare, text_from[bare.end :]
         else:
-            rest = text[article.end() :] if article and not _vague(text) else text
+            rest = text_from[article.end() :] if article and not _vague(text_from) else text_from
     if unit and unit.modifier:
-        modifier_note = unit.modifier
+        lead_notes.insert(0, unit.modifier)
     rest = rest.strip()
     if unit and (of := _OF.match(rest)):
         rest = rest[of.end() :]
     name, note = _split_note(rest, amount is not None or unit is not None)
-    if modifier_note:
-        note = f"{modifier_note}; {note}" if note else modifier_note
+    note = "; ".join([*lead_notes, note] if note else lead_notes) or None
     return Ingredient(
         text=text,
         name=name or None,

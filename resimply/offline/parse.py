@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from ..errors import NotARecipe
-from ..models import Recipe
+from ..models import Ingredient, Recipe
 from .language import detect_language
+from .merge import PROSE, SPEECH, merge_ingredients
 from .meta import find_servings, find_times
 from .sections import Layout, read_caption
+from .spoken import mentions, to_taste
 from .steps import is_instruction, speech_steps
 from .tags import find_tags
-from .text import remove_hashtags
+from .text import remove_hashtags, subtitle_lines
 from .titles import spoken_title
 
 # The parser runs inline on the event loop; bounding its input bounds its time.
@@ -21,7 +23,31 @@ _UNTITLED = {"de": "Rezept ohne Titel"}
 _UNTITLED_DEFAULT = "Untitled recipe"
 
 
-def _has_recipe(layout: Layout, spoken_steps: int) -> bool:
+def _mentioned(
+    layout: Layout, subtitles: str | None, transcript: str | None, language: str | None
+) -> list[tuple[Ingredient, int]]:
+    """Ingredients named with an amount (or "to taste") in the caption's prose and
+    in the speech.
+
+    The caption's steps count as prose only when it has no list of its own
+    ("1. Fry 200 g bacon…"); with a list, the steps name what it already holds.
+    """
+    prose = list(layout.description)
+    if not layout.ingredients:
+        prose.extend(step.text for step in layout.steps)
+    found = [(i, PROSE) for line in prose for i in mentions(line, language)]
+    spoken = [" ".join(subtitle_lines(text)) for text in (subtitles, transcript) if text]
+    for text in spoken:
+        found.extend((i, SPEECH) for i in mentions(text, language))
+    if found or layout.ingredients:
+        # Seasonings "to taste" complete a list (they come last and carry no
+        # amount); alone, "mit Salz und Pfeffer abschmecken" starts none.
+        found.extend((i, PROSE) for line in prose for i in to_taste(line))
+        found.extend((i, SPEECH) for text in spoken for i in to_taste(text))
+    return found
+
+
+def _has_recipe(layout: Layout, spoken_steps: int, mentioned: list[Ingredient]) -> bool:
     # A dance video's caption ("Sunday vibes ☀️ #fyp") has neither measured
     # ingredients nor steps. A real recipe has at least one of: an ingredient
     # with an amount or unit, an ingredient list under its heading, a steps
@@ -34,7 +60,14 @@ def _has_recipe(layout: Layout, spoken_steps: int) -> bool:
     caption_steps = (
         len(layout.steps) >= 2 and (layout.steps_heading or 2 * instructions >= len(layout.steps))
     ) or (instructions >= 1 and layout.steps_heading)
-    return measured or listed or caption_steps or spoken_steps >= 2
+    # Amounts named in prose or speech: "I bought 2 bananas" or "2 cups of coffee
+    # and 1 l of water a day" is no recipe, but "200 g flour, 2 eggs and 300 ml
+    # milk" is, and so are two measured amounts with an instruction.
+    mentioned = [i for i in mentioned if i.quantity is not None or i.unit is not None]
+    measured_said = any(i.unit is not None for i in mentioned)
+    instructed = spoken_steps >= 1 or bool(layout.steps)
+    said = measured_said and (len(mentioned) >= 3 or (len(mentioned) >= 2 and instructed))
+    return measured or listed or caption_steps or spoken_steps >= 2 or said
 
 
 def _primary(tag: str | None) -> str | None:
@@ -68,14 +101,15 @@ def parse_recipe(
         # Steps said in the video, when the caption only lists ingredients (or nothing).
         steps = speech_steps(subtitles or "") or speech_steps(transcript or "")
         spoken = len(steps)
-    if not _has_recipe(layout, spoken):
+    detected = detect_language(remove_hashtags(caption), subtitles, transcript)
+    mentioned = _mentioned(layout, subtitles, transcript, detected)
+    if not _has_recipe(layout, spoken, [i for i, _ in mentioned]):
         raise NotARecipe()
 
     times = find_times(layout.meta_lines)
     total = times.total
     if total is None and times.prep is not None and times.cook is not None:
         total = times.prep + times.cook
-    detected = detect_language(remove_hashtags(caption), subtitles, transcript)
     source = detected or _primary(source_language)
     title = layout.title or spoken_title(subtitles, transcript)
     return Recipe(
@@ -86,7 +120,7 @@ def parse_recipe(
         prep_minutes=times.prep,
         cook_minutes=times.cook,
         total_minutes=total,
-        ingredients=layout.ingredients,
+        ingredients=merge_ingredients(layout.ingredients, mentioned, source),
         steps=steps,
         tags=find_tags(caption),
     )

@@ -1,4 +1,5 @@
-"""Amounts as people write them: "200", "0,5", "1½", "1 1/2", "2-3", "2 bis 3", "two".
+"""Amounts as people write them: "200", "0,5", "1½", "1 1/2", "2-3", "2 bis 3", "two",
+"1 and a half".
 
 The parser reads an amount at the start of a string and reports where it ended,
 so the caller can go on with the unit and the name. A range gives its lower
@@ -46,6 +47,8 @@ _WORD_AMOUNT = re.compile(
     r"(?P<word>" + "|".join(sorted(map(re.escape, NUMBER_WORDS), key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
 )
+# "1 and a half cups", "2 und ein halb" (as speech is transcribed).
+_AND_A_HALF = re.compile(r"\s+(?:and a half|und (?:ein)?\s?halb)\b", re.IGNORECASE)
 _THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:[.,]\d{3})+")
 
 
@@ -105,6 +108,8 @@ def match_amount(text: str, pos: int = 0) -> Amount | None:
         low = parse_number(match.group("low"))
         if low is None:
             return None
+        if not match.group("high") and (half := _AND_A_HALF.match(text, match.end("low"))):
+            return Amount(_rounded(low + 0.5), None, half.end())
         high = parse_number(match.group("high")) if match.group("high") else None
         if high is not None and high <= low:
             # "1-1" or "3-2" is not a range we understand: keep the first number.

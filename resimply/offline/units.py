@@ -34,6 +34,15 @@ würfel blatt blätter tropfen beutel tüte tüten flasche flaschen schale schal
 """
 UNITS = frozenset((_ENGLISH + _GERMAN).split())
 
+# Units that stand without an amount ("pinch salt", "Prise Salz"): an amount of
+# their own. "g salt" is a fragment, so measures are not here.
+VAGUE_UNITS = word_set("""pinch pinches dash dashes splash splashes handful handfuls knob drop drops
+    prise prisen handvoll spritzer schuss msp messerspitze""")
+# Units that are packages: "2 x 400 g cans" is two cans of 400 g each.
+CONTAINERS = word_set("""can cans tin tins jar jars pack packs packet packets package packages pkg
+    bag bags bottle bottles box boxes becher dose dosen pck pkt päckchen packung packungen glas
+    gläser beutel tüte tüten flasche flaschen schale schalen""")
+
 # Words that qualify a unit ("1 heaped tbsp", "1 große Dose"): kept as the note.
 MODIFIERS = word_set("""heaped heaping level rounded scant generous large small medium big
     gehäufter gehäufte gehäuftes gestrichener gestrichene gestrichenes geh gestr

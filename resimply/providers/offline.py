@@ -7,6 +7,8 @@ language, and `Recipe.language` says which one that is.
 
 from __future__ import annotations
 
+import asyncio
+
 from ..offline import parse_recipe
 from .base import Extraction, ExtractionInput, ProgressReporter
 
@@ -18,9 +20,12 @@ class OfflineExtractor:
 
     async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Extraction:
         await progress.update("Reading caption and subtitles", 0.5)
-        # Parsing is a few milliseconds of CPU work on bounded input
-        # (`offline.parse.MAX_CHARS`), so it runs inline on the event loop.
-        recipe = parse_recipe(
+        # Parsing is pure CPU work on bounded input (`offline.parse.MAX_CHARS`):
+        # milliseconds for a caption, but up to about a second for the longest
+        # subtitles and transcript read for spoken amounts, so it runs in a
+        # thread and the event loop keeps serving other tasks meanwhile.
+        recipe = await asyncio.to_thread(
+            parse_recipe,
             data.caption,
             data.subtitles,
             data.transcript,
