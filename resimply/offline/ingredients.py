@@ -7,8 +7,14 @@
 "Mehl: 500 g"                       → 500 g "Mehl"
 "2 x 400 g cans tomatoes"           → 2 cans "tomatoes" (note "400 g": a cook buys cans)
 "2 x 400 g chickpeas"               → 800 g "chickpeas" (note "2 x 400 g")
-"butter or oil"                     → "butter" (note "or oil")
+"butter or oil"                     → "butter or oil" (an alternative is part of the name)
 "200g/7oz shallots, diced"          → 200 g "shallots" (note "7oz; diced")
+"2 tbsp finely chopped fresh herbs" → 2 tbsp "fresh herbs" (note "finely chopped")
+"2 garlic cloves"                   → 2 cloves "garlic"
+
+The conventions are those of the labelled lines in tests/data/ingredients
+(issue 13): the name is the ingredient as bought, without preparation, size,
+purpose or brackets, and with its alternatives ("lamb or chicken stock").
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import re
 
 from ..models import Ingredient
+from .descriptors import is_descriptor_only, strip_descriptors
 from .quantities import Amount, match_amount
 from .text import clean_line, word_count
 from .units import CONTAINERS, VAGUE_UNITS, UnitMatch, match_unit
@@ -27,20 +34,24 @@ _APPROXIMATELY = re.compile(
 _ARTICLE = re.compile(r"(?:an?|one|eine?[nmrs]?)\s+", re.I)
 _MULTIPLIER = re.compile(r"\s*[x×](?=\s|\d|$)\s*", re.I)
 # "etwas Öl", "some salt": a vague amount, kept as the note.
-_VAGUE_AMOUNT = re.compile(r"(?P<vague>etwas|some)\s+(?=\S)", re.I)
+_VAGUE_AMOUNT = re.compile(r"(?P<vague>etwas|some|einige|several)\s+(?=\S)", re.I)
 # "optional: 1 tsp chili flakes", "optional 1 Chili".
 _LEADING_OPTIONAL = re.compile(r"(?P<optional>optional)\b[\s:,-]*(?=\S)", re.I)
-# "butter or oil", "Butter oder Öl": the first is the ingredient, the rest an alternative.
-_ALTERNATIVE = re.compile(r"\s+(?=(?:or|oder)\s+\S)", re.I)
 _OF = re.compile(r"(?:of|von)\s+", re.I)
 _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 # "to taste", "nach Belieben" and friends at the end of a line are a note.
+# Purposes ("for dusting", "to garnish", "für die Form") and "plus extra …" run to the
+# end of the line whatever follows them.
 _TRAILING_NOTE = re.compile(
-    r"[\s,]+(?P<note>to taste|as needed|optional|for (?:garnish|garnishing|serving|frying|"
-    r"topping|decoration|dusting)|nach (?:Geschmack|Belieben|Bedarf)|"
-    r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben))$",
+    r"(?:[\s,;]+|^)(?P<note>(?:to taste|as needed|if needed|optional|homemade|store-bought)$|"
+    r"(?:for (?:the )?\w+ing|for garnish|for decoration|to (?:garnish|serve|finish|decorate|dust)|"
+    r"plus (?:extra|more)|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
+    r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
+    r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
     re.I,
 )
+# "2 garlic cloves", "16 asparagus spears": the unit written after the ingredient.
+_UNIT_AFTER_NAME = re.compile(r"(?P<name>.+?)\s+(?P<unit>cloves?|spears?|stalks?)$", re.I)
 # A comma starts a note when what follows describes the ingredient ("chopped",
 # "fein gehackt", "to taste"); without an amount, "Salz, Pfeffer" is a list.
 _NOTE_WORD = re.compile(
@@ -81,7 +92,7 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
     return None
 
 
-def _split_note(rest: str, has_amount: bool) -> tuple[str, str | None]:
+def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[str, str | None]:
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
     if second := _second_measure(rest):
@@ -89,19 +100,26 @@ def _split_note(rest: str, has_amount: bool) -> tuple[str, str | None]:
         measure, end = second
         notes.insert(0, measure)
         rest = rest[end:]
-    name, comma, after = rest.partition(",")
-    if comma and after.strip() and (has_amount or _NOTE_WORD.search(after)):
-        notes.append(after.strip())
-        rest = name.strip()
     trailing = _TRAILING_NOTE.search(rest)
     if trailing and trailing.start() > 0:
         notes.append(trailing.group("note"))
         rest = rest[: trailing.start()]
-    first, *alternatives = _ALTERNATIVE.split(rest.strip(" ,;:-"))
-    if alternatives and first.strip():
-        notes.append(" ".join(a.strip() for a in alternatives))
-        rest = first
-    return rest.strip(" ,;:-"), "; ".join(notes) or None
+    name, comma, after = rest.partition(",")
+    if comma and is_descriptor_only(name) and after.strip():
+        # "6 large, ripe tomatoes, halved": the size is a note, the name follows.
+        notes.append(name.strip())
+        name, comma, after = after.partition(",")
+    if comma and after.strip() and (has_amount or _NOTE_WORD.search(after)):
+        notes.append(after.strip())
+        rest = name.strip()
+    elif comma and not after.strip():
+        rest = name
+    else:
+        rest = name + comma + after
+    name, described = strip_descriptors(rest.strip(" ,;:-"), packaged=packaged)
+    if described:
+        notes.insert(0, described)
+    return name.strip(" ,;:-"), "; ".join(notes) or None
 
 
 def _second_measure(rest: str) -> tuple[str, int] | None:
@@ -167,7 +185,9 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         rest = text[end:]
     elif vague := _VAGUE_AMOUNT.match(text, pos):
         lead_notes.append(vague.group("vague"))
-        rest = text[vague.end() :]
+        # "einige Tropfen Zitronensaft", "several sprigs thyme": a unit without a number.
+        unit, end = _read_unit(text, vague.end())
+        rest = text[end:]
     else:
         text_from = text[pos:]
         article = _ARTICLE.match(text_from)
@@ -189,7 +209,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     rest = rest.strip()
     if unit and (of := _OF.match(rest)):
         rest = rest[of.end() :]
-    name, note = _split_note(rest, amount is not None or unit is not None)
+    packaged = unit is not None and unit.unit.rstrip(".").lower() in CONTAINERS
+    name, note = _split_note(rest, amount is not None or unit is not None, packaged)
+    if amount is not None and unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):
+        name, unit = after.group("name"), UnitMatch(after.group("unit"), None, 0)
     note = "; ".join([*lead_notes, note] if note else lead_notes) or None
     return Ingredient(
         text=text,

@@ -23,7 +23,8 @@ pinch pinches dash dashes splash splashes drop drops clove cloves can cans tin t
 jar jars pack packs packet packets package packages pkg bag bags bottle bottles box boxes
 slice slices stick sticks sprig sprigs bunch bunches handful handfuls piece pieces
 sheet sheets head heads stalk stalks rib ribs cube cubes cm inch inches scoop scoops
-fillet fillets knob knobs
+fillet fillets knob knobs c pt pts rack racks loaf loaves punnet punnets glug glugs
+spear spears
 """
 _GERMAN = """
 gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
@@ -37,6 +38,7 @@ UNITS = frozenset((_ENGLISH + _GERMAN).split())
 # Units that stand without an amount ("pinch salt", "Prise Salz"): an amount of
 # their own. "g salt" is a fragment, so measures are not here.
 VAGUE_UNITS = word_set("""pinch pinches dash dashes splash splashes handful handfuls knob drop drops
+    glug glugs tropfen
     prise prisen handvoll spritzer schuss msp messerspitze""")
 # Units that are packages: "2 x 400 g cans" is two cans of 400 g each.
 CONTAINERS = word_set("""can cans tin tins jar jars pack packs packet packets package packages pkg
@@ -45,6 +47,7 @@ CONTAINERS = word_set("""can cans tin tins jar jars pack packs packet packets pa
 
 # Words that qualify a unit ("1 heaped tbsp", "1 große Dose"): kept as the note.
 MODIFIERS = word_set("""heaped heaping level rounded scant generous large small medium big
+    lg sm md thin thick good
     gehäufter gehäufte gehäuftes gestrichener gestrichene gestrichenes geh gestr
     große großer großes kleine kleiner kleines""")
 

@@ -1,0 +1,96 @@
+"""Words that describe an ingredient rather than name it: preparation and size.
+
+"2 tbsp finely chopped fresh herbs" names "fresh herbs"; "finely chopped" is how
+to prepare them, and "1 small cauliflower" names "cauliflower" at size "small".
+The labelled lines of issue 13 (tests/data/ingredients) follow this rule, and so
+do shopping lists: "fresh" or "ground" name a product ("ground cinnamon"),
+"chopped" or "small" do not. The words moved out of the name are kept as the note.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .text import word_set
+
+# Participles of preparation in English; "ground", "dried", "smoked" and
+# "roasted" are left out because they usually name the product.
+_PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seeded removed crushed
+    packed halved shredded squeezed crumbled trimmed cored washed drained toasted cubed quartered
+    pitted soaked beaten melted softened cooled chilled shaved cracked shelled stemmed deseeded
+    julienned hulled warmed blanched wilted separated torn zested cut rinsed scrubbed sifted
+    additional""")
+# Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
+_ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly very-finely
+    frisch fein grob""")
+_AFTER_ADVERB = word_set("""ground gehackt gehackte gehackter gehacktes gemahlen gemahlene
+    gemahlener geriebene geriebener gerieben""")
+_SIZES = word_set("""small large medium big jumbo lg sm md medium-sized large-sized small-sized
+    extra-large bite-sized große großer großes groß kleine kleiner kleines klein mittelgroße
+    mittelgroßer mittelgroßes mittelgroß""")
+
+_WORD = re.compile(r"([^\s,]+)(,?)\s*")
+
+
+def _descriptor(word: str, previous: str | None, preparation: bool) -> bool:
+    lower = word.lower()
+    if lower in _SIZES or (preparation and (lower in _PREPARATION or lower in _ADVERBS)):
+        return True
+    return (
+        preparation
+        and previous is not None
+        and previous.lower() in _ADVERBS
+        and lower in _AFTER_ADVERB
+    )
+
+
+def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
+    """The descriptor words at the start of `text` and where the rest begins."""
+    words: list[str] = []
+    pos = 0
+    previous: str | None = None
+    while m := _WORD.match(text, pos):
+        word = m.group(1)
+        if not _descriptor(word, previous, preparation):
+            break
+        # "medium sized" is one size written as two words.
+        words.append(word)
+        previous = word
+        pos = m.end()
+        if sized := re.match(r"sized\s+", text[pos:], re.I):
+            words[-1] += " sized"
+            pos += sized.end()
+    return words, pos
+
+
+def strip_descriptors(name: str, *, packaged: bool = False) -> tuple[str, str | None]:
+    """`name` without its leading preparation and size words, and those words.
+
+    In a package (`packaged`: "1 can chopped tomatoes", "1 Dose gehackte
+    Tomaten") the preparation was done by the maker and names the product.
+
+    Each part joined by "and" is read alone ("sea salt and freshly ground black
+    pepper" → "sea salt and black pepper"). A name made only of descriptors is
+    kept as it is: "chopped" alone is still better than nothing.
+    """
+    removed: list[str] = []
+    parts = re.split(r"(\s+(?:and|und|&)\s+)", name)
+    kept: list[str] = []
+    for part in parts:
+        if not part.strip() or re.fullmatch(r"\s+(?:and|und|&)\s+", part):
+            kept.append(part)
+            continue
+        words, pos = _leading(part, not packaged)
+        if words and part[pos:].strip():
+            removed.extend(words)
+            part = part[pos:]
+        kept.append(part)
+    if not removed:
+        return name, None
+    return "".join(kept).strip(), " ".join(removed)
+
+
+def is_descriptor_only(text: str) -> bool:
+    """True for "large" or "finely chopped": words that describe, naming nothing."""
+    words, pos = _leading(text.strip())
+    return bool(words) and not text.strip()[pos:].strip(" ,")

@@ -1,0 +1,68 @@
+"""Every ingredient line right (issue 13, item 3): the failure classes of the
+labelled lines, each with lines written here (none from the dataset).
+
+Each row: line → (quantity, unit, name, note). The name is the ingredient as
+bought; preparation, size and purpose move to the note, never lost.
+"""
+
+import pytest
+
+from resimply.offline.ingredients import parse_ingredient
+
+Row = tuple[float | None, str | None, str | None, str | None]
+
+LINES: list[tuple[str, Row]] = [
+    # "c" / "C" for cup
+    ("½ c warm milk", (0.5, "c", "warm milk", None)),
+    ("2 C rolled oats", (2.0, "C", "rolled oats", None)),
+    ("1 c. brown rice", (1.0, "c", "brown rice", None)),
+    # preparation before the name
+    ("3 tbsp chopped fresh dill", (3.0, "tbsp", "fresh dill", "chopped")),
+    ("1 tsp finely grated orange zest", (1.0, "tsp", "orange zest", "finely grated")),
+    ("½ tsp freshly ground white pepper", (0.5, "tsp", "white pepper", "freshly ground")),
+    ("1 tsp ground cumin", (1.0, "tsp", "ground cumin", None)),
+    ("150g cooked brown rice", (150.0, "g", "brown rice", "cooked")),
+    ("salt and freshly ground pepper", (None, None, "salt and pepper", "freshly ground")),
+    # in a can the preparation names the product
+    ("1 tin chopped plum tomatoes", (1.0, "tin", "chopped plum tomatoes", None)),
+    # size words
+    ("1 small swede", (1.0, None, "swede", "small")),
+    ("3 large leeks, trimmed", (3.0, None, "leeks", "large; trimmed")),
+    ("2 medium-sized parsnips", (2.0, None, "parsnips", "medium-sized")),
+    ("1 lg shallot", (1.0, None, "shallot", "lg")),
+    ("4 large, firm pears, halved", (4.0, None, "firm pears", "large; halved")),
+    ("2 EL fein gehackter Dill", (2.0, "EL", "Dill", "fein gehackter")),
+    ("2 mittelgroße Möhren", (2.0, None, "Möhren", "mittelgroße")),
+    ("80 g gemahlene Haselnüsse", (80.0, "g", "gemahlene Haselnüsse", None)),
+    # purposes and "plus extra" at the end
+    ("parsley, to garnish", (None, None, "parsley", "to garnish")),
+    ("icing sugar, for dusting", (None, None, "icing sugar", "for dusting")),
+    (
+        "2 tbsp olive oil, plus extra for frying",
+        (2.0, "tbsp", "olive oil", "plus extra for frying"),
+    ),
+    ("mint, dill, chives, to serve", (None, None, "mint, dill, chives", "to serve")),
+    ("60 g butter, at room temperature", (60.0, "g", "butter", "at room temperature")),
+    ("Öl für die Pfanne", (None, None, "Öl", "für die Pfanne")),
+    # alternatives stay in the name
+    ("1 tbsp rapeseed or sunflower oil", (1.0, "tbsp", "rapeseed or sunflower oil", None)),
+    ("200 ml Milch oder Hafermilch", (200.0, "ml", "Milch oder Hafermilch", None)),
+    # a unit after the name
+    ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
+    ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),
+    ("3 celery stalks", (3.0, "stalks", "celery", None)),
+    # more units
+    ("1 rack of pork ribs", (1.0, "rack", "pork ribs", None)),
+    ("1 pt double cream", (1.0, "pt", "double cream", None)),
+    ("1 loaf sourdough", (1.0, "loaf", "sourdough", None)),
+    ("glug of rapeseed oil", (None, "glug", "rapeseed oil", None)),
+    ("2 thin slices ham", (2.0, "slices", "ham", "thin")),
+    ("einige Tropfen Vanilleextrakt", (None, "Tropfen", "Vanilleextrakt", "einige")),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), LINES, ids=[line for line, _ in LINES])
+def test_every_ingredient_line_right(line: str, expected: Row) -> None:
+    ingredient = parse_ingredient(line)
+    got = (ingredient.quantity, ingredient.unit, ingredient.name, ingredient.note)
+    assert got == expected
