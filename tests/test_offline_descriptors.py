@@ -47,6 +47,30 @@ LINES: list[tuple[str, Row]] = [
     # alternatives stay in the name
     ("1 tbsp rapeseed or sunflower oil", (1.0, "tbsp", "rapeseed or sunflower oil", None)),
     ("200 ml Milch oder Hafermilch", (200.0, "ml", "Milch oder Hafermilch", None)),
+    ("1 tsp minced or grated garlic", (1.0, "tsp", "garlic", "minced or grated")),
+    ("Lightly salted butter", (None, None, "Lightly salted butter", None)),
+    # a second amount is an alternative kept as the note
+    ("1 lime or 2 tbsp lime juice", (1.0, None, "lime", "or 2 tbsp lime juice")),
+    ("1 tsp sugar and ½ tsp salt", (1.0, "tsp", "sugar", "and ½ tsp salt")),
+    # lists and adjectives joined by commas stay in the name
+    ("1 cup pecans, walnuts, or hazelnuts", (1.0, "cup", "pecans, walnuts, or hazelnuts", None)),
+    (
+        "2 skinless, boneless duck breasts, sliced",
+        (2.0, None, "skinless, boneless duck breasts", "sliced"),
+    ),
+    ("2 oz smoked ham; diced", (2.0, "oz", "smoked ham", "diced")),
+    # second measures in parts, ranges and inches; the package after a measure
+    ("900g/2lb 6oz new potatoes", (900.0, "g", "new potatoes", "2lb 6oz")),
+    ("200-300g/7oz-10oz green beans", (200.0, "g", "green beans", "7oz-10oz")),
+    ("5cm/2in piece galangal", (5.0, "cm", "galangal", "2in; piece")),
+    ("400ml/14fl oz tin coconut milk", (400.0, "ml", "coconut milk", "14fl oz; tin")),
+    ("1-inch knob turmeric", (1.0, "inch", "turmeric", "knob")),
+    # notes at the end of a line
+    ("1 tsp salt or to taste", (1.0, "tsp", "salt", "or to taste")),
+    ("Vegetable oil for deep-frying", (None, None, "Vegetable oil", "for deep-frying")),
+    ("1 tsp cumin seeds 5 mL", (1.0, "tsp", "cumin seeds", "5 mL")),
+    ("Pizza Dough (recipe below", (None, None, "Pizza Dough", "recipe below")),
+    ("½ cup yogurt thinned with water", (0.5, "cup", "yogurt", "thinned with water")),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

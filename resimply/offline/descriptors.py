@@ -18,7 +18,7 @@ from .text import word_set
 _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seeded removed crushed
     packed halved shredded squeezed crumbled trimmed cored washed drained toasted cubed quartered
     pitted soaked beaten melted softened cooled chilled shaved cracked shelled stemmed deseeded
-    julienned hulled warmed blanched wilted separated torn zested cut rinsed scrubbed sifted
+    julienned hulled warmed blanched mashed wilted separated torn zested cut rinsed scrubbed sifted
     additional""")
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
 _ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly very-finely
@@ -30,33 +30,50 @@ _SIZES = word_set("""small large medium big jumbo lg sm md medium-sized large-si
     mittelgroßer mittelgroßes mittelgroß""")
 
 _WORD = re.compile(r"([^\s,]+)(,?)\s*")
+_CONNECTORS = frozenset({"or", "and", "oder", "und"})
 
 
 def _descriptor(word: str, previous: str | None, preparation: bool) -> bool:
     lower = word.lower()
-    if lower in _SIZES or (preparation and (lower in _PREPARATION or lower in _ADVERBS)):
+    if lower in _SIZES:
         return True
-    return (
-        preparation
-        and previous is not None
-        and previous.lower() in _ADVERBS
-        and lower in _AFTER_ADVERB
-    )
+    if not preparation:
+        return False
+    if lower in _PREPARATION:
+        return True
+    return previous is not None and previous.lower() in _ADVERBS and lower in _AFTER_ADVERB
 
 
 def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
-    """The descriptor words at the start of `text` and where the rest begins."""
+    """The descriptor words at the start of `text` and where the rest begins.
+
+    An adverb counts only before a descriptor ("finely chopped", but "lightly
+    sweetened cream" keeps its name), and "minced or grated" is one description.
+    """
     words: list[str] = []
     pos = 0
     previous: str | None = None
     while m := _WORD.match(text, pos):
         word = m.group(1)
+        if preparation and word.lower() in _ADVERBS:
+            after = _WORD.match(text, m.end())
+            if not after or not _descriptor(after.group(1), word, preparation):
+                break
+            words.append(word)
+            previous, pos = word, m.end()
+            continue
         if not _descriptor(word, previous, preparation):
+            if words and word.lower() in _CONNECTORS and (after := _WORD.match(text, m.end())):
+                following, _ = _leading(text[m.end() :], preparation)
+                if following:
+                    words.append(word)
+                    previous, pos = word, m.end()
+                    continue
             break
-        # "medium sized" is one size written as two words.
         words.append(word)
         previous = word
         pos = m.end()
+        # "medium sized" is one size written as two words.
         if sized := re.match(r"sized\s+", text[pos:], re.I):
             words[-1] += " sized"
             pos += sized.end()
@@ -74,6 +91,11 @@ def strip_descriptors(name: str, *, packaged: bool = False) -> tuple[str, str | 
     kept as it is: "chopped" alone is still better than nothing.
     """
     removed: list[str] = []
+    words, pos = _leading(name, not packaged)
+    if words and name[pos:].strip():
+        # "peeled and chopped onion": a description joined by "and" comes first.
+        removed.extend(words)
+        name = name[pos:]
     parts = re.split(r"(\s+(?:and|und|&)\s+)", name)
     kept: list[str] = []
     for part in parts:

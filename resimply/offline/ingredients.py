@@ -25,7 +25,7 @@ from ..models import Ingredient
 from .descriptors import is_descriptor_only, strip_descriptors
 from .quantities import Amount, match_amount
 from .text import clean_line, word_count
-from .units import CONTAINERS, VAGUE_UNITS, UnitMatch, match_unit
+from .units import CONTAINERS, VAGUE_UNITS, UnitMatch, is_unit, match_unit
 
 # "etwa" but not "etwas", which is a vague amount of its own.
 _APPROXIMATELY = re.compile(
@@ -43,8 +43,9 @@ _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 # Purposes ("for dusting", "to garnish", "für die Form") and "plus extra …" run to the
 # end of the line whatever follows them.
 _TRAILING_NOTE = re.compile(
-    r"(?:[\s,;]+|^)(?P<note>(?:to taste|as needed|if needed|optional|homemade|store-bought)$|"
-    r"(?:for (?:the )?\w+ing|for garnish|for decoration|to (?:garnish|serve|finish|decorate|dust)|"
+    r"(?:[\s,;]+|^)(?P<note>(?:(?:or )?to taste|as needed|if needed|optional)$|"
+    r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
+    r"(?:homemade|store-bought|[a-z]+ed with|for (?:the )?[\w-]+ing|for garnish|for decoration|to (?:garnish|serve|finish|decorate|dust)|"
     r"plus (?:extra|more)|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
     r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
@@ -59,6 +60,13 @@ _NOTE_WORD = re.compile(
     r"plus|more|extra|fresh|frisch|nach|zum|zur|für|in|into|cut|in Scheiben|klein)\b",
     re.I,
 )
+_MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
+_LESS = re.compile(r"\s*[a-z]+less\s*")
+_COMMA = re.compile(r"\s*[,;]\s*")
+_LIST_END = re.compile(r"(?:and/or|or|and|oder|und)\s+\S", re.I)
+_UNCLOSED = re.compile(r"\s*\(([^()]*)$")
+# "… or 2 egg whites", "… and ¼ teaspoon pepper": a second amount starts a note.
+_OTHER_AMOUNT = re.compile(r"\s+(?:or|and|oder|und)\s+(?=[\d½⅓⅔¼¾⅛])", re.I)
 _LEADING_AMOUNT = re.compile(r"(?:ca\.?\s*|~\s*)?[\d½⅓⅔¼¾⅕⅛⅜⅝⅞]")
 
 
@@ -95,20 +103,35 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
 def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[str, str | None]:
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
+    if unclosed := _UNCLOSED.search(rest):
+        # "Danish Dough (recipe follows": a bracket cut off by the source.
+        notes.append(unclosed.group(1).strip())
+        rest = rest[: unclosed.start()]
     if second := _second_measure(rest):
         # "200 g / 7 oz spaghetti": the second measure is a note, like "(7 oz)".
         measure, end = second
         notes.insert(0, measure)
         rest = rest[end:]
+    if has_amount and (package := _package_after_measure(rest)):
+        # "400 g can condensed milk", "3-inch knob ginger": the measure is the amount.
+        notes.append(package.unit)
+        rest = rest[package.end :]
     trailing = _TRAILING_NOTE.search(rest)
     if trailing and trailing.start() > 0:
         notes.append(trailing.group("note"))
         rest = rest[: trailing.start()]
-    name, comma, after = rest.partition(",")
+    if has_amount and (other := _OTHER_AMOUNT.search(rest)) and other.start() > 0:
+        # "1 egg or 2 egg whites", "1 tbsp salt and ¼ tsp pepper": one amount per line.
+        notes.append(rest[other.start() :].strip())
+        rest = rest[: other.start()]
+    name, comma, after = _cut(rest)
     if comma and is_descriptor_only(name) and after.strip():
         # "6 large, ripe tomatoes, halved": the size is a note, the name follows.
         notes.append(name.strip())
-        name, comma, after = after.partition(",")
+        name, comma, after = _cut(after)
+    if comma and _joins(name, after):
+        # "potato starch, tapioca starch, or cornstarch", "skinless, boneless breast".
+        name, comma, after = _cut_after_list(name + comma + after)
     if comma and after.strip() and (has_amount or _NOTE_WORD.search(after)):
         notes.append(after.strip())
         rest = name.strip()
@@ -122,17 +145,75 @@ def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[st
     return name.strip(" ,;:-"), "; ".join(notes) or None
 
 
+def _cut(text: str) -> tuple[str, str, str]:
+    """`text` split at its first comma or semicolon: (before, separator, after)."""
+    comma = _COMMA.search(text)
+    if comma is None:
+        return text, "", ""
+    return text[: comma.start()], comma.group(), text[comma.end() :]
+
+
+def _joins(name: str, after: str) -> bool:
+    """True when the comma is inside the name: a list ending in "or"/"and"
+    ("potato starch, tapioca starch, or cornstarch"), or a "-less" adjective
+    before another ("skinless, boneless chicken")."""
+    segments = [name, *_COMMA.split(after)]
+    if (
+        len(segments) >= 3
+        and _LIST_END.match(segments[-1].strip())
+        and not any(_NOTE_WORD.search(segment) for segment in segments[1:])
+    ):
+        return True
+    return bool(_LESS.fullmatch(name)) and not _NOTE_WORD.search(segments[1])
+
+
+def _cut_after_list(text: str) -> tuple[str, str, str]:
+    """`text` cut before its first comma part that is a note, if any."""
+    segments = _COMMA.split(text)
+    for i, segment in enumerate(segments[1:], start=1):
+        if _NOTE_WORD.search(segment):
+            return ", ".join(segments[:i]), ", ", ", ".join(segments[i:])
+    return text, "", ""
+
+
 def _second_measure(rest: str) -> tuple[str, int] | None:
-    """`("7oz", end)` for "/7oz shallots" or "/ 7 oz shallots": the measure after a slash."""
+    """`("7oz", end)` for "/7oz shallots" or "/ 7 oz shallots": the measure after a
+    slash, with its parts ("/2lb 4oz") and range ("/12oz-1lb")."""
     slash = re.match(r"/\s*", rest)
     if not slash:
         return None
-    amount = match_amount(rest, slash.end())
-    if amount is None:
+    end = slash.end()
+    while (amount := match_amount(rest, end)) is not None:
+        unit = match_unit(rest, amount.end) or _unit_before_range(rest, amount.end)
+        if unit is None:
+            if end == slash.end():
+                end = amount.end
+            break
+        end = unit.end
+        if not (link := re.match(r"\s*-?\s*(?=[\d½⅓⅔¼¾⅛])", rest[end:])):
+            break
+        end += link.end()
+    if end == slash.end():
         return None
-    unit = match_unit(rest, amount.end)
-    end = unit.end if unit else amount.end
-    return rest[slash.end() : end].strip(), end
+    return rest[slash.end() : end].strip(" -"), end
+
+
+def _unit_before_range(text: str, pos: int) -> UnitMatch | None:
+    """A unit in a second measure that `match_unit` leaves alone: "in" for inch
+    ("/1in"), or a unit before a range's dash ("/12oz-1lb")."""
+    m = _MEASURE_UNIT.match(text, pos)
+    if not m or not (m.group(1).lower() == "in" or (m.group(2) and is_unit(m.group(1)))):
+        return None
+    return UnitMatch(m.group(1), None, m.end(1))
+
+
+def _package_after_measure(rest: str) -> UnitMatch | None:
+    """The package or piece after a measure ("can" in "400 g can condensed milk",
+    "knob" in "3-inch knob ginger", "piece" in "2cm/1in piece ginger")."""
+    unit = match_unit(rest)
+    if unit is None or not rest[unit.end :].strip() or _OF.match(rest[unit.end :].strip()):
+        return None
+    return unit
 
 
 def _multiplied(
