@@ -71,6 +71,22 @@ LINES: list[tuple[str, Row]] = [
     ("1 tsp cumin seeds 5 mL", (1.0, "tsp", "cumin seeds", "5 mL")),
     ("Pizza Dough (recipe below", (None, None, "Pizza Dough", "recipe below")),
     ("½ cup yogurt thinned with water", (0.5, "cup", "yogurt", "thinned with water")),
+    (
+        "3 tbsp mixed seeds, such as sesame and flax",
+        (3.0, "tbsp", "mixed seeds", "such as sesame and flax"),
+    ),
+    ("1 lb fresh or frozen peas", (1.0, "lb", "fresh or frozen peas", None)),
+    ("Aioli, homemade or store-bought", (None, None, "Aioli", "homemade or store-bought")),
+    ("1 lb mixed nuts: almonds, cashews", (1.0, "lb", "mixed nuts", "almonds, cashews")),
+    ("100 g wild (or button) mushrooms", (100.0, "g", "wild or button mushrooms", None)),
+    ("6 snack-size pitas", (6.0, None, "pitas", "snack-size")),
+    (
+        "1 tbsp toasted walnuts or chopped pecans",
+        (1.0, "tbsp", "walnuts or pecans", "toasted chopped"),
+    ),
+    ("½ cup very finely chopped shallots", (0.5, "cup", "shallots", "very finely chopped")),
+    ("1 Bd. Schnittlauch", (1.0, "Bd", "Schnittlauch", None)),
+    ("½ recipe shortcrust pastry", (0.5, "recipe", "shortcrust pastry", None)),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

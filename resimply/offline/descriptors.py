@@ -18,10 +18,14 @@ from .text import word_set
 _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seeded removed crushed
     packed halved shredded squeezed crumbled trimmed cored washed drained toasted cubed quartered
     pitted soaked beaten melted softened cooled chilled shaved cracked shelled stemmed deseeded
-    julienned hulled warmed blanched mashed wilted separated torn zested cut rinsed scrubbed sifted
+    julienned hulled warmed blanched slivered flaked snipped skinned boned deboned filleted cleaned
+    thawed defrosted puréed pureed strained juiced spiralized segmented stoned destoned deveined
+    butterflied pounded flattened whisked heated steamed poached sieved husked shucked picked
+    divided wilted separated torn zested cut rinsed scrubbed sifted
     additional""")
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
-_ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly very-finely
+_ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly thickly loosely firmly
+    tightly evenly very well
     frisch fein grob""")
 _AFTER_ADVERB = word_set("""ground gehackt gehackte gehackter gehacktes gemahlen gemahlene
     gemahlener geriebene geriebener gerieben""")
@@ -35,7 +39,7 @@ _CONNECTORS = frozenset({"or", "and", "oder", "und"})
 
 def _descriptor(word: str, previous: str | None, preparation: bool) -> bool:
     lower = word.lower()
-    if lower in _SIZES:
+    if lower in _SIZES or lower.endswith(("-size", "-sized")):
         return True
     if not preparation:
         return False
@@ -57,7 +61,10 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
         word = m.group(1)
         if preparation and word.lower() in _ADVERBS:
             after = _WORD.match(text, m.end())
-            if not after or not _descriptor(after.group(1), word, preparation):
+            if not after or not (
+                _descriptor(after.group(1), word, preparation)
+                or (after.group(1).lower() in _ADVERBS and _leading(text[m.end() :])[0])
+            ):
                 break
             words.append(word)
             previous, pos = word, m.end()
@@ -96,10 +103,10 @@ def strip_descriptors(name: str, *, packaged: bool = False) -> tuple[str, str | 
         # "peeled and chopped onion": a description joined by "and" comes first.
         removed.extend(words)
         name = name[pos:]
-    parts = re.split(r"(\s+(?:and|und|&)\s+)", name)
+    parts = re.split(r"(\s+(?:and|und|&|or|oder)\s+)", name)
     kept: list[str] = []
     for part in parts:
-        if not part.strip() or re.fullmatch(r"\s+(?:and|und|&)\s+", part):
+        if not part.strip() or re.fullmatch(r"\s+(?:and|und|&|or|oder)\s+", part):
             kept.append(part)
             continue
         words, pos = _leading(part, not packaged)

@@ -43,9 +43,10 @@ _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 # Purposes ("for dusting", "to garnish", "für die Form") and "plus extra …" run to the
 # end of the line whatever follows them.
 _TRAILING_NOTE = re.compile(
-    r"(?:[\s,;]+|^)(?P<note>(?:(?:or )?to taste|as needed|if needed|optional)$|"
+    r"(?:[\s,;—–]+|^)(?P<note>(?:(?:or )?to taste|as needed|if needed|optional)$|"
+    r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
-    r"(?:homemade|store-bought|[a-z]+ed with|for (?:the )?[\w-]+ing|for garnish|for decoration|to (?:garnish|serve|finish|decorate|dust)|"
+    r"(?:such as|[a-z]+ed with|for (?:the )?[\w-]+ing|for garnish|for decoration|to (?:garnish|serve|finish|decorate|dust)|"
     r"plus (?:extra|more)|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
     r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
@@ -61,6 +62,8 @@ _NOTE_WORD = re.compile(
     re.I,
 )
 _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
+_BRACKETED_ALTERNATIVE = re.compile(r"\s*\(((?:or|oder)\s[^()\d]*)\)\s*", re.I)
+_COLON = re.compile(r"\s*:\s*(?=\S)")
 _LESS = re.compile(r"\s*[a-z]+less\s*")
 _COMMA = re.compile(r"\s*[,;]\s*")
 _LIST_END = re.compile(r"(?:and/or|or|and|oder|und)\s+\S", re.I)
@@ -101,8 +104,14 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
 
 
 def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[str, str | None]:
+    # "dried shiitake (or Chinese black) mushrooms": an alternative in brackets is named.
+    rest = _BRACKETED_ALTERNATIVE.sub(r" \1 ", rest)
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
+    if has_amount and (colon := _COLON.search(rest)) and colon.start() > 0:
+        # "2 pounds mixed ground meats: beef, veal, lamb": what follows a colon explains.
+        notes.append(rest[colon.end() :].strip())
+        rest = rest[: colon.start()]
     if unclosed := _UNCLOSED.search(rest):
         # "Danish Dough (recipe follows": a bracket cut off by the source.
         notes.append(unclosed.group(1).strip())

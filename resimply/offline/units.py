@@ -24,11 +24,11 @@ jar jars pack packs packet packets package packages pkg bag bags bottle bottles 
 slice slices stick sticks sprig sprigs bunch bunches handful handfuls piece pieces
 sheet sheets head heads stalk stalks rib ribs cube cubes cm inch inches scoop scoops
 fillet fillets knob knobs c pt pts rack racks loaf loaves punnet punnets glug glugs
-spear spears
+spear spears recipe recipes batch batches
 """
 _GERMAN = """
 gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
-zehe zehen becher dose dosen pck pkt päckchen packung packungen stück stk st bund
+zehe zehen becher dose dosen pck pkt päckchen packung packungen stück stk st bund bd
 scheibe scheiben msp messerspitze messerspitzen tasse tassen glas gläser handvoll
 spritzer schuss zweig zweige stiel stiele stange stangen kopf köpfe knolle knollen
 würfel blatt blätter tropfen beutel tüte tüten flasche flaschen schale schalen
