@@ -87,6 +87,17 @@ LINES: list[tuple[str, Row]] = [
     ("½ cup very finely chopped shallots", (0.5, "cup", "shallots", "very finely chopped")),
     ("1 Bd. Schnittlauch", (1.0, "Bd", "Schnittlauch", None)),
     ("½ recipe shortcrust pastry", (0.5, "recipe", "shortcrust pastry", None)),
+    # the part of a fruit that is used
+    ("zest and juice of 1 lime", (1.0, None, "lime", "zest and juice")),
+    ("Juice of ½ lemon", (0.5, None, "lemon", "Juice")),
+    # a unit without a number before "of"; measures need a number
+    ("sprigs of thyme", (None, "sprigs", "thyme", None)),
+    ("g of salt", (None, None, "g of salt", None)),
+    ("2 tbsp flour plus 1 tsp for dusting", (2.0, "tbsp", "flour", "plus 1 tsp for dusting")),
+    ("2 T butter", (2.0, "T", "butter", None)),
+    ("1 qt stock", (1.0, "qt", "stock", None)),
+    ("4 rashers streaky bacon", (4.0, "rashers", "streaky bacon", None)),
+    ("3 thyme sprigs", (3.0, "sprigs", "thyme", None)),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

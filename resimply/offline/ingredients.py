@@ -25,7 +25,7 @@ from ..models import Ingredient
 from .descriptors import is_descriptor_only, strip_descriptors
 from .quantities import Amount, match_amount
 from .text import clean_line, word_count
-from .units import CONTAINERS, VAGUE_UNITS, UnitMatch, is_unit, match_unit
+from .units import CONTAINERS, MEASURES, VAGUE_UNITS, UnitMatch, is_unit, match_unit
 
 # "etwa" but not "etwas", which is a vague amount of its own.
 _APPROXIMATELY = re.compile(
@@ -47,13 +47,13 @@ _TRAILING_NOTE = re.compile(
     r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
     r"(?:such as|[a-z]+ed with|for (?:the )?[\w-]+ing|for garnish|for decoration|to (?:garnish|serve|finish|decorate|dust)|"
-    r"plus (?:extra|more)|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
+    r"plus\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
     r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
     re.I,
 )
 # "2 garlic cloves", "16 asparagus spears": the unit written after the ingredient.
-_UNIT_AFTER_NAME = re.compile(r"(?P<name>.+?)\s+(?P<unit>cloves?|spears?|stalks?)$", re.I)
+_UNIT_AFTER_NAME = re.compile(r"(?P<name>.+?)\s+(?P<unit>cloves?|spears?|stalks?|sprigs?)$", re.I)
 # A comma starts a note when what follows describes the ingredient ("chopped",
 # "fein gehackt", "to taste"); without an amount, "Salz, Pfeffer" is a list.
 _NOTE_WORD = re.compile(
@@ -64,6 +64,11 @@ _NOTE_WORD = re.compile(
 _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
 _BRACKETED_ALTERNATIVE = re.compile(r"\s*\(((?:or|oder)\s[^()\d]*)\)\s*", re.I)
 _COLON = re.compile(r"\s*:\s*(?=\S)")
+_PART_OF = re.compile(
+    r"(?P<part>(?:(?:finely )?grated )?(?:zest|juice|peel|rind)"
+    r"(?:\s+and\s+(?:zest|juice|peel|rind))?)\s+(?:of|from)\s+",
+    re.I,
+)
 _LESS = re.compile(r"\s*[a-z]+less\s*")
 _COMMA = re.compile(r"\s*[,;]\s*")
 _LIST_END = re.compile(r"(?:and/or|or|and|oder|und)\s+\S", re.I)
@@ -261,6 +266,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     if optional := _LEADING_OPTIONAL.match(text):
         lead_notes.append("optional")
         pos = optional.end()
+    if (part := _PART_OF.match(text, pos)) and _LEADING_AMOUNT.match(text, part.end()):
+        # "zest and juice of 1 lime": the lime is bought, the part is what is used.
+        lead_notes.append(part.group("part"))
+        pos = part.end()
     pos = m.end() if (m := _APPROXIMATELY.match(text, pos)) else pos
     amount = match_amount(text, pos)
     unit: UnitMatch | None = None
@@ -289,8 +298,15 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
             rest = text_from[unit.end :]
         elif trailing := _trailing_amount(text_from):
             rest, amount, unit = trailing
-        elif bare and bare.unit.lower() in VAGUE_UNITS and text_from[bare.end :].strip():
-            # "pinch salt", "Prise Salz": a unit with no amount.
+        elif (
+            bare
+            and text_from[bare.end :].strip()
+            and (
+                bare.unit.lower() in VAGUE_UNITS
+                or (bare.unit.lower() not in MEASURES and _OF.match(text_from[bare.end :].strip()))
+            )
+        ):
+            # "pinch salt", "Prise Salz", "sprigs of thyme": a unit with no amount.
             unit, rest = bare, text_from[bare.end :]
         else:
             rest = text_from[article.end() :] if article and not _vague(text_from) else text_from

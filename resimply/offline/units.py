@@ -24,7 +24,8 @@ jar jars pack packs packet packets package packages pkg bag bags bottle bottles 
 slice slices stick sticks sprig sprigs bunch bunches handful handfuls piece pieces
 sheet sheets head heads stalk stalks rib ribs cube cubes cm inch inches scoop scoops
 fillet fillets knob knobs c pt pts rack racks loaf loaves punnet punnets glug glugs
-spear spears recipe recipes batch batches
+spear spears recipe recipes batch batches t qt qts sachet sachets envelope envelopes
+rasher rashers dessertspoon dessertspoons dsp tub tubs carton cartons dollop dollops mm
 """
 _GERMAN = """
 gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
@@ -40,6 +41,9 @@ UNITS = frozenset((_ENGLISH + _GERMAN).split())
 VAGUE_UNITS = word_set("""pinch pinches dash dashes splash splashes handful handfuls knob drop drops
     glug glugs tropfen
     prise prisen handvoll spritzer schuss msp messerspitze""")
+# Measures: "g salt" without a number is a fragment, not "sprigs of thyme".
+MEASURES = word_set("""g gr grs gram grams kg kgs mg ml mls l ltr dl cl oz lb lbs cm mm inch inches
+    tsp tbsp tbs t c cup cups pint pints pt quart quarts qt gallon gallons""")
 # Units that are packages: "2 x 400 g cans" is two cans of 400 g each.
 CONTAINERS = word_set("""can cans tin tins jar jars pack packs packet packets package packages pkg
     bag bags bottle bottles box boxes becher dose dosen pck pkt päckchen packung packungen glas
