@@ -98,6 +98,11 @@ LINES: list[tuple[str, Row]] = [
     ("1 qt stock", (1.0, "qt", "stock", None)),
     ("4 rashers streaky bacon", (4.0, "rashers", "streaky bacon", None)),
     ("3 thyme sprigs", (3.0, "sprigs", "thyme", None)),
+    ("1 cup plus 2 tbsp sugar", (1.0, "cup", "sugar", "plus 2 tbsp")),
+    ("1 thumb-sized piece turmeric", (1.0, "piece", "turmeric", "thumb-sized")),
+    ("400g tin chopped tomatoes", (400.0, "g", "chopped tomatoes", "tin")),
+    ("4 strips pancetta", (4.0, "strips", "pancetta", None)),
+    ("2 lime wedges", (2.0, None, "lime wedges", None)),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

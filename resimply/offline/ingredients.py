@@ -69,6 +69,9 @@ _PART_OF = re.compile(
     r"(?:\s+and\s+(?:zest|juice|peel|rind))?)\s+(?:of|from)\s+",
     re.I,
 )
+_PLUS_AMOUNT = re.compile(
+    r"(?P<plus>(?:plus|\+|und)\s+[\d½⅓⅔¼¾⅛][\d\s/⁄.,½⅓⅔¼¾⅛]*\s*[^\W\d_]+\.?)\s+(?=\S)", re.I
+)
 _LESS = re.compile(r"\s*[a-z]+less\s*")
 _COMMA = re.compile(r"\s*[,;]\s*")
 _LIST_END = re.compile(r"(?:and/or|or|and|oder|und)\s+\S", re.I)
@@ -130,6 +133,7 @@ def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[st
         # "400 g can condensed milk", "3-inch knob ginger": the measure is the amount.
         notes.append(package.unit)
         rest = rest[package.end :]
+        packaged = packaged or package.unit.rstrip(".").lower() in CONTAINERS
     trailing = _TRAILING_NOTE.search(rest)
     if trailing and trailing.start() > 0:
         notes.append(trailing.group("note"))
@@ -315,6 +319,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     rest = rest.strip()
     if unit and (of := _OF.match(rest)):
         rest = rest[of.end() :]
+    if unit and (plus := _PLUS_AMOUNT.match(rest)):
+        # "1 cup plus 2 tbsp flour": the sum's second part is kept as the note.
+        lead_notes.append(plus.group("plus"))
+        rest = rest[plus.end() :]
     packaged = unit is not None and unit.unit.rstrip(".").lower() in CONTAINERS
     name, note = _split_note(rest, amount is not None or unit is not None, packaged)
     if amount is not None and unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):

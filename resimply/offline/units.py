@@ -25,7 +25,8 @@ slice slices stick sticks sprig sprigs bunch bunches handful handfuls piece piec
 sheet sheets head heads stalk stalks rib ribs cube cubes cm inch inches scoop scoops
 fillet fillets knob knobs c pt pts rack racks loaf loaves punnet punnets glug glugs
 spear spears recipe recipes batch batches t qt qts sachet sachets envelope envelopes
-rasher rashers dessertspoon dessertspoons dsp tub tubs carton cartons dollop dollops mm
+rasher rashers dessertspoon dessertspoons container containers wedge wedges ear ears
+bulb bulbs strip strips dsp tub tubs carton cartons dollop dollops mm
 """
 _GERMAN = """
 gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
@@ -56,6 +57,8 @@ MODIFIERS = word_set("""heaped heaping level rounded scant generous large small 
     große großer großes kleine kleiner kleines""")
 
 _WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/]|$)")
+# "1 thumb-sized piece ginger": a size written with a hyphen qualifies the unit.
+_SIZED = re.compile(r"\s*([^\W\d_]+-sized?)\s+")
 _FLUID_OUNCE = re.compile(r"\s*(?P<word>fl\.?\s*oz)\.?(?=[\s,;:)(/]|$)", re.IGNORECASE)
 
 
@@ -79,6 +82,11 @@ def match_unit(text: str, pos: int = 0) -> UnitMatch | None:
     fluid = _FLUID_OUNCE.match(text, pos)
     if fluid:
         return UnitMatch(fluid.group("word"), None, fluid.end())
+    if sized := _SIZED.match(text, pos):
+        second = _WORD.match(text, sized.end())
+        if second and second.group("word").lower() in UNITS:
+            return UnitMatch(second.group("word"), sized.group(1), second.end())
+        return None
     first = _WORD.match(text, pos)
     if not first:
         return None
