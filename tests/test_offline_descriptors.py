@@ -103,6 +103,10 @@ LINES: list[tuple[str, Row]] = [
     ("400g tin chopped tomatoes", (400.0, "g", "chopped tomatoes", "tin")),
     ("4 strips pancetta", (4.0, "strips", "pancetta", None)),
     ("2 lime wedges", (2.0, None, "lime wedges", None)),
+    ("1 x 400g/14oz tin black beans", (1.0, "tin", "black beans", "400g/14oz")),
+    ("sunflower oil, for shallow frying", (None, None, "sunflower oil", "for shallow frying")),
+    ("butter, to grease", (None, None, "butter", "to grease")),
+    ("large bunch dill", (None, "bunch", "dill", "large")),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

@@ -46,7 +46,8 @@ _TRAILING_NOTE = re.compile(
     r"(?:[\s,;—–]+|^)(?P<note>(?:(?:or )?to taste|as needed|if needed|optional)$|"
     r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
-    r"(?:such as|[a-z]+ed with|for (?:the )?[\w-]+ing|for garnish|for decoration|to (?:garnish|serve|finish|decorate|dust)|"
+    r"(?:such as|[a-z]+ed with|for (?:the |deep |shallow )?[\w-]+ing|for garnish|for decoration|"
+    r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush)|"
     r"plus\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
     r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
@@ -250,10 +251,13 @@ def _multiplied(
     size_unit = match_unit(text, size.end)
     if size_unit is None:
         return None
-    measure = text[pos : size_unit.end].strip()
-    container = match_unit(text, size_unit.end)
+    after = size_unit.end
+    if second := _second_measure(text[after:]):
+        # "1 x 400g/14oz tin": the second measure is part of the size.
+        after += second[1]
+    container = match_unit(text, after)
     if container and container.unit.rstrip(".").lower() in CONTAINERS:
-        return count, container, measure, container.end
+        return count, container, text[pos:after].strip(), container.end
     total = Amount(round(count.quantity * size.quantity, 3), None, size_unit.end)
     return total, size_unit, text[: size_unit.end].strip(), size_unit.end
 
@@ -307,7 +311,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
             and text_from[bare.end :].strip()
             and (
                 bare.unit.lower() in VAGUE_UNITS
-                or (bare.unit.lower() not in MEASURES and _OF.match(text_from[bare.end :].strip()))
+                or (
+                    bare.unit.lower() not in MEASURES
+                    and (bare.modifier or _OF.match(text_from[bare.end :].strip()))
+                )
             )
         ):
             # "pinch salt", "Prise Salz", "sprigs of thyme": a unit with no amount.
