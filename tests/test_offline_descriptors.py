@@ -107,6 +107,11 @@ LINES: list[tuple[str, Row]] = [
     ("sunflower oil, for shallow frying", (None, None, "sunflower oil", "for shallow frying")),
     ("butter, to grease", (None, None, "butter", "to grease")),
     ("large bunch dill", (None, "bunch", "dill", "large")),
+    ("3 extra large egg yolks", (3.0, None, "egg yolks", "extra large")),
+    ("1 thinly-sliced fennel bulb", (1.0, None, "fennel bulb", "thinly-sliced")),
+    ("1 tbsp honey or more to taste", (1.0, "tbsp", "honey", "or more to taste")),
+    ("1 tsp capers, if using", (1.0, "tsp", "capers", "if using")),
+    ("2 tbsp extra-virgin olive oil", (2.0, "tbsp", "extra-virgin olive oil", None)),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

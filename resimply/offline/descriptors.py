@@ -33,17 +33,23 @@ _SIZES = word_set("""small large medium big jumbo lg sm md medium-sized large-si
     extra-large bite-sized große großer großes groß kleine kleiner kleines klein mittelgroße
     mittelgroßer mittelgroßes mittelgroß""")
 
+# "finely-chopped", "freshly-ground": an adverb and its participle written as one word.
+_HYPHENATED = re.compile(r"[a-z]+ly-[a-z]+(?:ed|en)")
+# "extra-large", "medium-large", "smallish".
+_SIZE_PAIR = re.compile(
+    r"(?:extra|very|medium|small|large)[- ](?:large|small|big)|smallish|largish"
+)
 _WORD = re.compile(r"([^\s,]+)(,?)\s*")
 _CONNECTORS = frozenset({"or", "and", "oder", "und"})
 
 
 def _descriptor(word: str, previous: str | None, preparation: bool) -> bool:
     lower = word.lower()
-    if lower in _SIZES or lower.endswith(("-size", "-sized")):
+    if lower in _SIZES or lower.endswith(("-size", "-sized")) or _SIZE_PAIR.fullmatch(lower):
         return True
     if not preparation:
         return False
-    if lower in _PREPARATION:
+    if lower in _PREPARATION or _HYPHENATED.fullmatch(lower):
         return True
     return previous is not None and previous.lower() in _ADVERBS and lower in _AFTER_ADVERB
 
@@ -59,6 +65,12 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
     previous: str | None = None
     while m := _WORD.match(text, pos):
         word = m.group(1)
+        size = _WORD.match(text, m.end()) if word.lower() == "extra" else None
+        if size and size.group(1).lower() in _SIZES:
+            # "extra large eggs"
+            words.append(f"{word} {size.group(1)}")
+            previous, pos = size.group(1), size.end()
+            continue
         if preparation and word.lower() in _ADVERBS:
             after = _WORD.match(text, m.end())
             if not after or not (
@@ -80,7 +92,7 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
         words.append(word)
         previous = word
         pos = m.end()
-        # "medium sized" is one size written as two words.
+        # "medium sized" and "extra large" are one size written as two words.
         if sized := re.match(r"sized\s+", text[pos:], re.I):
             words[-1] += " sized"
             pos += sized.end()

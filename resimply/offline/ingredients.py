@@ -43,7 +43,8 @@ _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 # Purposes ("for dusting", "to garnish", "für die Form") and "plus extra …" run to the
 # end of the line whatever follows them.
 _TRAILING_NOTE = re.compile(
-    r"(?:[\s,;—–]+|^)(?P<note>(?:(?:or )?to taste|as needed|if needed|optional)$|"
+    r"(?:[\s,;—–]+|^)(?P<note>(?:(?:or )?to taste|(?:or )?as needed|optional|as required)$|"
+    r"or (?:more|less|so)\b.*$|if (?:desired|using|needed|you like|available|possible|preferred)\b.*$|"
     r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
     r"(?:such as|[a-z]+ed with|for (?:the |deep |shallow )?[\w-]+ing|for garnish|for decoration|"
