@@ -112,6 +112,9 @@ LINES: list[tuple[str, Row]] = [
     ("1 tbsp honey or more to taste", (1.0, "tbsp", "honey", "or more to taste")),
     ("1 tsp capers, if using", (1.0, "tsp", "capers", "if using")),
     ("2 tbsp extra-virgin olive oil", (2.0, "tbsp", "extra-virgin olive oil", None)),
+    ("200 g lentils (or a mixture of beans)", (200.0, "g", "lentils", "or a mixture of beans")),
+    ("1 block firm tofu", (1.0, "block", "firm tofu", None)),
+    ("2 pods cardamom", (2.0, "pods", "cardamom", None)),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

@@ -64,7 +64,13 @@ _NOTE_WORD = re.compile(
     re.I,
 )
 _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
-_BRACKETED_ALTERNATIVE = re.compile(r"\s*\(((?:or|oder)\s[^()\d]*)\)\s*", re.I)
+# "(or spring greens)" names another ingredient; "(or a combination)", "(or more)"
+# and "(or your favourite)" only comment.
+_BRACKETED_ALTERNATIVE = re.compile(
+    r"\s*\(((?:or|oder)\s(?![^()]*\b(?:combination|mixture|more|less|both|your|similar|"
+    r"substitute|mehr|weniger)\b)[^()\d]*)\)\s*",
+    re.I,
+)
 _COLON = re.compile(r"\s*:\s*(?=\S)")
 _PART_OF = re.compile(
     r"(?P<part>(?:(?:finely )?grated )?(?:zest|juice|peel|rind)"

@@ -26,7 +26,8 @@ sheet sheets head heads stalk stalks rib ribs cube cubes cm inch inches scoop sc
 fillet fillets knob knobs c pt pts rack racks loaf loaves punnet punnets glug glugs
 spear spears recipe recipes batch batches t qt qts sachet sachets envelope envelopes
 rasher rashers dessertspoon dessertspoons container containers wedge wedges ear ears
-bulb bulbs strip strips dsp tub tubs carton cartons dollop dollops mm
+bulb bulbs strip strips link links pod pods pat pats square squares chunk chunks
+slab slabs block blocks shot shots jigger jiggers drizzle squeeze bowl bowls dsp tub tubs carton cartons dollop dollops mm
 """
 _GERMAN = """
 gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
