@@ -115,6 +115,11 @@ LINES: list[tuple[str, Row]] = [
     ("200 g lentils (or a mixture of beans)", (200.0, "g", "lentils", "or a mixture of beans")),
     ("1 block firm tofu", (1.0, "block", "firm tofu", None)),
     ("2 pods cardamom", (2.0, "pods", "cardamom", None)),
+    (
+        "Pesto, homemade or store-bought, to serve",
+        (None, None, "Pesto", "homemade or store-bought; to serve"),
+    ),
+    ("2 tbsp pine nuts (or use walnuts)", (2.0, "tbsp", "pine nuts", "or use walnuts")),
     # a unit after the name
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),

@@ -68,7 +68,7 @@ _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
 # and "(or your favourite)" only comment.
 _BRACKETED_ALTERNATIVE = re.compile(
     r"\s*\(((?:or|oder)\s(?![^()]*\b(?:combination|mixture|more|less|both|your|similar|"
-    r"substitute|mehr|weniger)\b)[^()\d]*)\)\s*",
+    r"substitute|use|mehr|weniger)\b)[^()\d]*)\)\s*",
     re.I,
 )
 _COLON = re.compile(r"\s*:\s*(?=\S)")
@@ -142,10 +142,12 @@ def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[st
         notes.append(package.unit)
         rest = rest[package.end :]
         packaged = packaged or package.unit.rstrip(".").lower() in CONTAINERS
-    trailing = _TRAILING_NOTE.search(rest)
-    if trailing and trailing.start() > 0:
-        notes.append(trailing.group("note"))
+    trailing_notes: list[str] = []
+    # "…, homemade or store-bought, for finishing": notes can follow one another.
+    while (trailing := _TRAILING_NOTE.search(rest)) and trailing.start() > 0:
+        trailing_notes.insert(0, trailing.group("note"))
         rest = rest[: trailing.start()]
+    notes.extend(trailing_notes)
     if has_amount and (other := _OTHER_AMOUNT.search(rest)) and other.start() > 0:
         # "1 egg or 2 egg whites", "1 tbsp salt and ¼ tsp pepper": one amount per line.
         notes.append(rest[other.start() :].strip())
