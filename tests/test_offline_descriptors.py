@@ -32,6 +32,7 @@ LINES: list[tuple[str, Row]] = [
     ("1 lg shallot", (1.0, None, "shallot", "lg")),
     ("4 large, firm pears, halved", (4.0, None, "firm pears", "large; halved")),
     ("2 EL fein gehackter Dill", (2.0, "EL", "Dill", "fein gehackter")),
+    ("1 EL fein geschnittener Schnittlauch", (1.0, "EL", "Schnittlauch", "fein geschnittener")),
     ("2 mittelgroße Möhren", (2.0, None, "Möhren", "mittelgroße")),
     ("80 g gemahlene Haselnüsse", (80.0, "g", "gemahlene Haselnüsse", None)),
     # purposes and "plus extra" at the end

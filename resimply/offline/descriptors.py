@@ -25,8 +25,9 @@ _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seed
     additional""")
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
 _ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly thickly loosely firmly
-    tightly evenly very well
+    tightly evenly gently very well
     frisch fein grob""")
+_GERMAN_ADVERBS = frozenset({"frisch", "fein", "grob"})
 _AFTER_ADVERB = word_set("""ground gehackt gehackte gehackter gehacktes gemahlen gemahlene
     gemahlener geriebene geriebener gerieben""")
 _SIZES = word_set("""small large medium big jumbo lg sm md medium-sized large-sized small-sized
@@ -51,7 +52,12 @@ def _descriptor(word: str, previous: str | None, preparation: bool) -> bool:
         return False
     if lower in _PREPARATION or _HYPHENATED.fullmatch(lower):
         return True
-    return previous is not None and previous.lower() in _ADVERBS and lower in _AFTER_ADVERB
+    if previous is None or previous.lower() not in _ADVERBS:
+        return False
+    # "fein geschnittene", "grob gemahlener": a German participle after its adverb.
+    return lower in _AFTER_ADVERB or (
+        previous.lower() in _GERMAN_ADVERBS and lower.startswith("ge") and len(lower) > 5
+    )
 
 
 def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:

@@ -27,7 +27,7 @@ fillet fillets knob knobs c pt pts rack racks loaf loaves punnet punnets glug gl
 spear spears recipe recipes batch batches t qt qts sachet sachets envelope envelopes
 rasher rashers dessertspoon dessertspoons container containers wedge wedges ear ears
 bulb bulbs strip strips link links pod pods pat pats square squares chunk chunks
-slab slabs block blocks shot shots jigger jiggers drizzle squeeze bowl bowls dsp tub tubs carton cartons dollop dollops mm
+slab slabs block blocks tspn tbspn tblsp tblspn gm gms ltrs shot shots jigger jiggers drizzle squeeze bowl bowls dsp tub tubs carton cartons dollop dollops mm
 """
 _GERMAN = """
 gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
