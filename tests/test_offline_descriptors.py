@@ -16,6 +16,7 @@ LINES: list[tuple[str, Row]] = [
     ("½ c warm milk", (0.5, "c", "warm milk", None)),
     ("2 C rolled oats", (2.0, "C", "rolled oats", None)),
     ("1 c. brown rice", (1.0, "c", "brown rice", None)),
+    ("180 C for 25 minutes", (180.0, None, "C for 25 minutes", None)),
     # preparation before the name
     ("3 tbsp chopped fresh dill", (3.0, "tbsp", "fresh dill", "chopped")),
     ("1 tsp finely grated orange zest", (1.0, "tsp", "orange zest", "finely grated")),

@@ -60,6 +60,8 @@ MODIFIERS = word_set("""heaped heaping level rounded scant generous large small 
 _WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/]|$)")
 # "1 thumb-sized piece ginger": a size written with a hyphen qualifies the unit.
 _SIZED = re.compile(r"\s*([^\W\d_]+-sized?)\s+")
+# "c" (cup) and "t"/"T" (teaspoon/tablespoon) need an ingredient after them.
+_LETTER_UNIT_ENDS = re.compile(r"\s+(?:for|until|bis|für)\b", re.I)
 _FLUID_OUNCE = re.compile(r"\s*(?P<word>fl\.?\s*oz)\.?(?=[\s,;:)(/]|$)", re.IGNORECASE)
 
 
@@ -92,6 +94,9 @@ def match_unit(text: str, pos: int = 0) -> UnitMatch | None:
     if not first:
         return None
     word = first.group("word")
+    if word.lower() in ("c", "t") and _LETTER_UNIT_ENDS.match(text, first.end()):
+        # "½ c milk" is a cup; "bake at 180 C for 20 minutes" is a temperature.
+        return None
     if word.lower() in UNITS:
         return UnitMatch(word, None, first.end())
     if word.lower() in MODIFIERS:
