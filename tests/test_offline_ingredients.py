@@ -32,7 +32,7 @@ Row = tuple[float | None, float | None, str | None, str | None, str | None]
         ("ca. 200 g Sahne", (200.0, None, "g", "Sahne", None)),
         ("1.000 g Mehl", (1000.0, None, "g", "Mehl", None)),
         ("2 eggs", (2.0, None, None, "eggs", None)),
-        ("two large eggs", (2.0, None, None, "large eggs", None)),
+        ("two large eggs", (2.0, None, None, "eggs", "large")),
         ("Mehl: 500 g", (500.0, None, "g", "Mehl", None)),
         ("Kreuzkümmel ½ TL", (0.5, None, "TL", "Kreuzkümmel", None)),
         ("Eier 4", (4.0, None, None, "Eier", None)),

@@ -56,11 +56,11 @@ LINES: list[tuple[str, Row]] = [
     ("2x400g tins tomatoes", (2.0, None, "tins", "tomatoes", "400g")),
     ("2 x 400 g chickpeas", (800.0, None, "g", "chickpeas", "2 x 400 g")),
     ("3 x 100 g Lachs", (300.0, None, "g", "Lachs", "3 x 100 g")),
-    # alternatives
-    ("butter or oil", (None, None, None, "butter", "or oil")),
-    ("2 tbsp butter or oil", (2.0, None, "tbsp", "butter", "or oil")),
-    ("Butter oder Öl", (None, None, None, "Butter", "oder Öl")),
-    ("1 EL Butter oder Margarine", (1.0, None, "EL", "Butter", "oder Margarine")),
+    # alternatives stay in the name, as in the labelled lines of issue 13
+    ("butter or oil", (None, None, None, "butter or oil", None)),
+    ("2 tbsp butter or oil", (2.0, None, "tbsp", "butter or oil", None)),
+    ("Butter oder Öl", (None, None, None, "Butter oder Öl", None)),
+    ("1 EL Butter oder Margarine", (1.0, None, "EL", "Butter oder Margarine", None)),
     # second measures
     ("1 cup (240 ml) milk", (1.0, None, "cup", "milk", "240 ml")),
     ("200g/7oz shallots, diced", (200.0, None, "g", "shallots", "7oz; diced")),

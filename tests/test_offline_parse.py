@@ -53,7 +53,7 @@ def test_english_caption_with_headings_and_numbered_steps() -> None:
         (2.0, None, "tbsp", "olive oil", None),
         (4.0, None, "cloves", "garlic", None),
         (1.0, None, "cup", "heavy cream", None),
-        (0.5, None, "cup", "grated parmesan", None),
+        (0.5, None, "cup", "parmesan", None),
         (1.5, None, "cups", "spinach", None),
         (None, None, None, "Salt and pepper", None),
     ]
@@ -162,7 +162,7 @@ def test_one_line_caption_with_inline_sections_and_comma_decimals() -> None:
     assert rows(recipe.ingredients) == [
         (4.0, None, None, "chicken thighs", None),
         (2.0, None, None, "lemons", None),
-        (3.0, None, None, "garlic cloves", None),
+        (3.0, None, "cloves", "garlic", None),
         (1.5, None, "tbsp", "olive oil", None),
         (1.0, None, "tsp", "oregano", None),
         (None, None, None, "salt", None),

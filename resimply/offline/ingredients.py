@@ -7,8 +7,14 @@
 "Mehl: 500 g"                       → 500 g "Mehl"
 "2 x 400 g cans tomatoes"           → 2 cans "tomatoes" (note "400 g": a cook buys cans)
 "2 x 400 g chickpeas"               → 800 g "chickpeas" (note "2 x 400 g")
-"butter or oil"                     → "butter" (note "or oil")
+"butter or oil"                     → "butter or oil" (an alternative is part of the name)
 "200g/7oz shallots, diced"          → 200 g "shallots" (note "7oz; diced")
+"2 tbsp finely chopped fresh herbs" → 2 tbsp "fresh herbs" (note "finely chopped")
+"2 garlic cloves"                   → 2 cloves "garlic"
+
+The conventions are those of the labelled lines in tests/data/ingredients
+(issue 13): the name is the ingredient as bought, without preparation, size,
+purpose or brackets, and with its alternatives ("lamb or chicken stock").
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from __future__ import annotations
 import re
 
 from ..models import Ingredient
+from .descriptors import is_descriptor_only, strip_descriptors
 from .quantities import Amount, match_amount
 from .text import clean_line, word_count
-from .units import CONTAINERS, VAGUE_UNITS, UnitMatch, match_unit
+from .units import CONTAINERS, MEASURES, VAGUE_UNITS, UnitMatch, is_unit, match_unit
 
 # "etwa" but not "etwas", which is a vague amount of its own.
 _APPROXIMATELY = re.compile(
@@ -27,20 +34,28 @@ _APPROXIMATELY = re.compile(
 _ARTICLE = re.compile(r"(?:an?|one|eine?[nmrs]?)\s+", re.I)
 _MULTIPLIER = re.compile(r"\s*[x×](?=\s|\d|$)\s*", re.I)
 # "etwas Öl", "some salt": a vague amount, kept as the note.
-_VAGUE_AMOUNT = re.compile(r"(?P<vague>etwas|some)\s+(?=\S)", re.I)
+_VAGUE_AMOUNT = re.compile(r"(?P<vague>etwas|some|einige|several)\s+(?=\S)", re.I)
 # "optional: 1 tsp chili flakes", "optional 1 Chili".
 _LEADING_OPTIONAL = re.compile(r"(?P<optional>optional)\b[\s:,-]*(?=\S)", re.I)
-# "butter or oil", "Butter oder Öl": the first is the ingredient, the rest an alternative.
-_ALTERNATIVE = re.compile(r"\s+(?=(?:or|oder)\s+\S)", re.I)
 _OF = re.compile(r"(?:of|von)\s+", re.I)
 _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 # "to taste", "nach Belieben" and friends at the end of a line are a note.
+# Purposes ("for dusting", "to garnish", "für die Form") and "plus extra …" run to the
+# end of the line whatever follows them.
 _TRAILING_NOTE = re.compile(
-    r"[\s,]+(?P<note>to taste|as needed|optional|for (?:garnish|garnishing|serving|frying|"
-    r"topping|decoration|dusting)|nach (?:Geschmack|Belieben|Bedarf)|"
-    r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben))$",
+    r"(?:[\s,;—–]+|^)(?P<note>(?:(?:or )?to taste|(?:or )?as needed|optional|as required)$|"
+    r"or (?:more|less|so)\b.*$|if (?:desired|using|needed|you like|available|possible|preferred)\b.*$|"
+    r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
+    r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
+    r"(?:such as|[a-z]+ed with|for (?:the |deep |shallow )?[\w-]+ing|for garnish|for decoration|"
+    r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush)|"
+    r"plus\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
+    r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
+    r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
     re.I,
 )
+# "2 garlic cloves", "16 asparagus spears": the unit written after the ingredient.
+_UNIT_AFTER_NAME = re.compile(r"(?P<name>.+?)\s+(?P<unit>cloves?|spears?|stalks?|sprigs?)$", re.I)
 # A comma starts a note when what follows describes the ingredient ("chopped",
 # "fein gehackt", "to taste"); without an amount, "Salz, Pfeffer" is a list.
 _NOTE_WORD = re.compile(
@@ -48,6 +63,29 @@ _NOTE_WORD = re.compile(
     r"plus|more|extra|fresh|frisch|nach|zum|zur|für|in|into|cut|in Scheiben|klein)\b",
     re.I,
 )
+_MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
+# "(or spring greens)" names another ingredient; "(or a combination)", "(or more)"
+# and "(or your favourite)" only comment.
+_BRACKETED_ALTERNATIVE = re.compile(
+    r"\s*\(((?:or|oder)\s(?![^()]*\b(?:combination|mixture|more|less|both|your|similar|"
+    r"substitute|use|mehr|weniger)\b)[^()\d]*)\)\s*",
+    re.I,
+)
+_COLON = re.compile(r"\s*:\s*(?=\S)")
+_PART_OF = re.compile(
+    r"(?P<part>(?:(?:finely )?grated )?(?:zest|juice|peel|rind)"
+    r"(?:\s+and\s+(?:zest|juice|peel|rind))?)\s+(?:of|from)\s+",
+    re.I,
+)
+_PLUS_AMOUNT = re.compile(
+    r"(?P<plus>(?:plus|\+|und)\s+[\d½⅓⅔¼¾⅛][\d\s/⁄.,½⅓⅔¼¾⅛]*\s*[^\W\d_]+\.?)\s+(?=\S)", re.I
+)
+_LESS = re.compile(r"\s*[a-z]+less\s*")
+_COMMA = re.compile(r"\s*[,;]\s*")
+_LIST_END = re.compile(r"(?:and/or|or|and|oder|und)\s+\S", re.I)
+_UNCLOSED = re.compile(r"\s*\(([^()]*)$")
+# "… or 2 egg whites", "… and ¼ teaspoon pepper": a second amount starts a note.
+_OTHER_AMOUNT = re.compile(r"\s+(?:or|and|oder|und)\s+(?=[\d½⅓⅔¼¾⅛])", re.I)
 _LEADING_AMOUNT = re.compile(r"(?:ca\.?\s*|~\s*)?[\d½⅓⅔¼¾⅕⅛⅜⅝⅞]")
 
 
@@ -81,40 +119,129 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
     return None
 
 
-def _split_note(rest: str, has_amount: bool) -> tuple[str, str | None]:
+def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[str, str | None]:
+    # "dried shiitake (or Chinese black) mushrooms": an alternative in brackets is named.
+    rest = _BRACKETED_ALTERNATIVE.sub(r" \1 ", rest)
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
+    if has_amount and (colon := _COLON.search(rest)) and colon.start() > 0:
+        # "2 pounds mixed ground meats: beef, veal, lamb": what follows a colon explains.
+        notes.append(rest[colon.end() :].strip())
+        rest = rest[: colon.start()]
+    if unclosed := _UNCLOSED.search(rest):
+        # "Danish Dough (recipe follows": a bracket cut off by the source.
+        notes.append(unclosed.group(1).strip())
+        rest = rest[: unclosed.start()]
     if second := _second_measure(rest):
         # "200 g / 7 oz spaghetti": the second measure is a note, like "(7 oz)".
         measure, end = second
         notes.insert(0, measure)
         rest = rest[end:]
-    name, comma, after = rest.partition(",")
+    if has_amount and (package := _package_after_measure(rest)):
+        # "400 g can condensed milk", "3-inch knob ginger": the measure is the amount.
+        notes.append(package.unit)
+        rest = rest[package.end :]
+        packaged = packaged or package.unit.rstrip(".").lower() in CONTAINERS
+    trailing_notes: list[str] = []
+    # "…, homemade or store-bought, for finishing": notes can follow one another.
+    while (trailing := _TRAILING_NOTE.search(rest)) and trailing.start() > 0:
+        trailing_notes.insert(0, trailing.group("note"))
+        rest = rest[: trailing.start()]
+    notes.extend(trailing_notes)
+    if has_amount and (other := _OTHER_AMOUNT.search(rest)) and other.start() > 0:
+        # "1 egg or 2 egg whites", "1 tbsp salt and ¼ tsp pepper": one amount per line.
+        notes.append(rest[other.start() :].strip())
+        rest = rest[: other.start()]
+    name, comma, after = _cut(rest)
+    if comma and is_descriptor_only(name) and after.strip():
+        # "6 large, ripe tomatoes, halved": the size is a note, the name follows.
+        notes.append(name.strip())
+        name, comma, after = _cut(after)
+    if comma and _joins(name, after):
+        # "potato starch, tapioca starch, or cornstarch", "skinless, boneless breast".
+        name, comma, after = _cut_after_list(name + comma + after)
     if comma and after.strip() and (has_amount or _NOTE_WORD.search(after)):
         notes.append(after.strip())
         rest = name.strip()
-    trailing = _TRAILING_NOTE.search(rest)
-    if trailing and trailing.start() > 0:
-        notes.append(trailing.group("note"))
-        rest = rest[: trailing.start()]
-    first, *alternatives = _ALTERNATIVE.split(rest.strip(" ,;:-"))
-    if alternatives and first.strip():
-        notes.append(" ".join(a.strip() for a in alternatives))
-        rest = first
-    return rest.strip(" ,;:-"), "; ".join(notes) or None
+    elif comma and not after.strip():
+        rest = name
+    else:
+        rest = name + comma + after
+    name, described = strip_descriptors(rest.strip(" ,;:-"), packaged=packaged)
+    if described:
+        notes.insert(0, described)
+    return name.strip(" ,;:-"), "; ".join(notes) or None
+
+
+def _cut(text: str) -> tuple[str, str, str]:
+    """`text` split at its first comma or semicolon: (before, separator, after)."""
+    comma = _COMMA.search(text)
+    if comma is None:
+        return text, "", ""
+    return text[: comma.start()], comma.group(), text[comma.end() :]
+
+
+def _joins(name: str, after: str) -> bool:
+    """True when the comma is inside the name: a list ending in "or"/"and"
+    ("potato starch, tapioca starch, or cornstarch"), or a "-less" adjective
+    before another ("skinless, boneless chicken")."""
+    segments = [name, *_COMMA.split(after)]
+    if (
+        len(segments) >= 3
+        and _LIST_END.match(segments[-1].strip())
+        and not any(_NOTE_WORD.search(segment) for segment in segments[1:])
+    ):
+        return True
+    return bool(_LESS.fullmatch(name)) and not _NOTE_WORD.search(segments[1])
+
+
+def _cut_after_list(text: str) -> tuple[str, str, str]:
+    """`text` cut before its first comma part that is a note, if any."""
+    segments = _COMMA.split(text)
+    for i, segment in enumerate(segments[1:], start=1):
+        if _NOTE_WORD.search(segment):
+            return ", ".join(segments[:i]), ", ", ", ".join(segments[i:])
+    return text, "", ""
 
 
 def _second_measure(rest: str) -> tuple[str, int] | None:
-    """`("7oz", end)` for "/7oz shallots" or "/ 7 oz shallots": the measure after a slash."""
+    """`("7oz", end)` for "/7oz shallots" or "/ 7 oz shallots": the measure after a
+    slash, with its parts ("/2lb 4oz") and range ("/12oz-1lb")."""
     slash = re.match(r"/\s*", rest)
     if not slash:
         return None
-    amount = match_amount(rest, slash.end())
-    if amount is None:
+    end = slash.end()
+    while (amount := match_amount(rest, end)) is not None:
+        unit = match_unit(rest, amount.end) or _unit_before_range(rest, amount.end)
+        if unit is None:
+            if end == slash.end():
+                end = amount.end
+            break
+        end = unit.end
+        if not (link := re.match(r"\s*-?\s*(?=[\d½⅓⅔¼¾⅛])", rest[end:])):
+            break
+        end += link.end()
+    if end == slash.end():
         return None
-    unit = match_unit(rest, amount.end)
-    end = unit.end if unit else amount.end
-    return rest[slash.end() : end].strip(), end
+    return rest[slash.end() : end].strip(" -"), end
+
+
+def _unit_before_range(text: str, pos: int) -> UnitMatch | None:
+    """A unit in a second measure that `match_unit` leaves alone: "in" for inch
+    ("/1in"), or a unit before a range's dash ("/12oz-1lb")."""
+    m = _MEASURE_UNIT.match(text, pos)
+    if not m or not (m.group(1).lower() == "in" or (m.group(2) and is_unit(m.group(1)))):
+        return None
+    return UnitMatch(m.group(1), None, m.end(1))
+
+
+def _package_after_measure(rest: str) -> UnitMatch | None:
+    """The package or piece after a measure ("can" in "400 g can condensed milk",
+    "knob" in "3-inch knob ginger", "piece" in "2cm/1in piece ginger")."""
+    unit = match_unit(rest)
+    if unit is None or not rest[unit.end :].strip() or _OF.match(rest[unit.end :].strip()):
+        return None
+    return unit
 
 
 def _multiplied(
@@ -133,10 +260,13 @@ def _multiplied(
     size_unit = match_unit(text, size.end)
     if size_unit is None:
         return None
-    measure = text[pos : size_unit.end].strip()
-    container = match_unit(text, size_unit.end)
+    after = size_unit.end
+    if second := _second_measure(text[after:]):
+        # "1 x 400g/14oz tin": the second measure is part of the size.
+        after += second[1]
+    container = match_unit(text, after)
     if container and container.unit.rstrip(".").lower() in CONTAINERS:
-        return count, container, measure, container.end
+        return count, container, text[pos:after].strip(), container.end
     total = Amount(round(count.quantity * size.quantity, 3), None, size_unit.end)
     return total, size_unit, text[: size_unit.end].strip(), size_unit.end
 
@@ -153,6 +283,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     if optional := _LEADING_OPTIONAL.match(text):
         lead_notes.append("optional")
         pos = optional.end()
+    if (part := _PART_OF.match(text, pos)) and _LEADING_AMOUNT.match(text, part.end()):
+        # "zest and juice of 1 lime": the lime is bought, the part is what is used.
+        lead_notes.append(part.group("part"))
+        pos = part.end()
     pos = m.end() if (m := _APPROXIMATELY.match(text, pos)) else pos
     amount = match_amount(text, pos)
     unit: UnitMatch | None = None
@@ -167,7 +301,9 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         rest = text[end:]
     elif vague := _VAGUE_AMOUNT.match(text, pos):
         lead_notes.append(vague.group("vague"))
-        rest = text[vague.end() :]
+        # "einige Tropfen Zitronensaft", "several sprigs thyme": a unit without a number.
+        unit, end = _read_unit(text, vague.end())
+        rest = text[end:]
     else:
         text_from = text[pos:]
         article = _ARTICLE.match(text_from)
@@ -179,8 +315,18 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
             rest = text_from[unit.end :]
         elif trailing := _trailing_amount(text_from):
             rest, amount, unit = trailing
-        elif bare and bare.unit.lower() in VAGUE_UNITS and text_from[bare.end :].strip():
-            # "pinch salt", "Prise Salz": a unit with no amount.
+        elif (
+            bare
+            and text_from[bare.end :].strip()
+            and (
+                bare.unit.lower() in VAGUE_UNITS
+                or (
+                    bare.unit.lower() not in MEASURES
+                    and (bare.modifier or _OF.match(text_from[bare.end :].strip()))
+                )
+            )
+        ):
+            # "pinch salt", "Prise Salz", "sprigs of thyme": a unit with no amount.
             unit, rest = bare, text_from[bare.end :]
         else:
             rest = text_from[article.end() :] if article and not _vague(text_from) else text_from
@@ -189,7 +335,14 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     rest = rest.strip()
     if unit and (of := _OF.match(rest)):
         rest = rest[of.end() :]
-    name, note = _split_note(rest, amount is not None or unit is not None)
+    if unit and (plus := _PLUS_AMOUNT.match(rest)):
+        # "1 cup plus 2 tbsp flour": the sum's second part is kept as the note.
+        lead_notes.append(plus.group("plus"))
+        rest = rest[plus.end() :]
+    packaged = unit is not None and unit.unit.rstrip(".").lower() in CONTAINERS
+    name, note = _split_note(rest, amount is not None or unit is not None, packaged)
+    if amount is not None and unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):
+        name, unit = after.group("name"), UnitMatch(after.group("unit"), None, 0)
     note = "; ".join([*lead_notes, note] if note else lead_notes) or None
     return Ingredient(
         text=text,

@@ -23,11 +23,15 @@ pinch pinches dash dashes splash splashes drop drops clove cloves can cans tin t
 jar jars pack packs packet packets package packages pkg bag bags bottle bottles box boxes
 slice slices stick sticks sprig sprigs bunch bunches handful handfuls piece pieces
 sheet sheets head heads stalk stalks rib ribs cube cubes cm inch inches scoop scoops
-fillet fillets knob knobs
+fillet fillets knob knobs c pt pts rack racks loaf loaves punnet punnets glug glugs
+spear spears recipe recipes batch batches t qt qts sachet sachets envelope envelopes
+rasher rashers dessertspoon dessertspoons container containers wedge wedges ear ears
+bulb bulbs strip strips link links pod pods pat pats square squares chunk chunks
+slab slabs block blocks tspn tbspn tblsp tblspn gm gms ltrs shot shots jigger jiggers drizzle squeeze bowl bowls dsp tub tubs carton cartons dollop dollops mm
 """
 _GERMAN = """
 gramm kilogramm liter milliliter tl el teelöffel esslöffel essl teel prise prisen
-zehe zehen becher dose dosen pck pkt päckchen packung packungen stück stk st bund
+zehe zehen becher dose dosen pck pkt päckchen packung packungen stück stk st bund bd
 scheibe scheiben msp messerspitze messerspitzen tasse tassen glas gläser handvoll
 spritzer schuss zweig zweige stiel stiele stange stangen kopf köpfe knolle knollen
 würfel blatt blätter tropfen beutel tüte tüten flasche flaschen schale schalen
@@ -37,7 +41,11 @@ UNITS = frozenset((_ENGLISH + _GERMAN).split())
 # Units that stand without an amount ("pinch salt", "Prise Salz"): an amount of
 # their own. "g salt" is a fragment, so measures are not here.
 VAGUE_UNITS = word_set("""pinch pinches dash dashes splash splashes handful handfuls knob drop drops
+    glug glugs tropfen
     prise prisen handvoll spritzer schuss msp messerspitze""")
+# Measures: "g salt" without a number is a fragment, not "sprigs of thyme".
+MEASURES = word_set("""g gr grs gram grams kg kgs mg ml mls l ltr dl cl oz lb lbs cm mm inch inches
+    tsp tbsp tbs t c cup cups pint pints pt quart quarts qt gallon gallons""")
 # Units that are packages: "2 x 400 g cans" is two cans of 400 g each.
 CONTAINERS = word_set("""can cans tin tins jar jars pack packs packet packets package packages pkg
     bag bags bottle bottles box boxes becher dose dosen pck pkt päckchen packung packungen glas
@@ -45,10 +53,15 @@ CONTAINERS = word_set("""can cans tin tins jar jars pack packs packet packets pa
 
 # Words that qualify a unit ("1 heaped tbsp", "1 große Dose"): kept as the note.
 MODIFIERS = word_set("""heaped heaping level rounded scant generous large small medium big
+    lg sm md thin thick good
     gehäufter gehäufte gehäuftes gestrichener gestrichene gestrichenes geh gestr
     große großer großes kleine kleiner kleines""")
 
 _WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/]|$)")
+# "1 thumb-sized piece ginger": a size written with a hyphen qualifies the unit.
+_SIZED = re.compile(r"\s*([^\W\d_]+-sized?)\s+")
+# "c" (cup) and "t"/"T" (teaspoon/tablespoon) need an ingredient after them.
+_LETTER_UNIT_ENDS = re.compile(r"\s+(?:for|until|bis|für)\b", re.I)
 _FLUID_OUNCE = re.compile(r"\s*(?P<word>fl\.?\s*oz)\.?(?=[\s,;:)(/]|$)", re.IGNORECASE)
 
 
@@ -72,10 +85,18 @@ def match_unit(text: str, pos: int = 0) -> UnitMatch | None:
     fluid = _FLUID_OUNCE.match(text, pos)
     if fluid:
         return UnitMatch(fluid.group("word"), None, fluid.end())
+    if sized := _SIZED.match(text, pos):
+        second = _WORD.match(text, sized.end())
+        if second and second.group("word").lower() in UNITS:
+            return UnitMatch(second.group("word"), sized.group(1), second.end())
+        return None
     first = _WORD.match(text, pos)
     if not first:
         return None
     word = first.group("word")
+    if word.lower() in ("c", "t") and _LETTER_UNIT_ENDS.match(text, first.end()):
+        # "½ c milk" is a cup; "bake at 180 C for 20 minutes" is a temperature.
+        return None
     if word.lower() in UNITS:
         return UnitMatch(word, None, first.end())
     if word.lower() in MODIFIERS:
