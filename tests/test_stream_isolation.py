@@ -112,10 +112,16 @@ async def test_a_stream_redis_refuses_to_read_ends_alone_and_others_keep_flowing
     hub = StreamHub(redis, keys, block_ms=30_000)
     await hub.start()
     try:
-        await publish(redis, keys, "poison", 0)
+        first = await publish(redis, keys, "poison", 0)
         async with hub.watch("victim") as victim, hub.watch("poison") as poisoned:
             async with asyncio.timeout(10):
                 await poisoned.next()  # the replay
+                # The reader starts the stream at 0-0 and reads that entry live too:
+                # poison its cursor only once it has moved past it, or the read
+                # in flight would overwrite the poison with the entry's id.
+                watched = hub._streams[keys.events("poison").encode()]
+                while watched.cursor != first:
+                    await asyncio.sleep(0.01)
             await poison(hub, redis, keys, "poison")
             await hub._wake()  # the reader rebuilds its XREAD with the poison in it
             # Every message written while the poison sits in the shared read
