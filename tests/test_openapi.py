@@ -24,9 +24,12 @@ from starlette.routing import Route, WebSocketRoute
 from resimply import errors
 from resimply.messages import Completion, ErrorMessage, Progress
 from resimply.models import Recipe
+from resimply.providers.registry import build_scraper
+from resimply.providers.routing import capabilities_of
 from resimply.settings import Settings
 from resimply.web import openapi, server
 from resimply.web.app import ROUTES, create_app
+from resimply.web.bodies import Capabilities
 from resimply.web.openapi import document
 from resimply.web.operations import OPERATIONS
 from tests.servers import Service
@@ -244,3 +247,24 @@ def test_docs_render_in_chromium_without_any_network(service: Service, tmp_path:
     assert shown == len(_operations(DOC)), (shown, len(_operations(DOC)))
     for words in ("/scrape/async", "/events/{task_id}", "/ws/{task_id}", "/recipes/{recipe_id}"):
         assert words in text.replace("\u200b", ""), words
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"dev": True},
+        {"apify_api_token": "apify_api_x", "scrapers": (("tiktok", "apify"), ("youtube", "ytdlp"))},
+    ],
+)
+async def test_capabilities_of_each_configuration_fit_their_struct(env: dict[str, Any]) -> None:
+    """GET /capabilities answers `routing.Capabilities.to_dict()` through the
+    documented struct, which refuses unknown fields: a field added there without
+    its place in bodies.Capabilities would be a 500, so it fails here first."""
+    scraper = build_scraper(Settings(**env))
+    try:
+        answer = msgspec.convert(capabilities_of(scraper).to_dict(), Capabilities)
+        _validator("Capabilities").validate(msgspec.to_builtins(answer))
+        assert msgspec.to_builtins(answer) == capabilities_of(scraper).to_dict()
+    finally:
+        await scraper.aclose()

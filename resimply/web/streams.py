@@ -86,7 +86,7 @@ CLOSE_CODES = {
     "with ?last_event_id=<the last event_id received>.",
     WS_POLICY_VIOLATION: "Refused as sent: a malformed last_event_id, or one stream too many "
     "for this user (close one, or poll GET /task/{task_id}). Change the request first.",
-    WS_MESSAGE_TOO_BIG: "The client sent a message: these streams take none.",
+    WS_MESSAGE_TOO_BIG: "The client sent a message over 64 KiB: these streams take none.",
     WS_INTERNAL_ERROR: "The task's messages cannot be read (a bug of ours); poll GET /task/{task_id}.",
     WS_TRY_AGAIN_LATER: "Transient: Redis briefly unavailable, the server at its stream limit, "
     "or the client too slow to take its messages. Reconnect in a few seconds with ?last_event_id=.",
