@@ -5,12 +5,13 @@ it in Chromium without any network."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,7 +32,7 @@ from resimply.web import openapi, server
 from resimply.web.app import ROUTES, create_app
 from resimply.web.bodies import Capabilities
 from resimply.web.openapi import document
-from resimply.web.operations import OPERATIONS
+from resimply.web.operations import OPERATIONS, Param
 from tests.servers import Service
 from tests.test_page import ARGS, _chromium
 
@@ -268,3 +269,25 @@ async def test_capabilities_of_each_configuration_fit_their_struct(env: dict[str
         assert msgspec.to_builtins(answer) == capabilities_of(scraper).to_dict()
     finally:
         await scraper.aclose()
+
+
+def test_a_query_parameter_is_one_declaration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What docs/api.md tells a maintainer: a `Param` in the operation's `params`
+    is in the document, its constraints from `msgspec.Meta`."""
+    key = ("GET", "/recipes/{recipe_id}")
+    servings = Param(
+        "servings",
+        "query",
+        "Scale the recipe to this many servings.",
+        type=Annotated[int, msgspec.Meta(ge=1, le=100)],
+        example=4,
+    )
+    grown = dataclasses.replace(OPERATIONS[key], params=(servings,))
+    monkeypatch.setitem(OPERATIONS, key, grown)
+    doc = document(ROUTES)
+    validate(doc)
+    (param,) = [
+        p for p in doc["paths"]["/recipes/{recipe_id}"]["get"]["parameters"] if p["in"] == "query"
+    ]
+    assert param["name"] == "servings" and param["example"] == 4
+    assert param["schema"] == {"type": "integer", "minimum": 1, "maximum": 100}
