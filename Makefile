@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench chaos install install-check sample clean
+.PHONY: run test lint format bench chaos install install-check sample clean vendor-docs
 
 # scripts/install.sh is also the Docker image's install step.
 $(BIN)/.installed: pyproject.toml scripts/install.sh
@@ -37,6 +37,10 @@ format: install
 ## sample: regenerate the bundled sample video
 sample: install
 	$(BIN)/python scripts/make_sample.py
+
+## vendor-docs: re-vendor Swagger UI (the /docs renderer) from npm into resimply/web/static/swagger-ui (VERSION=x.y.z to change it)
+vendor-docs:
+	bash scripts/vendor-swagger-ui.sh
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,5 +1,5 @@
 """Chaos: fuzz every endpoint of a real `resimply serve` (development mode, private
-Redis) with schemathesis from tests/openapi.yaml, valid and invalid requests alike,
+Redis) with schemathesis from the generated /openapi.json, valid and invalid requests alike,
 and then with what a hostile client sends that no API document describes. Prints
 the requests per endpoint, the answers by status class, every 5xx (with the first
 few requests that caused one) and every kind of answer the document does not allow.
@@ -165,7 +165,7 @@ def report(tally: Tally, seconds: float) -> None:
     total = sum(sum(seen.values()) for seen in tally.statuses.values())
     print(
         f"fuzz: {total:,} requests in {seconds:.0f} s against one `resimply serve` "
-        f"(schemathesis {schemathesis.__version__}, {FUZZ_SCHEMA.name}, seed {SEED})"
+        f"(schemathesis {schemathesis.__version__}, {FUZZ_SCHEMA}, seed {SEED})"
     )
     print(f"  {'endpoint':<46} {'requests':>8} {'2xx':>6} {'3xx':>5} {'4xx':>6} {'5xx':>5}")
     classes: Counter[str] = Counter()

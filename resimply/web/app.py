@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ..auth import TokenVerifier
 from ..events import StreamHub
@@ -19,12 +19,32 @@ from ..keys import Keys
 from ..providers.registry import build_scraper, build_store
 from ..resources import open_redis, open_request_redis, task_store
 from ..settings import Settings
-from . import page, rest, streams
+from . import openapi, page, rest, streams
 from .access_log import AccessLog
 from .errors import EXCEPTION_HANDLERS
 from .state import WebState
 
 Companion = Callable[[], AbstractAsyncContextManager[Any]]
+
+# Every route is described in /openapi.json: a new one needs its `Operation` in
+# operations.py (tests/test_openapi.py fails without it).
+ROUTES: list[BaseRoute] = [
+    Route("/", page.landing_page, methods=["GET"]),
+    Route("/health", rest.health, methods=["GET"]),
+    Route("/capabilities", rest.capabilities, methods=["GET"]),
+    Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+    Route("/docs", openapi.docs, methods=["GET"]),
+    Route("/docs/{asset}", openapi.docs_asset, methods=["GET"]),
+    Route("/scrape/async", rest.start_scrape, methods=["POST"]),
+    Route("/task/{task_id}", rest.get_task, methods=["GET"]),
+    Route("/task/{task_id}", rest.cancel_task, methods=["DELETE"]),
+    Route("/tasks/active", rest.active_tasks, methods=["GET"]),
+    *streams.ROUTES,  # /events/{task_id}, /ws/{task_id}, /wss/{task_id}
+    Route("/recipes", rest.list_recipes, methods=["GET"]),
+    Route("/recipes/{recipe_id}", rest.get_recipe, methods=["GET"]),
+    Route("/dev/token", page.dev_token, methods=["GET"]),
+    Route("/dev/sample", page.dev_sample, methods=["GET"]),
+]
 
 
 def create_app(
@@ -78,22 +98,8 @@ def create_app(
             await redis.aclose()
             await stream_redis.aclose()
 
-    routes = [
-        Route("/", page.landing_page, methods=["GET"]),
-        Route("/health", rest.health, methods=["GET"]),
-        Route("/capabilities", rest.capabilities, methods=["GET"]),
-        Route("/scrape/async", rest.start_scrape, methods=["POST"]),
-        Route("/task/{task_id}", rest.get_task, methods=["GET"]),
-        Route("/task/{task_id}", rest.cancel_task, methods=["DELETE"]),
-        Route("/tasks/active", rest.active_tasks, methods=["GET"]),
-        *streams.ROUTES,  # /events/{task_id}, /ws/{task_id}, /wss/{task_id}
-        Route("/recipes", rest.list_recipes, methods=["GET"]),
-        Route("/recipes/{recipe_id}", rest.get_recipe, methods=["GET"]),
-        Route("/dev/token", page.dev_token, methods=["GET"]),
-        Route("/dev/sample", page.dev_sample, methods=["GET"]),
-    ]
     return Starlette(
-        routes=routes,
+        routes=ROUTES,
         # Stream connections are served right after the access log: see StreamRoutes.
         middleware=[Middleware(AccessLog), Middleware(streams.StreamRoutes, routes=streams.ROUTES)],
         exception_handlers=EXCEPTION_HANDLERS,

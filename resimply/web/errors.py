@@ -14,7 +14,7 @@ from ..outages import RefusalLog, is_unavailable
 log = structlog.get_logger(__name__)
 
 _HTTP_CODES = {
-    404: ("not_found", "No such endpoint; see the API description in the README."),
+    404: ("not_found", "No such endpoint; see /docs (or /openapi.json) for the API."),
     405: ("method_not_allowed", "This endpoint does not accept that HTTP method."),
 }
 

@@ -13,6 +13,7 @@ from ..auth import mint_dev_token
 from ..errors import NotFound
 from ..providers.routing import capabilities_of
 from ..sample import SAMPLE_VIDEO
+from .bodies import DevSample, DevToken
 from .requests import web_state
 from .rest import json
 
@@ -45,7 +46,9 @@ async def dev_token(request: Request) -> Response:
     if not settings.dev:
         raise NotFound("Development tokens exist only in local development mode.")
     return json(
-        {"token": mint_dev_token(settings, settings.dev_user_id), "user_id": settings.dev_user_id},
+        DevToken(
+            token=mint_dev_token(settings, settings.dev_user_id), user_id=settings.dev_user_id
+        ),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -53,4 +56,4 @@ async def dev_token(request: Request) -> Response:
 async def dev_sample(request: Request) -> Response:
     if not web_state(request).settings.dev:
         raise NotFound("The sample is offered only in local development mode.")
-    return json({"url": str(SAMPLE_VIDEO)})
+    return json(DevSample(url=str(SAMPLE_VIDEO)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import structlog
@@ -125,6 +125,47 @@ class ScrapeBody(msgspec.Struct, kw_only=True):
     url: str
     language: str | None
     caption: str | None
+
+
+class ScrapeRequestBody(msgspec.Struct, kw_only=True):
+    """`POST /scrape/async` as a client sends it: what `parse_scrape_body` takes
+    (it reads the body by hand, for messages that say what to change), for
+    /openapi.json. Other fields are ignored."""
+
+    url: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=MAX_URL_CHARS,
+            pattern=r"\S",
+            description="The video (or recipe page) link; see GET /capabilities for what this server takes.",
+        ),
+    ]
+    video_url: Annotated[
+        Any, msgspec.Meta(description="Alias of `url`, read only when `url` is absent.")
+    ] = None
+    language: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^\s*[A-Za-z]{2}\s*$",
+                description="ISO 639-1 code: the language the recipe is written in "
+                "(case and surrounding spaces ignored). Without it the recipe keeps the video's language.",
+            ),
+        ]
+        | None
+    ) = None
+    caption: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=MAX_CAPTION_CHARS,
+                description="The post's caption, when the client already has it (e.g. "
+                "shared from the app): read as evidence beside the video. No NUL characters.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 def parse_scrape_body(body: Any) -> ScrapeBody:

@@ -15,8 +15,11 @@ from ..errors import AlreadyFinished, InvalidRequest, NotFound
 from ..heartbeat import live_workers
 from ..links import canonical_link
 from ..providers.routing import capabilities_of
+from .bodies import ActiveTasks, CancelAccepted, Capabilities, Health, RecipePage, Submitted
 from .requests import check_supported, identify, parse_scrape_body, read_json, web_state
 
+# What a handler answers is a struct of bodies.py (or tasks.py / models.py):
+# /openapi.json documents those same structs (openapi.py).
 _encode = msgspec.json.Encoder().encode
 
 
@@ -32,39 +35,33 @@ async def health(request: Request) -> Response:
             workers = await live_workers(state.redis, state.keys)
     except Exception:
         return json(
-            {
-                "status": "unhealthy",
-                "redis_connected": False,
-                "workers": 0,
-                "services": ["web"],
-                "version": __version__,
-            },
+            Health(
+                status="unhealthy",
+                redis_connected=False,
+                workers=0,
+                services=["web"],
+                version=__version__,
+            ),
             503,
         )
     return json(
-        {
-            "status": "healthy" if workers else "degraded",
-            "redis_connected": True,
-            "workers": workers,
-            "services": ["web", "redis", "worker"] if workers else ["web", "redis"],
-            "streams": state.connections,  # open SSE / WebSocket streams on this process
-            "version": __version__,
-        }
+        Health(
+            status="healthy" if workers else "degraded",
+            redis_connected=True,
+            workers=workers,
+            services=["web", "redis", "worker"] if workers else ["web", "redis"],
+            streams=state.connections,  # open SSE / WebSocket streams on this process
+            version=__version__,
+        )
     )
 
 
 async def capabilities(request: Request) -> Response:
     """What this configuration accepts: platforms with their scraper, web pages,
     direct media links, local files (providers/routing.py). No sign-in needed."""
-    return json(capabilities_of(web_state(request).scraper).to_dict())
-
-
-def _task_links(task_id: str) -> dict[str, str]:
-    return {
-        "status_url": f"/task/{task_id}",
-        "events_url": f"/events/{task_id}",
-        "ws_url": f"/ws/{task_id}",
-    }
+    return json(
+        msgspec.convert(capabilities_of(web_state(request).scraper).to_dict(), Capabilities)
+    )
 
 
 async def start_scrape(request: Request) -> Response:
@@ -83,7 +80,13 @@ async def start_scrape(request: Request) -> Response:
     )
     task_id = submission.task_id
     return json(
-        {"task_id": task_id, "status": "PENDING", **_task_links(task_id)},
+        Submitted(
+            task_id=task_id,
+            status="PENDING",
+            status_url=f"/task/{task_id}",
+            events_url=f"/events/{task_id}",
+            ws_url=f"/ws/{task_id}",
+        ),
         submission.http_status,
         {"Location": f"/task/{task_id}"},
     )
@@ -102,7 +105,7 @@ async def active_tasks(request: Request) -> Response:
     state = web_state(request)
     identity = await identify(request)
     records = await state.tasks.active(identity.user_id)
-    return json({"tasks": [r.view() for r in records]})
+    return json(ActiveTasks(tasks=[r.view() for r in records]))
 
 
 async def cancel_task(request: Request) -> Response:
@@ -125,7 +128,7 @@ async def cancel_task(request: Request) -> Response:
     ):
         raise AlreadyFinished(f"The task has already finished with status {record.status}.")
     await state.jobs.abort(task_id)
-    return json({"task_id": task_id, "status": "CANCELLED"}, 202)
+    return json(CancelAccepted(task_id=task_id, status="CANCELLED"), 202)
 
 
 async def list_recipes(request: Request) -> Response:
@@ -138,7 +141,7 @@ async def list_recipes(request: Request) -> Response:
     recipes = await state.recipes.list(
         user_id=identity.user_id, limit=limit, offset=offset, access_token=identity.token
     )
-    return json({"recipes": recipes, "limit": limit, "offset": offset})
+    return json(RecipePage(recipes=recipes, limit=limit, offset=offset))
 
 
 MAX_OFFSET = 2**31 - 1

@@ -284,7 +284,9 @@ class StreamConnection(asyncio.Protocol):
         kind, _, task_id = path[1:].partition("/")
         # The front door sends only GETs of these paths; the task id is one segment.
         if kind not in ("events", "ws", "wss") or not task_id or "/" in task_id:
-            self._refuse(404, "not_found", "No such endpoint; see the API description.")
+            self._refuse(
+                404, "not_found", "No such endpoint; see /docs (or /openapi.json) for the API."
+            )
             return
         self._phase = SETUP
         scope = {

@@ -78,6 +78,21 @@ WS_INTERNAL_ERROR = 1011
 WS_TRY_AGAIN_LATER = 1013  # transient: the same request may succeed later
 WS_UNAUTHORIZED = 4001
 WS_FORBIDDEN = 4003
+WS_MESSAGE_TOO_BIG = 1009  # the lean path, for a client that sends (streams take no messages)
+# What each close code tells a client: /openapi.json and docs/api.md say it from here.
+CLOSE_CODES = {
+    WS_NORMAL: "The task's terminal message (completion or error) was sent: the stream is complete.",
+    WS_GOING_AWAY: "The server is shutting down: reconnect (another process takes over) "
+    "with ?last_event_id=<the last event_id received>.",
+    WS_POLICY_VIOLATION: "Refused as sent: a malformed last_event_id, or one stream too many "
+    "for this user (close one, or poll GET /task/{task_id}). Change the request first.",
+    WS_MESSAGE_TOO_BIG: "The client sent a message over 64 KiB: these streams take none.",
+    WS_INTERNAL_ERROR: "The task's messages cannot be read (a bug of ours); poll GET /task/{task_id}.",
+    WS_TRY_AGAIN_LATER: "Transient: Redis briefly unavailable, the server at its stream limit, "
+    "or the client too slow to take its messages. Reconnect in a few seconds with ?last_event_id=.",
+    WS_UNAUTHORIZED: "Missing, invalid or expired token (?token= or Authorization: Bearer).",
+    WS_FORBIDDEN: "No such task, or a task of another user.",
+}
 SSE_RETRY_MS = 3000
 CLOSE_FRAME_TIMEOUT_S = 1.0
 # The owner lookup of a stream set-up, at most: the Redis client's own retries

@@ -1,0 +1,367 @@
+"""What each route takes and answers, for /openapi.json: one declaration per route.
+
+The schemas come from the structs the handlers encode (bodies.py, tasks.py,
+models.py, messages.py) and the error classes they raise (errors.py); this table
+adds only what code cannot say: a summary, the parameters a handler reads, which
+answers and errors it can give. `openapi.document` walks the app's routes and
+fails for a route without an entry here (and for an entry without a route), so
+the document cannot miss an endpoint.
+
+To add a route: add it to `app.ROUTES` and an `Operation` here under its
+(METHOD, path). To add a query parameter: add a `Param(...)` to its `params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from ..errors import (
+    AlreadyFinished,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    ResimplyError,
+    ServiceUnavailable,
+    TooManyConnections,
+    Unauthorized,
+    UnsupportedUrl,
+)
+from ..models import Recipe
+from ..tasks import TaskView
+from . import bodies
+from .requests import ScrapeRequestBody
+
+Auth = Literal["bearer", "public", "stream"]  # stream: bearer, or ?token= (browsers)
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A query, header or path parameter; `type` is a Python / msgspec type (its
+    JSON Schema comes from msgspec, constraints from `msgspec.Meta`)."""
+
+    name: str
+    where: Literal["query", "header", "path"]
+    description: str
+    type: Any = str
+    required: bool = False
+    example: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """A successful (or otherwise non-error) answer. `body`: a type, or None."""
+
+    status: int
+    description: str
+    body: Any = None
+    media_type: str = "application/json"
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)  # name → description
+
+
+@dataclasses.dataclass(frozen=True)
+class Refusal:
+    """An error answer that no `ResimplyError` class stands for (the router's, the
+    WebSocket handshake's)."""
+
+    status: int
+    code: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Operation:
+    summary: str
+    answers: tuple[Answer, ...]
+    tag: str
+    description: str = ""
+    errors: tuple[type[ResimplyError] | Refusal, ...] = ()
+    params: tuple[Param, ...] = ()
+    body: Any = None  # the JSON request body's type
+    body_examples: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    auth: Auth = "bearer"
+    websocket: bool = False  # a WebSocket endpoint: the answer is 101, then frames
+
+
+# Path parameters, by name (their values are read from the route's path).
+PATH_PARAMS = {
+    "task_id": "The task's id, as `POST /scrape/async` returned it.",
+    "asset": "A file name, such as `swagger-ui-bundle.js`.",
+    "recipe_id": "The recipe's id (`result.recipe_id` of a finished task, or `id` in `GET /recipes`).",
+}
+
+UPGRADE_REQUIRED = Refusal(
+    426,
+    "upgrade_required",
+    "This is a WebSocket endpoint: connect with a WebSocket client "
+    "(or use GET /events/{task_id} for Server-Sent Events).",
+)
+BAD_HANDSHAKE = Refusal(
+    400, "invalid_request", "Sec-WebSocket-Key must be the base64 encoding of 16 random bytes."
+)
+
+# Every route that reads Redis answers 503 service_unavailable while it is away.
+_SIGNED_IN = (Unauthorized, ServiceUnavailable)
+
+StreamId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern="^([0-9]+(-[0-9]+)?)?$",
+        description="A Redis stream id (`ms` or `ms-seq`, each part at most 2^64-1): the "
+        "`event_id` of the last message received. Empty is the same as absent (from the start).",
+    ),
+]
+LAST_EVENT_ID_QUERY = Param(
+    "last_event_id",
+    "query",
+    "Resume after this message (the `event_id` of the last message received).",
+    type=StreamId,
+    example="1764064800000-0",
+)
+
+_SSE = (
+    "The task's messages as Server-Sent Events: first a `retry:` field, then each "
+    "message as `id: <event_id>` / `event: <type>` / `data: <JSON message>` (schema "
+    "`Message`). Earlier messages are replayed (those after `Last-Event-ID` when given), "
+    "then live ones follow, in order, each once; the stream ends after the terminal "
+    "message (`completion`, or `error` with status FAILURE or CANCELLED). A comment line "
+    "(`: keep-alive`) is sent while idle. A stream that ends early (server restart, a client "
+    "too slow) is resumed by reconnecting with `Last-Event-ID`, which `EventSource` does "
+    "by itself."
+)
+
+_WS = (
+    "The task's messages on a WebSocket, one JSON text frame each (schema `Message`): "
+    "replayed after `?last_event_id=` when given, then live, in order, each once. "
+    "Authenticate with `?token=<jwt>` (browsers cannot set headers) or the "
+    "`Authorization` header. The server accepts the connection first and closes it "
+    "with a code that says why (`x-close-codes`); it pings idle connections. The "
+    "client sends nothing (a message closes with 1009)."
+)
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/"): Operation(
+        summary="The landing page: paste a link, watch the steps live, read the recipe.",
+        tag="page",
+        auth="public",
+        answers=(Answer(200, "HTML.", str, "text/html"),),
+    ),
+    ("GET", "/health"): Operation(
+        summary="Liveness and readiness.",
+        description="`degraded`: no worker reported a heartbeat recently (still 200: the "
+        "web tier is up). 503 `unhealthy`: Redis cannot be reached.",
+        tag="service",
+        auth="public",
+        answers=(
+            Answer(200, "Healthy, or degraded (no live worker).", bodies.Health),
+            Answer(503, "Redis is unreachable.", bodies.Health),
+        ),
+    ),
+    ("GET", "/capabilities"): Operation(
+        summary="What this configuration accepts: platforms and their scraper, web pages, "
+        "direct media links, local files.",
+        description="The same account the landing page's hint and the 422 `unsupported_url` "
+        "messages give.",
+        tag="service",
+        auth="public",
+        answers=(Answer(200, "What this server takes.", bodies.Capabilities),),
+    ),
+    ("GET", "/openapi.json"): Operation(
+        summary="This document (OpenAPI 3.1).",
+        tag="service",
+        auth="public",
+        answers=(Answer(200, "The OpenAPI document.", dict[str, Any]),),
+    ),
+    ("GET", "/docs"): Operation(
+        summary="This document, rendered for people (works offline).",
+        tag="service",
+        auth="public",
+        answers=(Answer(200, "HTML.", str, "text/html"),),
+    ),
+    ("GET", "/docs/{asset}"): Operation(
+        summary="The files of the /docs page (the vendored renderer).",
+        tag="service",
+        auth="public",
+        answers=(Answer(200, "The file (JavaScript or CSS).", str, "*/*"),),
+        errors=(NotFound,),
+    ),
+    ("POST", "/scrape/async"): Operation(
+        summary="Start extracting a recipe from a video link.",
+        description="Answers at once with the task; follow it on `events_url` (SSE), "
+        "`ws_url` (WebSocket) or `status_url` (polling). The same user sending the same "
+        "video while an earlier task for it is unfinished gets that task back (200). "
+        "A repeat with the same `Idempotency-Key` returns the first answer.",
+        tag="tasks",
+        body=ScrapeRequestBody,
+        body_examples={
+            "direct": {
+                "summary": "A direct link to a video file",
+                "value": {"url": "https://videos.example.com/carbonara.mp4", "language": "en"},
+            },
+            "tiktok": {
+                "summary": "A TikTok video, recipe in German",
+                "value": {
+                    "url": "https://www.tiktok.com/@chef/video/7301234567890123456",
+                    "language": "de",
+                },
+            },
+        },
+        params=(
+            Param(
+                "Idempotency-Key",
+                "header",
+                "Any string: a repeat with the same key (and user) returns the first answer.",
+            ),
+        ),
+        answers=(
+            Answer(
+                202,
+                "A new task.",
+                bodies.Submitted,
+                headers={"Location": "The task's status URL, `/task/{task_id}`."},
+            ),
+            Answer(
+                200,
+                "The caller's unfinished task for the same video, or an idempotent repeat.",
+                bodies.Submitted,
+                headers={"Location": "The task's status URL, `/task/{task_id}`."},
+            ),
+        ),
+        errors=(
+            InvalidRequest,
+            RequestTimeout,
+            PayloadTooLarge,
+            UnsupportedUrl,
+            RateLimited,
+            *_SIGNED_IN,
+        ),
+    ),
+    ("GET", "/task/{task_id}"): Operation(
+        summary="A task's status (the polling fallback of the streams).",
+        description="Task records outlive completion for at least 24 h. A task of another "
+        "user is a 404, as an unknown one.",
+        tag="tasks",
+        answers=(Answer(200, "The task.", TaskView),),
+        errors=(NotFound, *_SIGNED_IN),
+    ),
+    ("DELETE", "/task/{task_id}"): Operation(
+        summary="Cancel a task.",
+        description="The job is aborted wherever it runs; the stream ends with an `error` "
+        "message whose `status` is CANCELLED.",
+        tag="tasks",
+        answers=(Answer(202, "Cancelled.", bodies.CancelAccepted),),
+        errors=(NotFound, AlreadyFinished, *_SIGNED_IN),
+    ),
+    ("GET", "/tasks/active"): Operation(
+        summary="The caller's unfinished tasks, newest first.",
+        tag="tasks",
+        answers=(Answer(200, "The tasks.", bodies.ActiveTasks),),
+        errors=_SIGNED_IN,
+    ),
+    ("GET", "/events/{task_id}"): Operation(
+        summary="The task's messages as Server-Sent Events.",
+        description=_SSE,
+        tag="streams",
+        auth="stream",
+        params=(
+            Param(
+                "Last-Event-ID",
+                "header",
+                "Resume after this message (`EventSource` sends it when it reconnects). "
+                "Wins over `?last_event_id=`.",
+                type=StreamId,
+                example="1764064800000-0",
+            ),
+            dataclasses.replace(
+                LAST_EVENT_ID_QUERY,
+                description="The same as the `Last-Event-ID` header, for clients that cannot "
+                "set headers (read only without the header).",
+            ),
+        ),
+        answers=(
+            Answer(200, "The event stream.", "sse", "text/event-stream"),
+            Answer(
+                204,
+                "`Last-Event-ID` is the task's terminal message (or later): nothing will "
+                "follow, and `EventSource` stops reconnecting.",
+            ),
+        ),
+        errors=(InvalidRequest, NotFound, RateLimited, TooManyConnections, *_SIGNED_IN),
+    ),
+    ("GET", "/ws/{task_id}"): Operation(
+        summary="The task's messages on a WebSocket.",
+        description=_WS,
+        tag="streams",
+        auth="stream",
+        websocket=True,
+        params=(LAST_EVENT_ID_QUERY,),
+        answers=(Answer(101, "Switching Protocols: the WebSocket is open."),),
+        errors=(BAD_HANDSHAKE, UPGRADE_REQUIRED),
+    ),
+    ("GET", "/wss/{task_id}"): Operation(
+        summary="Alias of `/ws/{task_id}`.",
+        description=_WS,
+        tag="streams",
+        auth="stream",
+        websocket=True,
+        params=(LAST_EVENT_ID_QUERY,),
+        answers=(Answer(101, "Switching Protocols: the WebSocket is open."),),
+        errors=(BAD_HANDSHAKE, UPGRADE_REQUIRED),
+    ),
+    ("GET", "/recipes"): Operation(
+        summary="The caller's stored recipes, newest first.",
+        tag="recipes",
+        params=(
+            Param(
+                "limit",
+                "query",
+                "Page size: 1..200 (values outside are clamped), default 50. ASCII digits "
+                "with an optional sign.",
+                type=int,
+                example=10,
+            ),
+            Param(
+                "offset",
+                "query",
+                "Recipes to skip: 0 or more (negative counts as 0, larger than 2^31-1 as "
+                "that), default 0.",
+                type=int,
+                example=0,
+            ),
+        ),
+        answers=(Answer(200, "A page of recipes.", bodies.RecipePage),),
+        errors=(InvalidRequest, *_SIGNED_IN),
+    ),
+    ("GET", "/recipes/{recipe_id}"): Operation(
+        summary="One stored recipe of the caller.",
+        tag="recipes",
+        answers=(Answer(200, "The recipe.", Recipe),),
+        errors=(NotFound, *_SIGNED_IN),
+    ),
+    ("GET", "/dev/token"): Operation(
+        summary="A token for the demo user (local development mode only; 404 otherwise).",
+        tag="page",
+        auth="public",
+        answers=(
+            Answer(
+                200,
+                "The token.",
+                bodies.DevToken,
+                headers={"Cache-Control": "`no-store`: a token is never cached."},
+            ),
+        ),
+        errors=(NotFound,),
+    ),
+    ("GET", "/dev/sample"): Operation(
+        summary="The bundled sample video's path (local development mode only; 404 otherwise).",
+        tag="page",
+        auth="public",
+        answers=(Answer(200, "The sample.", bodies.DevSample),),
+        errors=(NotFound,),
+    ),
+}
