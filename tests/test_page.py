@@ -7,10 +7,13 @@ Screenshots go to a temporary folder (printed), or to $RESIMPLY_SCREENSHOTS when
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from resimply.models import Recipe, Step
+from resimply.providers.sqlite_store import SqliteRecipeStore
 from tests.client import submit
 from tests.pages.server import PageServer
 from tests.servers import GatedVideoServer, Service
@@ -523,3 +528,47 @@ def test_the_form_keeps_its_layout_while_a_task_runs(
     assert page.locator("#cancel").is_hidden() and page.locator("#start").is_enabled()
     assert visit.box("#sample") == idle["sample"]
     assert [e for e in visit.errors if e.startswith("uncaught")] == []
+
+
+def _seed(service: Service, user_id: str, count: int) -> None:
+    """`count` recipes in the server's own store, as finished tasks would leave them."""
+
+    async def save_all() -> None:
+        store = SqliteRecipeStore(service.data_dir / "recipes.sqlite3")
+        try:
+            for n in range(count):
+                recipe = Recipe(title=f"Seeded recipe {n + 1}", steps=[Step(text="Cook.")])
+                await store.save(user_id=user_id, task_id=str(uuid.uuid4()), recipe=recipe)
+        finally:
+            await store.aclose()
+
+    # In a thread of its own: playwright's sync API keeps an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, save_all()).result()
+
+
+def test_older_saved_recipes_load_on_demand(service: Service, visit: Visit) -> None:
+    user_id = httpx.get(f"{service.base_url}/dev/token", timeout=5).json()["user_id"]
+    _seed(service, user_id, 25)
+    token = _dev_token(service)
+    api = httpx.get(
+        f"{service.base_url}/recipes",
+        params={"limit": 200},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).json()["recipes"]
+    page = visit.page
+    visit.open(service)
+    shown = len(visit.saved_titles())
+    assert 0 < shown < len(api)  # a first page only
+    more = page.locator("#saved-more")
+    while more.is_visible():
+        before = len(visit.saved_titles())
+        more.click()
+        page.wait_for_function(
+            "n => document.querySelectorAll('#saved-list .saved-item').length > n"
+            " || document.querySelector('#saved-more').hidden",
+            arg=before,
+        )
+    assert visit.saved_titles() == [r["title"] for r in api]
+    assert visit.saved_titles()[:25] == [f"Seeded recipe {n}" for n in range(25, 0, -1)]
