@@ -13,6 +13,8 @@ different tracking parameters is one task.
 from __future__ import annotations
 
 import concurrent.futures
+import html
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -203,8 +205,13 @@ def test_capabilities_page_and_422_agree(service: Service) -> None:
     assert set(body) == {"platforms", "web_pages", "media_links", "local_files", "hint"}
     assert body["media_links"] is True and body["local_files"] is True  # dev mode
     page = httpx.get(service.base_url, timeout=5).text
-    assert f'<p id="url-hint" class="hint">{body["hint"]}</p>' in page
-    assert "{{url_hint}}" not in page and "{{url_example}}" not in page
+    # The page lists the kinds of link the hint names (tests/test_page.py reads them in a browser).
+    listed = re.search(r'<ul id="kinds"[^>]*>(.*?)</ul>', page, re.S)
+    assert listed is not None
+    kinds = [html.unescape(k) for k in re.findall(r"<li>(.*?)</li>", listed.group(1))]
+    assert kinds and all(kind in body["hint"] for kind in kinds), kinds
+    assert [p["links"] for p in body["platforms"]] == kinds[: len(body["platforms"])]
+    assert "{{" not in page
     if not body["platforms"]:  # the placeholder shows a link this server takes
         assert 'placeholder="https://videos.example.com/carbonara.mp4"' in page
     token = service.token("00000000-0000-4000-8000-00000000c0de")

@@ -11,7 +11,8 @@ from starlette.responses import HTMLResponse, Response
 
 from ..auth import mint_dev_token
 from ..errors import NotFound
-from ..providers.routing import capabilities_of
+from ..links import PLATFORM_NAMES, PLATFORMS
+from ..providers.routing import Capabilities, capabilities_of
 from ..sample import SAMPLE_VIDEO
 from .bodies import DevSample, DevToken
 from .requests import web_state
@@ -25,19 +26,44 @@ def _page_template() -> str:
     return _PAGE.read_text(encoding="utf-8")
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def summary(capabilities: Capabilities) -> str:
+    """What this configuration takes in a few words: the line under the link field.
+    Its details (`kinds()`, the phrases of `GET /capabilities` and the 422s) unfold below it."""
+    parts = []
+    names = [PLATFORM_NAMES[p] for p in PLATFORMS if p in capabilities.platforms]
+    if names:
+        parts.append(f"{_and(names)} links")
+    if capabilities.web_pages:
+        parts.append("recipe web pages")
+    if capabilities.media_links:
+        parts.append("video files")
+    if capabilities.local_files:
+        parts.append("local files")
+    if not parts:
+        return "This server accepts no links in its current configuration."
+    return f"Takes {_and(parts)}."
+
+
 @functools.cache
-def _render(hint: str, example: str) -> str:
-    page = _page_template().replace("{{url_hint}}", html.escape(hint))
-    return page.replace("{{url_example}}", html.escape(example))
+def _render(summary: str, kinds: tuple[str, ...], example: str) -> str:
+    return (
+        _page_template()
+        .replace("{{url_summary}}", html.escape(summary))
+        .replace("{{url_kinds}}", "".join(f"<li>{html.escape(kind)}</li>" for kind in kinds))
+        .replace("{{url_example}}", html.escape(example))
+    )
 
 
 async def landing_page(request: Request) -> Response:
-    """The page, its link hint naming what this configuration takes (the same
-    account as `GET /capabilities` and the 422 messages)."""
+    """The page, saying what this configuration takes: rendered from the object that
+    answers `GET /capabilities` and words the 422s, so the three cannot disagree."""
     capabilities = capabilities_of(web_state(request).scraper)
-    return HTMLResponse(
-        _render(capabilities.hint(), capabilities.example()), headers={"Cache-Control": "no-cache"}
-    )
+    page = _render(summary(capabilities), tuple(capabilities.kinds()), capabilities.example())
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
 async def dev_token(request: Request) -> Response:
