@@ -9,6 +9,7 @@ import gc
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import structlog
 
@@ -60,6 +61,24 @@ def _print_dev_banner(settings: Settings, host: str, port: int) -> None:
     )
 
 
+class CannotListen(Exception):
+    """The web port cannot be bound: said in one line, before anything else."""
+
+
+def _check_listen(config: Any, host: str, port: int) -> None:
+    """Bind the listening sockets once and let them go, so that a busy port is
+    one clear line (not a banner, then a traceback of the app's start-up)."""
+    try:
+        sockets = config.create_sockets()
+    except OSError as exc:
+        raise CannotListen(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop what uses it, "
+            f"or choose another port: --port {port + 1} (make run: PORT={port + 1} make run)"
+        ) from None
+    for sock in sockets.insecure_sockets:
+        sock.close()
+
+
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
     def handler() -> None:
         if not stop.is_set():
@@ -74,6 +93,7 @@ async def _serve(settings: Settings, host: str, port: int, with_worker: bool) ->
     from .web.server import hypercorn_config, serve
 
     config = hypercorn_config(settings, host, port)
+    _check_listen(config, host, port)
     companion = (lambda: in_process_worker(settings)) if with_worker else None
     stop = asyncio.Event()
     app = create_app(settings, companion=companion, stopping=stop)
@@ -144,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"resimply: configuration error: {exc}", file=sys.stderr)
         return 2
+    except CannotListen as exc:
+        print(f"resimply: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
