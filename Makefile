@@ -28,6 +28,10 @@ token: install
 test: install
 	$(BIN)/pytest
 
+## docs-check: run the README's runnable blocks against a fresh make-run server; check doc links
+docs-check: install
+	$(BIN)/pytest -q tests/test_readme.py
+
 ## install-check: the image's install step (runtime only) into a scratch venv
 install-check:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
