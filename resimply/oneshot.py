@@ -115,8 +115,9 @@ async def redis_url_for_run(redis_url: str | None) -> AsyncIterator[str]:
             binary,
             *("--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"),
             *("--dir", tmp, "--save", "", "--appendonly", "no", "--loglevel", "warning"),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+            # Redis logs to stdout: warnings only, a few lines at most, read on failure.
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         try:
             url = f"unix://{sock}"
@@ -139,8 +140,8 @@ async def _wait_for_private_redis(process: asyncio.subprocess.Process, url: str)
         async with asyncio.timeout(REDIS_START_TIMEOUT_S):
             while True:
                 if process.returncode is not None:
-                    assert process.stderr is not None
-                    said = (await process.stderr.read()).decode(errors="replace").strip()
+                    assert process.stdout is not None
+                    said = (await process.stdout.read()).decode(errors="replace").strip()
                     raise ExtractFailed(
                         "the private redis-server could not start"
                         + (f": {said.splitlines()[-1]}" if said else "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -132,3 +133,19 @@ def test_the_live_display_walks_the_steps() -> None:
     text = console.export_text()
     for step, stage in enumerate(("init", "scrape", "media", "extract", "store"), 1):
         assert f"✓ {step}/5 {stage}: doing {stage}" in text, text
+
+
+def test_a_private_redis_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    """The real redis-server, given a setting it refuses, exits at once."""
+    real = shutil.which("redis-server")
+    if real is None:
+        pytest.fail("redis-server is needed (apt-get install redis-server)")
+    shim = tmp_path / "bin" / "redis-server"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {real} "$@" --maxmemory not-a-size\n')
+    shim.chmod(0o755)
+    result = extract(SAMPLE_VIDEO, tmp_path=tmp_path, PATH=f"{shim.parent}:{os.environ['PATH']}")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "resimply: the private redis-server could not start: argument must be a memory value"
+    )
