@@ -56,7 +56,8 @@ def _print_dev_banner(settings: Settings, host: str, port: int) -> None:
         f"  export TOKEN={token}\n"
         f'  curl -s -X POST {base}/scrape/async -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{{\"url\": \"{SAMPLE_VIDEO}\"}}'\n"
-        f'  curl -N "{base}/events/<task_id>?token=$TOKEN"\n',
+        f'  curl -N "{base}/events/<task_id>?token=$TOKEN"\n\n'
+        f"  another token later: make token  (or RESIMPLY_DEV=1 .venv/bin/resimply token)\n",
         file=sys.stderr,
         flush=True,
     )
