@@ -3,22 +3,34 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format bench chaos install install-check sample clean vendor-docs
+.PHONY: run token test lint format bench chaos install install-check sample clean docs-check vendor-docs
 
 # scripts/install.sh is also the Docker image's install step.
 $(BIN)/.installed: pyproject.toml scripts/install.sh
-	PYTHON=$(PYTHON) bash scripts/install.sh $(VENV) --dev
+	@PYTHON=$(PYTHON) bash scripts/install.sh $(VENV) --dev
 	@touch $@
 
 install: $(BIN)/.installed
 
 ## run: start web + in-process worker on http://127.0.0.1:8000 (local providers, dev auth)
-run: install
-	@bash scripts/run-dev.sh
+##      PORT=8001 / REDIS_PORT=6391 / REDIS_URL=redis://… make run  (see scripts/run-dev.sh)
+# The ports are checked before the install: a busy one is the first line printed.
+run:
+	@PYTHON=$(PYTHON) bash scripts/run-dev.sh --preflight
+	@$(MAKE) --no-print-directory install
+	@PYTHON=$(PYTHON) bash scripts/run-dev.sh
+
+## token: a development token for the demo user, accepted by `make run`'s server
+token: install
+	@RESIMPLY_DEV=1 $(BIN)/resimply token
 
 ## test: the whole suite (starts its own private redis-server)
 test: install
 	$(BIN)/pytest
+
+## docs-check: run the README's runnable blocks against a fresh make-run server; check doc links
+docs-check: install
+	$(BIN)/pytest -q tests/test_readme.py
 
 ## install-check: the image's install step (runtime only) into a scratch venv
 install-check:

@@ -1,4 +1,5 @@
-"""The `resimply` command: `serve` (web, optionally with an in-process worker) and `token`."""
+"""The `resimply` command: `serve` (web, optionally with an in-process worker), `token`,
+and `extract` (one video to one recipe, in this process)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gc
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import structlog
 
@@ -54,10 +56,29 @@ def _print_dev_banner(settings: Settings, host: str, port: int) -> None:
         f"  export TOKEN={token}\n"
         f'  curl -s -X POST {base}/scrape/async -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{{\"url\": \"{SAMPLE_VIDEO}\"}}'\n"
-        f'  curl -N "{base}/events/<task_id>?token=$TOKEN"\n',
+        f'  curl -N "{base}/events/<task_id>?token=$TOKEN"\n\n'
+        f"  another token later: make token  (or RESIMPLY_DEV=1 .venv/bin/resimply token)\n",
         file=sys.stderr,
         flush=True,
     )
+
+
+class CannotListen(Exception):
+    """The web port cannot be bound: said in one line, before anything else."""
+
+
+def _check_listen(config: Any, host: str, port: int) -> None:
+    """Bind the listening sockets once and let them go, so that a busy port is
+    one clear line (not a banner, then a traceback of the app's start-up)."""
+    try:
+        sockets = config.create_sockets()
+    except OSError as exc:
+        raise CannotListen(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; stop what uses it, "
+            f"or choose another port: --port {port + 1} (make run: PORT={port + 1} make run)"
+        ) from None
+    for sock in sockets.insecure_sockets:
+        sock.close()
 
 
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
@@ -74,6 +95,7 @@ async def _serve(settings: Settings, host: str, port: int, with_worker: bool) ->
     from .web.server import hypercorn_config, serve
 
     config = hypercorn_config(settings, host, port)
+    _check_listen(config, host, port)
     companion = (lambda: in_process_worker(settings)) if with_worker else None
     stop = asyncio.Event()
     app = create_app(settings, companion=companion, stopping=stop)
@@ -126,13 +148,64 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="mint a development token (needs RESIMPLY_DEV=1)")
     token.add_argument("--user", default=None, help="user id (default: the demo user)")
     token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="lifetime in seconds")
+    extract = sub.add_parser(
+        "extract",
+        help="turn one video link, recipe page or local video file into a recipe, here and now",
+        description="Runs the pipeline in this process with the providers the environment "
+        "configures (the embedded defaults without keys; Apify / OpenAI with theirs). Uses "
+        "REDIS_URL when set, else starts a private redis-server for the run. Prints the recipe; "
+        "exit 1 with `resimply: <code>: <message>` when the task fails, 2 when the link "
+        "cannot be a task.",
+    )
+    extract.add_argument("url", metavar="url-or-file", help="a video link, a recipe page, a file")
+    extract.add_argument(
+        "--language",
+        type=_language,
+        help="two-letter language of the recipe to read (e.g. de), if known",
+    )
+    extract.add_argument("--caption", help="the post's text, when the link has none (a file)")
+    fmt = extract.add_mutually_exclusive_group()
+    fmt.add_argument(
+        "--json",
+        dest="output",
+        action="store_const",
+        const="json",
+        help="print the recipe as JSON (the default when stdout is not a terminal)",
+    )
+    fmt.add_argument(
+        "--markdown",
+        dest="output",
+        action="store_const",
+        const="markdown",
+        help="print the recipe as Markdown (the default on a terminal)",
+    )
     return parser
+
+
+def _language(raw: str) -> str:
+    """The web API's rule for "language" (web/requests.py): two letters."""
+    code = raw.strip().lower()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise argparse.ArgumentTypeError(f"a two-letter code such as en or de, not {raw!r}")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if args.command == "extract":
+            from .cli_extract import cli_settings, run_extract
+
+            settings = cli_settings(settings)
+            configure_logging(settings)
+            return run_extract(
+                settings,
+                args.url,
+                language=args.language,
+                caption=args.caption,
+                output=args.output,
+            )
         configure_logging(settings)
         if args.command == "token":
             from .auth import mint_dev_token
@@ -144,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"resimply: configuration error: {exc}", file=sys.stderr)
         return 2
+    except CannotListen as exc:
+        print(f"resimply: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

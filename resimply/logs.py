@@ -12,12 +12,46 @@ import structlog
 
 from .settings import Settings
 
-_SECRET_KEYS = re.compile(r"token|authorization|secret|password|api_?key|cookie", re.IGNORECASE)
-# `token=…` in query strings, `Bearer …` in headers, and JWT-shaped strings anywhere.
+# Fields that hold a secret whatever their value looks like, by exact name (lower
+# case, "-" read as "_"). Exact names, not substrings: `prompt_tokens` or
+# `token_count` are counts the cost line must show (issue 14).
+SECRET_FIELDS = frozenset(
+    {
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "api_token",
+        "apify_api_token",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "password",
+        "redis_password",
+        "secret",
+        "client_secret",
+        "jwt_secret",
+        "supabase_jwt_secret",
+        "supabase_key",
+        "service_role_key",
+        "api_key",
+        "apikey",
+        "openai_api_key",
+        "x_api_key",
+    }
+)
+# Secrets by what they look like, wherever they appear: `token=…` (and other
+# key-like names) in query strings, `Bearer …` / `Basic …` in headers, JWTs,
+# OpenAI keys (`sk-…`, `sk-proj-…`), Apify tokens (`apify_api_…`), and the
+# password of a `redis://user:password@host` URL.
 _SECRET_IN_TEXT = re.compile(
-    r"(?P<q>(?:token|access_token|apikey|api_key|key)=)[^&\s\"']+"
-    r"|(?P<b>Bearer\s+)[A-Za-z0-9._~+/=-]+"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+    r"(?P<q>\b(?:token|access_token|refresh_token|apikey|api_key|key)=)[^&\s\"']+"
+    r"|(?P<b>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+"
+    r"|(?P<u>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+(?=@)"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+    r"|\bsk-[A-Za-z0-9_-]{8,}"
+    r"|\bapify_api_[A-Za-z0-9]{4,}",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
@@ -27,14 +61,19 @@ def redact_text(text: str) -> str:
     """Replace tokens and secrets inside free text (URLs, headers, messages)."""
 
     def replace(match: re.Match[str]) -> str:
-        prefix = match.group("q") or match.group("b") or ""
+        prefix = match.group("q") or match.group("b") or match.group("u") or ""
         return prefix + REDACTED
 
     return _SECRET_IN_TEXT.sub(replace, text)
 
 
+def is_secret_field(key: str) -> bool:
+    """True for a field named like a secret (`SECRET_FIELDS`), in any case."""
+    return key.lower().replace("-", "_") in SECRET_FIELDS
+
+
 def _redact(value: Any, key: str = "") -> Any:
-    if key and _SECRET_KEYS.search(key) and not key.endswith(("_count", "_id")):
+    if key and is_secret_field(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

@@ -29,6 +29,7 @@ from typing import Any, TypedDict
 import structlog
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry, func
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from .costs import pricing_of
@@ -42,6 +43,7 @@ from .media.processes import MediaProcesses
 from .outages import PATIENT_ERRORS, PatientRetry, is_unavailable
 from .pipeline import PipelineDeps, run_task
 from .pipeline.cache import ExtractionCache, cache_variant
+from .providers.base import RecipeStore, Scraper
 from .providers.registry import build_extractor, build_scraper, build_store, build_transcriber
 from .resources import open_worker_redis, task_store
 from .settings import Settings
@@ -122,6 +124,41 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def pipeline_deps(
+    settings: Settings,
+    redis: Redis,
+    *,
+    executor: concurrent.futures.Executor,
+    processes: MediaProcesses | None,
+    scraper: Scraper | None = None,
+    store: RecipeStore | None = None,
+) -> PipelineDeps:
+    """The pipeline's providers and limits, as `settings` configures them (a worker's;
+    `resimply extract` passes the scraper it checked the link with, and its own store)."""
+    return PipelineDeps(
+        tasks=task_store(redis, settings),
+        scraper=scraper if scraper is not None else build_scraper(settings),
+        extractor=build_extractor(settings),
+        store=store if store is not None else build_store(settings),
+        transcriber=build_transcriber(settings),
+        executor=executor,
+        limits=MediaLimits.from_settings(settings),
+        work_dir=settings.data_dir / "work",
+        download_timeout_s=max(settings.http_timeout_s, 120.0),
+        job_timeout_s=settings.job_timeout_s,
+        # Caption links to recipe pages follow the same address rules as videos.
+        allow_private_urls=settings.allow_private_urls or settings.dev,
+        cache=ExtractionCache(
+            redis,
+            Keys(settings.key_prefix),
+            ttl_s=settings.cache_ttl_s,
+            variant=cache_variant(settings),
+        ),
+        pricing=pricing_of(settings),
+        media_processes=processes,
+    )
+
+
 def _startup(settings: Settings, *, embedded: bool) -> Any:
     async def startup(ctx: dict[str, Any]) -> None:
         redis = open_worker_redis(settings, "worker")
@@ -147,28 +184,7 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
             if embedded
             else MediaProcesses(media_processes(settings), timeout_s=settings.job_timeout_s)
         )
-        ctx["deps"] = PipelineDeps(
-            tasks=task_store(redis, settings),
-            scraper=build_scraper(settings),
-            extractor=build_extractor(settings),
-            store=build_store(settings),
-            transcriber=build_transcriber(settings),
-            executor=executor,
-            limits=MediaLimits.from_settings(settings),
-            work_dir=settings.data_dir / "work",
-            download_timeout_s=max(settings.http_timeout_s, 120.0),
-            job_timeout_s=settings.job_timeout_s,
-            # Caption links to recipe pages follow the same address rules as videos.
-            allow_private_urls=settings.allow_private_urls or settings.dev,
-            cache=ExtractionCache(
-                redis,
-                Keys(settings.key_prefix),
-                ttl_s=settings.cache_ttl_s,
-                variant=cache_variant(settings),
-            ),
-            pricing=pricing_of(settings),
-            media_processes=processes,
-        )
+        ctx["deps"] = pipeline_deps(settings, redis, executor=executor, processes=processes)
         if processes is not None:
             await processes.start()  # after ctx["deps"]: shutdown stops it should this fail
         ctx["_redis"] = redis

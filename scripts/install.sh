@@ -16,12 +16,25 @@ PYTHON="${PYTHON:-python3}"
   echo "ResiMply needs Python 3.11 or newer (found $("$PYTHON" --version 2>&1))." >&2
   exit 1
 }
+# pip's output goes to a log, shown only when the install fails: a newcomer's
+# `make run` should not scroll hundreds of lines of resolver chatter and
+# machine-specific warnings (an index location that does not exist, say) past.
 "$PYTHON" -m venv "$venv"
-"$venv/bin/pip" install --quiet --upgrade pip
+log="$venv/install.log"
+echo "Installing ResiMply into $venv (about a minute the first time; pip's log: $log)" >&2
+pip_install() {
+  if ! "$venv/bin/pip" install --disable-pip-version-check "$@" >>"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "install failed: pip install $* (the whole log is $log)" >&2
+    exit 1
+  fi
+}
+: >"$log"
+pip_install --upgrade pip
 if [ "$mode" = --dev ]; then
-  "$venv/bin/pip" install --quiet -e '.[dev]'
+  pip_install -e '.[dev]'
 else
-  "$venv/bin/pip" install --quiet --no-cache-dir .
+  pip_install --no-cache-dir .
 fi
 # The entry points the image runs must start.
 "$venv/bin/resimply" --version >/dev/null

@@ -147,6 +147,10 @@ async def test_a_tiktok_link_goes_through_all_five_steps_into_supabase(
     assert usage["model_usd"] == pytest.approx(expected)
     assert usage["total_usd"] == pytest.approx(expected + 0.01)
     assert _cost_lines(prod, task_id) and _cost_lines(prod, task_id)[0]["status"] == "SUCCESS"
+    # The log's cost line carries the same counts (not redacted for their names).
+    line = _cost_lines(prod, task_id)[0]
+    counts = ("prompt_tokens", "completion_tokens", "image_tokens")
+    assert [line[k] for k in counts] == [usage[k] for k in counts]
     _, other = new_user(fakes)
     assert (
         httpx.get(f"{prod.base_url}/recipes/{recipe['id']}", headers=auth(other)).status_code == 404
