@@ -38,6 +38,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import metrics
 from .keys import Keys
 
 log = structlog.get_logger(__name__)
@@ -202,6 +203,7 @@ class Watcher:
             return
         if len(self._buffer) - self._head >= self._limit:
             self.lagged = True
+            metrics.CUT_OFF_LAGGED.inc()
             self._buffer = []
             self._head = 0
         else:
@@ -534,6 +536,7 @@ class StreamHub:
                 watched.cursor = event.event_id
                 for watcher in tuple(watched.watchers):
                     watcher.offer(event)
+                metrics.hub_dispatched(entry_id, len(watched.watchers))
 
     def _failing(self, exc: Exception, retry_in: float) -> None:
         # One warning per outage, not one per retry: the retries of a 30 s outage
