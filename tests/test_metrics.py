@@ -77,7 +77,7 @@ def promtool() -> str:
     return binary
 
 
-def test_alert_rules_pass_promtool_check_and_their_unit_tests() -> None:
+def test_alert_rules_and_scrape_config_pass_promtool_and_the_rules_unit_tests() -> None:
     binary = promtool()
     check = subprocess.run(
         [binary, "check", "rules", str(RULES / "alerts.yml")],
@@ -96,6 +96,15 @@ def test_alert_rules_pass_promtool_check_and_their_unit_tests() -> None:
         timeout=60,
     )
     assert unit.returncode == 0, unit.stdout + unit.stderr
+    # The example scrape configuration (it loads the same rules).
+    config = subprocess.run(
+        [binary, "check", "config", "prometheus.yml"],
+        cwd=RULES,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert config.returncode == 0, config.stdout + config.stderr
 
 
 def test_every_alert_names_series_the_service_or_redis_exporter_exports() -> None:
