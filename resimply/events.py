@@ -531,12 +531,13 @@ class StreamHub:
             watched = self._streams.get(key)
             if watched is None:
                 continue
+            # Once per stream and read, not per entry: the lag of its oldest entry.
+            metrics.hub_dispatched(entries[0][0], len(entries) * len(watched.watchers))
             for entry_id, fields in entries:
                 event = Event.from_entry(entry_id, fields)
                 watched.cursor = event.event_id
                 for watcher in tuple(watched.watchers):
                     watcher.offer(event)
-                metrics.hub_dispatched(entry_id, len(watched.watchers))
 
     def _failing(self, exc: Exception, retry_in: float) -> None:
         # One warning per outage, not one per retry: the retries of a 30 s outage

@@ -129,7 +129,8 @@ STREAM_CUTOFFS = Counter(
 )
 HUB_READ_LAG = Histogram(
     "resimply_hub_read_lag_seconds",
-    "From a message's write (its stream id) to the hub handing it out.",
+    "From the write of the oldest entry in a read (its stream id) to the hub handing it out;"
+    " one observation per stream and read.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 REFUSALS = Counter(
@@ -227,11 +228,12 @@ def stream_open(transport: str, delta: int) -> None:
     STREAMS_OPEN.labels(transport=transport).inc(delta)
 
 
-def hub_dispatched(entry_id: bytes, watchers: int) -> None:
-    """The hub handed one stream entry to `watchers` watchers."""
-    MESSAGES_FANNED_OUT.inc(watchers)
+def hub_dispatched(oldest_id: bytes, messages: int) -> None:
+    """The hub read entries of one stream (`oldest_id` the first) and hands them
+    out as `messages` messages (entries × watchers)."""
+    MESSAGES_FANNED_OUT.inc(messages)
     # The id's first part is Redis's clock (ms) when the entry was written.
-    written_ms = int(entry_id.partition(b"-")[0])
+    written_ms = int(oldest_id.partition(b"-")[0])
     HUB_READ_LAG.observe(max(0.0, time.time() - written_ms / 1000))
 
 
