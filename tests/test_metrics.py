@@ -21,11 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from resimply import metrics
+from resimply.errors import RateLimited
 from resimply.jobs import JobQueue
 from resimply.keys import Keys
 from resimply.retry import RetryPolicy, Transient
 from resimply.sample import SAMPLE_VIDEO
-from resimply.settings import Settings
+from resimply.settings import Settings, SettingsError
 from resimply.tasks import TaskStore
 from resimply.worker_metrics import start_worker_metrics
 from tests.client import auth, sse_messages, submit
@@ -167,6 +168,30 @@ async def test_queue_figures_tell_waiting_running_and_deferred_jobs_apart(
     assert value(series, "resimply_queue_oldest_age_seconds") == 0
 
 
+async def test_a_submission_over_the_rate_limit_counts_as_a_refusal(
+    redis: Redis, key_prefix: str
+) -> None:
+    tasks = TaskStore(redis, Keys(key_prefix), ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600)
+    labels = {"limit": "submissions_per_user"}
+    before = REGISTRY.get_sample_value("resimply_refusals_total", labels) or 0.0
+    for n in range(2):
+        submission = tasks.create(
+            user_id="u1",
+            url=f"https://example.com/{n}.mp4",
+            canonical_url=f"https://example.com/{n}.mp4",
+            language=None,
+            caption=None,
+            idempotency_key=None,
+            rate_limit_per_minute=1,
+        )
+        if n == 0:
+            await submission
+        else:
+            with pytest.raises(RateLimited):
+                await submission
+    assert REGISTRY.get_sample_value("resimply_refusals_total", labels) == before + 1
+
+
 async def test_an_unreachable_redis_reads_as_redis_up_0_within_the_timeout() -> None:
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
     started = time.monotonic()
@@ -258,10 +283,15 @@ def observed(redis_url: str, tmp_path: Path) -> Iterator[Service]:
         tmp_path,
         RESIMPLY_WORKER_METRICS_PORT=str(worker_port),
         RESIMPLY_WORKER_METRICS_HOST="127.0.0.1",
+        RESIMPLY_STREAMS_PER_USER="1",
     )
     svc.worker_metrics = f"http://127.0.0.1:{worker_port}/metrics"  # type: ignore[attr-defined]
     with svc.running():
         yield svc
+
+
+def moved(before: Series, after: Series, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
 
 
 def _finished(svc: Service, token: str, task_id: str) -> str:
@@ -301,7 +331,12 @@ def test_web_and_worker_metrics_move_when_tasks_run_and_their_series_stay_bounde
         lambda: value(scrape(web_url), "resimply_streams_open", transport="sse") == 1,
         what="the SSE stream in resimply_streams_open",
     )
+    # A second stream of the same user is one too many (RESIMPLY_STREAMS_PER_USER=1).
+    second = httpx.get(f"{svc.base_url}/events/{held_id}", params={"token": token}, timeout=10)
+    assert second.status_code == 429, second.text
     during_worker, during_web = scrape(worker_url), scrape(web_url)
+    assert moved(web0, during_web, "resimply_refusals_total", limit="streams_per_user") == 1
+    assert value(during_web, "resimply_streams_open", transport="sse") == 1
     assert value(during_worker, "resimply_jobs_in_progress") == 1
     assert value(during_web, "resimply_queue_jobs", state="running") == 1
     assert value(during_web, "resimply_queue_jobs", state="waiting") == 0
@@ -318,9 +353,6 @@ def test_web_and_worker_metrics_move_when_tasks_run_and_their_series_stay_bounde
     )
     after_web = scrape(web_url)
     assert value(after_worker, "resimply_jobs_in_progress") == 0
-
-    def moved(before: Series, after: Series, name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
 
     assert moved(worker0, after_worker, "resimply_tasks_finished_total", status="SUCCESS") == 1
     for step in ("scrape", "media", "extract", "store"):
@@ -363,3 +395,21 @@ def test_web_and_worker_metrics_move_when_tasks_run_and_their_series_stay_bounde
     text = httpx.get(worker_url).text + httpx.get(web_url).text
     for secret in [*seen_ids, *users, gated_video.url, str(fake), str(SAMPLE_VIDEO)]:
         assert secret not in text, secret
+
+
+def test_metrics_settings_are_read_and_checked() -> None:
+    settings = Settings.from_env(
+        {
+            "RESIMPLY_WORKER_METRICS_PORT": "9100",
+            "RESIMPLY_WORKER_METRICS_HOST": "127.0.0.1",
+            "RESIMPLY_METRICS_TOKEN": " tok ",
+        }
+    )
+    assert (settings.worker_metrics_port, settings.worker_metrics_host) == (9100, "127.0.0.1")
+    assert settings.metrics_token == "tok"
+    defaults = Settings.from_env({})
+    assert (defaults.worker_metrics_port, defaults.metrics_token) == (0, None)
+    with pytest.raises(SettingsError, match="RESIMPLY_WORKER_METRICS_PORT"):
+        Settings.from_env({"RESIMPLY_WORKER_METRICS_PORT": "ninety"})
+    assert metrics.authorized(None, None) and metrics.authorized("t", "Bearer t")
+    assert not metrics.authorized("t", None) and not metrics.authorized("t", "Basic t")
