@@ -4,6 +4,7 @@ the queue figures come from Redis, and the alert rules pass promtool."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ from resimply.sample import SAMPLE_VIDEO
 from resimply.settings import Settings, SettingsError
 from resimply.tasks import TaskStore
 from resimply.worker_metrics import start_worker_metrics
-from tests.client import auth, sse_messages, submit
+from tests.client import auth, sse_messages, submit, ws_messages
 from tests.servers import GatedVideoServer, Service, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -413,3 +414,50 @@ def test_metrics_settings_are_read_and_checked() -> None:
         Settings.from_env({"RESIMPLY_WORKER_METRICS_PORT": "ninety"})
     assert metrics.authorized(None, None) and metrics.authorized("t", "Bearer t")
     assert not metrics.authorized("t", None) and not metrics.authorized("t", "Basic t")
+
+
+async def test_streams_on_the_asgi_path_are_counted_and_a_waiting_job_shows_in_the_queue(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """RESIMPLY_LEAN_STREAMS=0 (the streams through Hypercorn), and no worker: the
+    task waits in the queue while an SSE and a WebSocket client follow it."""
+    svc = Service(redis_url, tmp_path, RESIMPLY_LEAN_STREAMS="0")
+    try:
+        svc.start(workers=0)
+        url = f"{svc.base_url}/metrics"
+        token = svc.token("56565656-5656-4565-8565-565656565656")
+        response = submit(svc, token, {"url": str(SAMPLE_VIDEO)})
+        assert response.status_code == 202, response.text
+        task_id = response.json()["task_id"]
+        sse = asyncio.create_task(asyncio.to_thread(sse_messages, svc, token, task_id))
+        ws = asyncio.create_task(ws_messages(svc, token, task_id))
+
+        async def streams_open(sse_count: int, ws_count: int) -> Series:
+            deadline = time.monotonic() + 20
+            while True:
+                series = await asyncio.to_thread(scrape, url)
+                if (
+                    value(series, "resimply_streams_open", transport="sse"),
+                    value(series, "resimply_streams_open", transport="ws"),
+                ) == (sse_count, ws_count):
+                    return series
+                assert time.monotonic() < deadline, "resimply_streams_open did not follow"
+                await asyncio.sleep(0.1)
+
+        series = await streams_open(1, 1)
+        assert value(series, "resimply_queue_jobs", state="waiting") == 1
+        assert value(series, "resimply_queue_jobs", state="running") == 0
+        assert 0 < value(series, "resimply_queue_oldest_age_seconds") < 30
+        assert value(series, "resimply_workers_alive") == 0
+        cancel = httpx.delete(f"{svc.base_url}/task/{task_id}", headers=auth(token))
+        assert cancel.status_code in (200, 202), cancel.text
+        (status, sse_seen), (code, ws_seen) = await asyncio.wait_for(asyncio.gather(sse, ws), 30)
+        assert (status, code) == (200, 1000)
+        assert sse_seen[-1]["status"] == ws_seen[-1]["status"] == "CANCELLED"
+        await streams_open(0, 0)
+        # (The cancelled task's job stays queued until a worker takes and drops it.)
+    except BaseException:
+        print(svc.logs())
+        raise
+    finally:
+        svc.stop()
