@@ -171,8 +171,8 @@ def upstream_attempt(provider: str, started: float, error: BaseException | None)
 
 
 def _status_of(error: BaseException | None) -> str:
-    """ "ok", the HTTP status the failure carries (on it or on the error it
-    replaced), "timeout" or "error": a bounded set of values."""
+    """The attempt's status label: ok, the HTTP status the failure carries (on
+    it or on the error it replaced), timeout, or error — a bounded set."""
     if error is None:
         return "ok"
     seen: BaseException | None = error
@@ -183,7 +183,8 @@ def _status_of(error: BaseException | None) -> str:
             status = getattr(seen, name, None)
             if isinstance(status, int) and 100 <= status <= 599:
                 return str(status)
-        if isinstance(seen, TimeoutError):
+        # asyncio's, httpx's TimeoutException, openai's APITimeoutError, aiohttp's
+        if isinstance(seen, TimeoutError) or "timeout" in type(seen).__name__.lower():
             return "timeout"
         seen = seen.__cause__ or seen.__context__
     return "error"

@@ -461,3 +461,21 @@ async def test_streams_on_the_asgi_path_are_counted_and_a_waiting_job_shows_in_t
         raise
     finally:
         svc.stop()
+
+
+def test_an_attempts_status_label_is_its_http_status_or_a_word() -> None:
+    import openai
+
+    assert metrics._status_of(None) == "ok"
+    assert metrics._status_of(_Refused(429)) == "429"
+    assert metrics._status_of(TimeoutError()) == "timeout"
+    timeout = openai.APITimeoutError(request=httpx.Request("POST", "https://api.openai.com/"))
+    try:
+        try:
+            raise timeout
+        except openai.APITimeoutError:
+            raise Transient("openai timed out") from None  # as the adapters raise it
+    except Transient as exc:
+        assert metrics._status_of(exc) == "timeout"
+    assert metrics._status_of(ValueError("https://example.com/secret")) == "error"
+    assert metrics._status_of(_Refused(999)) == "error"  # not an HTTP status
