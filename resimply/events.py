@@ -38,6 +38,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import metrics
 from .keys import Keys
 
 log = structlog.get_logger(__name__)
@@ -202,6 +203,7 @@ class Watcher:
             return
         if len(self._buffer) - self._head >= self._limit:
             self.lagged = True
+            metrics.CUT_OFF_LAGGED.inc()
             self._buffer = []
             self._head = 0
         else:
@@ -529,6 +531,8 @@ class StreamHub:
             watched = self._streams.get(key)
             if watched is None:
                 continue
+            # Once per stream and read, not per entry: the lag of its oldest entry.
+            metrics.hub_dispatched(entries[0][0], len(entries) * len(watched.watchers))
             for entry_id, fields in entries:
                 event = Event.from_entry(entry_id, fields)
                 watched.cursor = event.event_id

@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import structlog
 
+from . import metrics
+
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
@@ -75,28 +77,40 @@ class RetryPolicy:
             return retry_after
         return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
 
-    async def run(self, attempt_fn: Callable[[], Awaitable[T]], *, what: str) -> T:
+    async def run(
+        self, attempt_fn: Callable[[], Awaitable[T]], *, what: str, provider: str = "other"
+    ) -> T:
         """Run `attempt_fn` until it succeeds, raises a non-`Transient` error, or
-        the budget is spent (then `GaveUp`). Each attempt is cut at the deadline."""
+        the budget is spent (then `GaveUp`). Each attempt is cut at the deadline.
+        `provider` (openai, apify, supabase) labels the attempts' metrics."""
         started = time.monotonic()
         attempt = 0
         last: Transient | None = None
         while True:
             attempt += 1
             remaining = self.deadline_s - (time.monotonic() - started)
+            began = time.perf_counter()
             try:
                 async with asyncio.timeout(max(remaining, 0.001)):
-                    return await attempt_fn()
-            except TimeoutError:
+                    result = await attempt_fn()
+                metrics.upstream_attempt(provider, began, None)
+                return result
+            except TimeoutError as exc:
+                metrics.upstream_attempt(provider, began, exc)
                 # Cut at the deadline: an earlier attempt's answer (say HTTP 500)
                 # says more about the upstream than this cut does.
                 last = last or Transient(f"{what} timed out")
             except Transient as exc:
+                metrics.upstream_attempt(provider, began, exc)
                 last = exc
+            except Exception as exc:
+                metrics.upstream_attempt(provider, began, exc)
+                raise
             remaining = self.deadline_s - (time.monotonic() - started)
             wait = self.delay(attempt, last.retry_after)
             if attempt >= self.max_attempts or wait >= remaining:
                 raise GaveUp(last, attempt)
+            metrics.UPSTREAM_RETRIES.labels(provider=provider).inc()
             log.info(
                 "retrying", what=what, attempt=attempt, reason=last.reason, wait_s=round(wait, 3)
             )

@@ -144,6 +144,11 @@ class Settings:
     # USD per 1M tokens / per audio minute, by model-name prefix (RESIMPLY_PRICES
     # holds JSON merged over these defaults).
     prices: dict[str, Price] = dataclasses.field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # Prometheus (docs/metrics.md): an arq worker's own listener (0: none) and
+    # an optional bearer token that /metrics (web and worker) then requires.
+    worker_metrics_port: int = 0
+    worker_metrics_host: str = "0.0.0.0"
+    metrics_token: str | None = None
 
     @property
     def dev_secret_file(self) -> Path:
@@ -384,6 +389,9 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
             env, "RESIMPLY_CAPTION_FIRST_FRAMES", base.caption_first_frames
         ),
         prices=_prices(env),
+        worker_metrics_port=_count(env, "RESIMPLY_WORKER_METRICS_PORT", base.worker_metrics_port),
+        worker_metrics_host=opt("RESIMPLY_WORKER_METRICS_HOST") or base.worker_metrics_host,
+        metrics_token=opt("RESIMPLY_METRICS_TOKEN"),
     )
     for pattern in settings.ytdlp_extractors:
         try:

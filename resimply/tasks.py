@@ -21,6 +21,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 from redis.typing import EncodableT
 
+from . import metrics
 from .errors import RateLimited
 from .jobs import JobQueue
 from .keys import Keys
@@ -254,6 +255,7 @@ class TaskStore:
             ],
         )
         if created == -1:
+            metrics.refused("submissions_per_user")
             raise RateLimited(
                 f"At most {rate_limit_per_minute} videos a minute; try again shortly.",
                 retry_after=60 - int(now) % 60,

@@ -32,6 +32,7 @@ from arq.worker import Retry, func
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from . import metrics
 from .costs import pricing_of
 from .heartbeat import Heartbeat
 from .jobs import JOB_NAME, job_deserializer, job_serializer
@@ -47,6 +48,7 @@ from .providers.base import RecipeStore, Scraper
 from .providers.registry import build_extractor, build_scraper, build_store, build_transcriber
 from .resources import open_worker_redis, task_store
 from .settings import Settings
+from .worker_metrics import start_worker_metrics
 
 log = structlog.get_logger(__name__)
 
@@ -188,14 +190,19 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
         if processes is not None:
             await processes.start()  # after ctx["deps"]: shutdown stops it should this fail
         ctx["_redis"] = redis
-        ctx["running"] = set()
-        skip_own_running_jobs(ctx["redis"], ctx["running"])
+        running: set[str] = set()
+        ctx["running"] = running
+        metrics.JOBS_IN_PROGRESS.set_function(lambda: len(running))
+        skip_own_running_jobs(ctx["redis"], running)
         worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         ctx["leases"] = Leases(redis, ctx["running"])
         ctx["heartbeat"] = Heartbeat(
             redis, Keys(settings.key_prefix), worker_id, leases=ctx["leases"]
         )
         await ctx["heartbeat"].start()
+        # The in-process worker's series are on the web process's /metrics.
+        if not embedded:
+            ctx["metrics_server"] = await start_worker_metrics(settings, redis)
         log.info(
             "worker_started",
             worker_id=worker_id,
@@ -205,12 +212,15 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
             max_jobs=settings.worker_max_jobs,
             media_threads=media_threads(settings),
             media_processes=processes.size if processes else 0,
+            metrics_port=0 if embedded else settings.worker_metrics_port,
         )
 
     return startup
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    if ctx.get("metrics_server") is not None:
+        await ctx["metrics_server"].cleanup()
     if "heartbeat" in ctx:
         await ctx["heartbeat"].stop()
     deps: PipelineDeps | None = ctx.get("deps")

@@ -285,3 +285,18 @@ async def test_a_task_over_https_streams_through_caddy_unbuffered(
     assert not leaks, leaks
     assert "REDACTED" in log
     client.close()
+
+
+def test_metrics_are_served_to_the_internal_network_but_not_through_caddy(
+    stack: tuple[Service, Caddy],
+) -> None:
+    svc, caddy = stack
+    direct = httpx.get(f"{svc.base_url}/metrics", timeout=10)
+    assert direct.status_code == 200 and "resimply_queue_jobs" in direct.text
+    with httpx.Client(base_url=caddy.base_url, verify=caddy.ssl, timeout=10) as client:
+        # Spellings that reach /metrics on the web process, had Caddy passed them on.
+        for path in ("/metrics", "/METRICS", "/metrics/", "/%6detrics", "/metrics?x=1"):
+            response = client.get(path, follow_redirects=True)
+            assert response.status_code == 404, path
+            assert "resimply_" not in response.text, path
+        assert client.get("/health").status_code == 200  # the rest still passes

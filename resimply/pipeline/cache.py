@@ -28,6 +28,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .. import metrics
 from ..keys import Keys
 from ..links import page_id, post_id
 from ..models import Recipe
@@ -98,14 +99,19 @@ class ExtractionCache:
             raw: bytes | None = await self._redis.get(key)
         except RedisError as exc:
             log.warning("cache_unavailable", op="get", error=type(exc).__name__)
+            metrics.cache_lookup("error")
             return None
         if raw is None:
+            metrics.cache_lookup("miss")
             return None
         try:
-            return _decoder.decode(raw)
+            entry = _decoder.decode(raw)
         except msgspec.DecodeError:
             log.warning("cache_entry_unreadable")
+            metrics.cache_lookup("error")
             return None
+        metrics.cache_lookup("hit")
+        return entry
 
     async def put(
         self,

@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from .. import metrics
 from ..costs import Pricing
 from ..errors import Cancelled, InternalError, ResimplyError, StepTimeout, TaskError
 from ..models import Usage
@@ -44,6 +45,7 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
             text=f"Processing failed {MAX_ATTEMPTS} times in a row and was given up.",
             retryable=True,
         )
+        metrics.task_failed(InternalError.code, 0)
         return "FAILURE"
 
     progress = TaskProgress(deps.tasks, task_id)
@@ -80,6 +82,7 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
         # One line per task with everything it paid for, whatever the outcome.
         meter.log(deps.pricing, status=status, step=progress.step)
+        metrics.task_finished(status)
     log.info("task_finished", status=status)
     return status
 
@@ -115,9 +118,9 @@ class CostMeter:
         )
 
     def log(self, pricing: Pricing, *, status: str, step: int) -> None:
-        log.info(
-            "task_cost", status=status, step=step, **msgspec.structs.asdict(self.usage(pricing))
-        )
+        usage = self.usage(pricing)
+        log.info("task_cost", status=status, step=step, **msgspec.structs.asdict(usage))
+        metrics.spent(usage)
 
 
 async def _run_steps(
@@ -212,6 +215,7 @@ async def _from_cache(
 
 async def _fail(deps: PipelineDeps, record: TaskRecord, error: ResimplyError, step: int) -> None:
     log.info("task_failed", error=error.code, step=step, retryable=error.retryable)
+    metrics.task_failed(error.code, step)
     await deps.tasks.fail(
         record,
         code=error.code,

@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import structlog
 
+from .. import metrics
 from ..errors import TaskError, UnsupportedUrl
 from ..media.analyze import MediaAnalysis, analyze_video
 from ..media.audio import extract_audio
@@ -61,6 +62,7 @@ async def init(
         raise UnsupportedUrl(refusal(deps.scraper, request.url))
 
 
+@metrics.timed_step("scrape")
 async def scrape(deps: PipelineDeps, request: ScrapeRequest, progress: TaskProgress) -> ScrapedPost:
     """Step 2: caption, video location and subtitles of the post."""
     await progress.begin(2, STEP_NAMES[2], f"Using the {deps.scraper.name} scraper")
@@ -77,6 +79,7 @@ class MediaResult:
     text_complete: bool = False
 
 
+@metrics.timed_step("media")
 async def media(
     deps: PipelineDeps,
     post: ScrapedPost,
@@ -154,6 +157,7 @@ def choose_subtitles(tracks: list[SubtitleTrack], language: str | None) -> Subti
     return usable[0]
 
 
+@metrics.timed_step("extract")
 async def extract(
     deps: PipelineDeps,
     request: ScrapeRequest,
@@ -241,6 +245,7 @@ async def remember(
     )
 
 
+@metrics.timed_step("store")
 async def store(
     deps: PipelineDeps,
     request: ScrapeRequest,

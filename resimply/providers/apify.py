@@ -388,7 +388,7 @@ class ApifyScraper:
                 raise
 
         try:
-            return await self._policy.run(attempt, what=what)
+            return await self._policy.run(attempt, what=what, provider="apify")
         except GaveUp as exc:
             reason = seen[-1] if seen else exc.last.reason
             log.warning("apify gave up", what=what, attempts=exc.attempts, reason=reason)
@@ -479,7 +479,9 @@ class ApifyScraper:
         await progress.update("Fetching the subtitles")
         policy = RetryPolicy(deadline_s=min(self.settings.upstream_deadline_s, SUBTITLE_DEADLINE_S))
         try:
-            text = await policy.run(lambda: self._fetch_text(url), what="fetching subtitles")
+            text = await policy.run(
+                lambda: self._fetch_text(url), what="fetching subtitles", provider="apify"
+            )
         except Exception as exc:  # optional data: never fail the scrape for it
             log.warning("subtitles unavailable", language=language, reason=_reason(exc))
             return ()

@@ -269,7 +269,7 @@ async def call_openai(
             ) from exc
 
     try:
-        return await RetryPolicy(deadline_s=deadline_s).run(attempt, what=what)
+        return await RetryPolicy(deadline_s=deadline_s).run(attempt, what=what, provider="openai")
     except GaveUp as exc:
         raise ExtractionFailed(
             f"{doing} failed: OpenAI is busy or unreachable ({exc.last.reason}, "

@@ -308,7 +308,7 @@ class SupabaseRecipeStore:
                 raise Transient(f"{what}: {type(exc).__name__}") from None
 
         try:
-            return await self._retry.run(attempt, what=what)
+            return await self._retry.run(attempt, what=what, provider="supabase")
         except GaveUp as exc:
             log.warning("supabase_gave_up", what=what, attempts=exc.attempts, reason=str(exc))
             raise errors.StorageFailed(failed, retryable=True) from None

@@ -32,6 +32,7 @@ from typing import Final, Literal, Protocol
 
 import msgspec
 
+from .. import metrics
 from ..errors import RateLimited, ResimplyError, TooManyConnections
 
 RETRY_AFTER_S = 5
@@ -124,16 +125,19 @@ class Ledger:
         self.open += 1
         if client is not None and self._partial_by_client.get(client, 0) >= self.partial_per_client:
             self.refused += 1
+            metrics.refused("partial_heads_per_client")
             return CLOSE
         if self.open > self.cap:
             if not self._partial:
                 self.refused += 1
+                metrics.refused("connections_per_process")
                 return TooManyConnections(
                     "This server is at its connection limit; try again in a few seconds."
                 )
             oldest = next(iter(self._partial))
             self.head_done(oldest)
             self.refused += 1
+            metrics.refused("connections_per_process")
             oldest.evict()
         self._partial[guest] = client
         if client is not None:
@@ -154,6 +158,7 @@ class Ledger:
         count = self._clients.get(client, 0)
         if count >= self.per_client:
             self.refused += 1
+            metrics.refused("connections_per_client")
             return RateLimited(
                 f"Too many connections from your address (at most {self.per_client}); "
                 "close some and try again.",

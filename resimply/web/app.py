@@ -22,6 +22,7 @@ from ..settings import Settings
 from . import openapi, page, rest, streams
 from .access_log import AccessLog
 from .errors import EXCEPTION_HANDLERS
+from .metrics_endpoint import metrics_endpoint
 from .state import WebState
 
 Companion = Callable[[], AbstractAsyncContextManager[Any]]
@@ -44,6 +45,8 @@ ROUTES: list[BaseRoute] = [
     Route("/recipes/{recipe_id}", rest.get_recipe, methods=["GET"]),
     Route("/dev/token", page.dev_token, methods=["GET"]),
     Route("/dev/sample", page.dev_sample, methods=["GET"]),
+    # For Prometheus on the internal network; Caddy answers 404 (docs/metrics.md).
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
 ]
 
 

@@ -190,6 +190,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         answers=(Answer(200, "The file (JavaScript or CSS).", str, "*/*"),),
         errors=(NotFound,),
     ),
+    ("GET", "/metrics"): Operation(
+        summary="Prometheus metrics of this process (text exposition format).",
+        description="For Prometheus on the internal network: Caddy answers 404 for it. "
+        "With `RESIMPLY_METRICS_TOKEN` set it wants `Authorization: Bearer <that token>` "
+        "and answers 401 without it. Each web process (and each worker, on "
+        "`RESIMPLY_WORKER_METRICS_PORT`) is its own scrape target: docs/metrics.md.",
+        tag="service",
+        auth="public",
+        answers=(Answer(200, "The metrics.", str, "text/plain; version=0.0.4"),),
+        errors=(Unauthorized,),
+    ),
     ("POST", "/scrape/async"): Operation(
         summary="Start extracting a recipe from a video link.",
         description="Answers at once with the task; follow it on `events_url` (SSE), "

@@ -58,6 +58,7 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.handshake import WEBSOCKET_VERSION
 from wsproto.utilities import generate_accept_token
 
+from .. import metrics
 from ..errors import ResimplyError
 from ..events import Abandoned, Closing, Event, Lagged, Unavailable, Unreadable, Watch, Watcher
 from ..logs import redact_text
@@ -343,6 +344,7 @@ class StreamConnection(asyncio.Protocol):
             self._user = streams.stream_user(scope)
             streams.take_slot(state, self._user)
             self._slot = True
+            metrics.stream_open("ws" if self._is_ws else "sse", 1)
         except ResimplyError as exc:
             self._respond_error(exc)
             return None
@@ -369,6 +371,7 @@ class StreamConnection(asyncio.Protocol):
             self._user = streams.stream_user(scope)
             streams.take_slot(state, self._user)
             self._slot = True
+            metrics.stream_open("ws" if self._is_ws else "sse", 1)
         except ResimplyError as exc:
             self._end_ws(streams.ws_close_code(exc), exc.message)
             return None
@@ -475,6 +478,7 @@ class StreamConnection(asyncio.Protocol):
         if self._slot:
             self._slot = False
             streams.release_slot(self._server.state, self._user)
+            metrics.stream_open("ws" if self._is_ws else "sse", -1)
 
     # --- what the WebSocket client sends ---------------------------------------------
 
@@ -546,6 +550,7 @@ class StreamConnection(asyncio.Protocol):
         elif self._paused_since is not None:
             if now - self._paused_since > server.send_timeout_s:
                 log.info("stream_client_too_slow", path=self._path)
+                metrics.CUT_OFF_SLOW.inc()
                 self._status = "cut-off"
                 self.abort()  # it cannot take a close frame either; it resumes
         elif self._phase == OPEN:

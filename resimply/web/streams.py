@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import metrics
 from ..errors import (
     InvalidRequest,
     NotFound,
@@ -136,6 +137,7 @@ def take_slot(state: WebState, user_id: str | None = None) -> None:
     `stream_user`), or refuse it: released with `release_slot(state, user_id)`."""
     settings = state.settings
     if state.connections >= settings.max_connections:
+        metrics.refused("streams_per_process")
         raise TooManyConnections(
             f"This server holds at most {settings.max_connections} live streams; "
             "retry in a few seconds or poll GET /task/{task_id}."
@@ -144,6 +146,7 @@ def take_slot(state: WebState, user_id: str | None = None) -> None:
         held = state.user_streams.get(user_id, 0)
         if held >= settings.streams_per_user:
             # One user's thousand tabs (or a loop) must not take every slot.
+            metrics.refused("streams_per_user")
             raise RateLimited(
                 f"You have {held} live streams open, the most one user may hold; "
                 "close one (each ends after its task's last message) or poll GET /task/{task_id}.",
@@ -214,6 +217,7 @@ async def _send_within(send: Send, message: Message, timeout_s: float) -> None:
         async with asyncio.timeout(timeout_s):
             await send(message)
     except TimeoutError:
+        metrics.CUT_OFF_SLOW.inc()
         raise _TooSlow from None
 
 
@@ -251,10 +255,12 @@ class EventStream:
             await error_response(exc)(scope, receive, send)
             return
         task_id, after = opened
+        metrics.stream_open("sse", 1)
         try:
             await _stream_sse(state, task_id, after, scope, receive, send)
         finally:
             release_slot(state, user)
+            metrics.stream_open("sse", -1)
 
 
 async def open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | None:
@@ -371,10 +377,12 @@ class EventSocket:
         except ResimplyError as exc:
             await _close_ws(send, ws_close_code(exc), exc.message)
             return
+        metrics.stream_open("ws", 1)
         try:
             await _stream_ws(state, task_id, after, receive, send)
         finally:
             release_slot(state, user)
+            metrics.stream_open("ws", -1)
 
 
 def ws_close_code(exc: ResimplyError) -> int:
