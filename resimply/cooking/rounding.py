@@ -76,26 +76,25 @@ def round_measure(measure: str, value: float) -> tuple[float, str]:
 
 
 def _metric(value: float, small: str, large: str) -> tuple[float, str]:
-    if value >= 1000 - EPSILON:
-        return to_step(value / 1000, 0.05), large
     if value < 2:
         return max(0.5, to_step(value, 0.5)), small
     step = 1 if value < 10 else 5 if value < 100 else 10
-    return to_step(value, step), small
+    rounded = to_step(value, step)
+    if rounded >= 1000 - EPSILON:
+        return to_step(value / 1000, 0.05), large
+    return rounded, small
 
 
 def spoons(tsp: float) -> tuple[float, str]:
-    """Teaspoons in ⅛ (below ½ tsp) and ¼ steps; tablespoons when that is a whole or
-    half number of them, or past 2 tbsp; a pinch below ⅛ tsp (1/16)."""
+    """Teaspoons in ⅛ (below ½ tsp) and ¼ steps; tablespoons in halves when that is
+    within ¼ tsp, or past 2 tbsp; a pinch below ⅛ tsp (1/16)."""
     if tsp < PINCH_TSP:
         return 1.0, "pinch"
     rounded = to_step(tsp, 0.125 if tsp < 0.5 else 0.25)
     if rounded >= TSP_PER_TBSP - EPSILON:
-        tbsp = rounded / TSP_PER_TBSP
-        if abs(tbsp * 2 - round(tbsp * 2)) < EPSILON:
-            return round(tbsp * 2) / 2, "tbsp"
-        if rounded > 2 * TSP_PER_TBSP:
-            return to_step(tbsp, 0.5), "tbsp"
+        tbsp = to_step(rounded / TSP_PER_TBSP, 0.5)
+        if abs(tbsp * TSP_PER_TBSP - rounded) <= 0.25 + EPSILON or rounded > 2 * TSP_PER_TBSP:
+            return tbsp, "tbsp"
     return rounded, "tsp"
 
 

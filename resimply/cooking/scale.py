@@ -145,13 +145,14 @@ def scale_ingredient(
         used = factor**SEASONING_EXPONENT
         flags.append(SEASONING)
         notes.append(wording.note("seasoning", language, used=_times(used), factor=_times(factor)))
-    if _unchanged(used, system, measure, quantity):
+    density = density_of(name)
+    butter_sticks = measure is None and density is BUTTER and _is_stick(unit)
+    to_grams = butter_sticks and system is UnitSystem.METRIC
+    if not to_grams and _unchanged(used, system, measure, quantity):
         return ScaledIngredient(**fields, amount=unchanged_amount, flags=flags, notes=notes)
     low = quantity * used
     high = ingredient.quantity_max * used if ingredient.quantity_max is not None else None
-    density = density_of(name)
-    butter_sticks = measure is None and density is BUTTER and _is_stick(unit)
-    if butter_sticks and system is UnitSystem.METRIC:
+    if to_grams:
         # "1 stick butter" is 113 g; in US and original it stays sticks (in halves).
         low, high, measure = low * STICK_OF_BUTTER_G, _times_or_none(high, STICK_OF_BUTTER_G), "g"
     if measure is not None:
