@@ -18,7 +18,7 @@ from resimply.offline.units import UNITS
 
 bounded = settings(max_examples=300, derandomize=True, deadline=None, database=None)
 
-_UNITS = sorted(UNITS) + ["EL", "TL", "Prise", "Becher", "Dose", "T", "t", "fl oz", "Cups"]
+_UNITS = [*sorted(UNITS), "EL", "TL", "Prise", "Becher", "Dose", "T", "t", "fl oz", "Cups"]
 _NAMES = [
     "flour", "all-purpose flour", "sugar", "butter", "milk", "water", "olive oil", "rice",
     "salt", "black pepper", "chili flakes", "eggs", "onion", "garlic", "parsley", "cheese",
@@ -37,7 +37,9 @@ def ingredients(draw: st.DrawFn) -> Ingredient:
     upper = draw(st.one_of(st.none(), _amounts))
     unit = draw(st.one_of(st.none(), st.sampled_from(_UNITS)))
     name = draw(st.sampled_from(_NAMES))
-    quantity_max = upper if quantity is not None and upper is not None and upper > quantity else None
+    quantity_max = (
+        upper if quantity is not None and upper is not None and upper > quantity else None
+    )
     head = " ".join(p for p in (f"{quantity:g}" if quantity is not None else "", unit or "") if p)
     return Ingredient(
         text=f"{head} {name}".strip(),
@@ -78,7 +80,9 @@ def test_metric_never_shows_cups_or_ounces(item: Ingredient, factor: float, lang
 
 @bounded
 @given(ingredients(), st.floats(0.05, 100), st.sampled_from(["en", "de"]))
-def test_us_never_shows_grams_or_millilitres(item: Ingredient, factor: float, language: str) -> None:
+def test_us_never_shows_grams_or_millilitres(
+    item: Ingredient, factor: float, language: str
+) -> None:
     scaled = scale_ingredient(item, factor, UnitSystem.US, language)
     if item.quantity is not None and canonical(item.unit) is not None:
         assert canonical(scaled.unit) not in METRIC_MEASURES, (item, scaled)
