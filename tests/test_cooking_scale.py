@@ -56,6 +56,11 @@ ENGLISH = [
     ("500 ml milk", 1, US, "2 cups milk", []),
     ("100 ml cream", 1, US, "7 tbsp cream", []),  # neither ⅓ nor ½ cup
     ("1 kg potatoes", 1, US, "2 ¼ lb potatoes", []),
+    ("1 x 400 g can tomatoes", 2, ORIG, "2 x 400 g can tomatoes", []),
+    ("2 (14 oz) cans tomatoes", 0.5, ORIG, "1 (14 oz) cans tomatoes", []),
+    ("1 cup plus 2 tbsp flour", 2, ORIG, "2 ¼ cups flour", []),  # the sum, scaled as one
+    ("1 cup + 2 tablespoons sugar, sifted", 1, M, "230 g sugar, sifted", ["converted"]),
+    ("1 heaped tbsp flour", 0.5, ORIG, "1 ½ heaped tsp flour", []),
 ]
 
 GERMAN = [
@@ -91,6 +96,11 @@ GERMAN = [
     ("1 TL Paprika edelsüß", 2, ORIG, "1 ½ TL Paprika edelsüß", ["seasoning"]),
     ("Salz und Pfeffer nach Geschmack", 2, ORIG, "Salz und Pfeffer nach Geschmack", ["unmeasured"]),
     ("1 Springform (26 cm)", 2, ORIG, "1 Springform (26 cm)", ["not_scaled"]),
+    ("2 x 400g Dosen Kichererbsen", 0.5, ORIG, "1 x 400g Dosen Kichererbsen", []),
+    ("2 Knoblauchzehen, gehackt", 0.5, ORIG, "1 Knoblauchzehe, gehackt", []),
+    ("1 Tasse Reis", 2, M, "2 Tassen Reis", []),  # a Tasse is no fixed measure: kept
+    ("1 Bund Petersilie", 1.5, ORIG, "1 ½ Bund Petersilie", []),
+    ("Butter zum Braten", 2, ORIG, "Butter zum Braten", ["unmeasured"]),
 ]
 
 

@@ -102,7 +102,7 @@ def test_sizes_come_from_pint() -> None:
     ("name", "density"),
     [
         ("all-purpose flour", FLOUR),
-        ("Weizenmehl Type 405", None),  # the name ends in a number: not guessed
+        ("Weizenmehl Type 405", FLOUR),  # the grade is not part of the name
         ("Weizenmehl", FLOUR),
         ("Dinkelmehl", FLOUR),
         ("sugar", SUGAR),

@@ -9,9 +9,10 @@ import math
 import hypothesis.strategies as st
 from hypothesis import given, settings
 
-from resimply.cooking import ScaleOptions, UnitSystem, scale_recipe
+from resimply.cooking import ScaleOptions, UnitSystem, parse_scale_options, scale_recipe
 from resimply.cooking.scale import US_MEASURES, scale_ingredient
 from resimply.cooking.units import METRIC_MEASURES, canonical
+from resimply.errors import InvalidServings, InvalidUnits
 from resimply.models import Ingredient, Recipe
 from resimply.offline import parse_ingredient
 from resimply.offline.units import UNITS
@@ -117,3 +118,22 @@ def test_more_servings_never_mean_less_of_anything(item: Ingredient, factor: flo
     if item.quantity is None or scaled.unit != item.unit:
         return  # a spoon that changed size is compared in test_spoons
     assert scaled.quantity is not None and scaled.quantity >= item.quantity * 0.9, (item, scaled)
+
+
+@bounded
+@given(
+    st.dictionaries(
+        st.sampled_from(["servings", "scale", "units", "limit"]), st.text(max_size=12), max_size=4
+    )
+)
+def test_any_query_is_options_or_a_400(query: dict[str, str]) -> None:
+    try:
+        options = parse_scale_options(query)
+    except (InvalidServings, InvalidUnits) as error:
+        assert error.http_status == 400 and error.message
+        return
+    if options is None:
+        assert not {"servings", "scale", "units"} & set(query)
+        return
+    assert options.servings is None or 1 <= options.servings <= 1000
+    assert options.scale is None or 0.05 <= options.scale <= 100

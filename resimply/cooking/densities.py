@@ -106,6 +106,8 @@ for _density, _english, _german in (
         _GERMAN[_name] = _density
 
 _BRACKETS = re.compile(r"\([^)]*\)")
+# "Weizenmehl Type 405", "Mehl Typ 550": the flour's grade, not part of its name.
+_GRADE = re.compile(r"\b(?:type|typ)\s*\d+\b")
 _WORDS = re.compile(r"[^\W\d_]+")
 # English names that end like a table entry but are something else.
 _NOT = {"butter beans", "coconut milk", "rice paper", "rice noodles", "flour tortillas"}
@@ -117,6 +119,7 @@ def density_of(name: str | None) -> Density | None:
     if not name:
         return None
     text = _BRACKETS.sub(" ", name.lower()).split(",")[0].replace("-", " ")
+    text = _GRADE.sub(" ", text)
     words = _WORDS.findall(text)
     if not words:
         return None

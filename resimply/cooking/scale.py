@@ -15,6 +15,8 @@ import msgspec
 
 from ..errors import ServingsUnknown
 from ..models import Ingredient, Recipe
+from ..offline.quantities import match_amount
+from ..offline.units import match_unit
 from . import wording
 from .convert import SPOON_LIMIT_ML, convert
 from .densities import BUTTER, density_of
@@ -22,6 +24,7 @@ from .kinds import is_equipment, is_seasoning, words_of
 from .options import ScaleOptions, UnitSystem
 from .rounding import amount_text, fraction_text, in_halves, whole_count
 from .units import (
+    GRAMS,
     METRIC_MEASURES,
     SPOONS,
     STICK_OF_BUTTER_G,
@@ -150,6 +153,13 @@ def scale_ingredient(
     to_grams = butter_sticks and system is UnitSystem.METRIC
     if not to_grams and _unchanged(used, system, measure, quantity):
         return ScaledIngredient(**fields, amount=unchanged_amount, flags=flags, notes=notes)
+    text, note_text = ingredient.text, ingredient.note
+    if measure is not None and (plus := _second_measure(ingredient, measure)) is not None:
+        # "1 cup plus 2 tbsp flour": one amount of 1.125 cups, scaled as one.
+        extra, phrase, note_text = plus
+        quantity += extra
+        text = " ".join(text.replace(phrase, " ", 1).split())
+        fields["note"] = note_text
     low = quantity * used
     high = ingredient.quantity_max * used if ingredient.quantity_max is not None else None
     if to_grams:
@@ -191,12 +201,7 @@ def scale_ingredient(
         new_unit = wording.unit_for(most, unit) if unit else None
     amount = _range_text(new_low, new_high, shown, german)
     text = wording.rewrite(
-        ingredient.text,
-        amount,
-        new_unit,
-        written_unit=unit,
-        name=name,
-        note_text=ingredient.note,
+        text, amount, new_unit, written_unit=unit, name=name, note_text=note_text
     )
     if unit is None and name:
         text = _counted_noun(
@@ -206,6 +211,27 @@ def scale_ingredient(
         text=text, quantity=_stored(new_low), quantity_max=_stored(new_high), unit=new_unit
     )
     return ScaledIngredient(**fields, amount=amount, flags=flags, notes=notes)
+
+
+_PLUS = re.compile(r"(?i)(?:plus|\+|und|and)\s+")
+
+
+def _second_measure(ingredient: Ingredient, measure: str) -> tuple[float, str, str | None] | None:
+    """The second part of a sum the parser kept as the note ("plus 2 tbsp"), in
+    `measure`s, with the phrase as written and the note without it; None if there is none."""
+    parts = (ingredient.note or "").split("; ")
+    plus = _PLUS.match(parts[0])
+    amount = match_amount(parts[0], plus.end()) if plus else None
+    if amount is None:
+        return None
+    written = match_unit(parts[0], amount.end)
+    second = canonical(written.unit) if written else None
+    if written is None or second is None or written.end != len(parts[0].rstrip()):
+        return None
+    if (second in GRAMS) != (measure in GRAMS):
+        return None
+    extra = to_base(amount.quantity, second) / to_base(1, measure)
+    return extra, parts[0], "; ".join(parts[1:]) or None
 
 
 def _unchanged(used: float, system: UnitSystem, measure: str | None, quantity: float) -> bool:
@@ -253,7 +279,9 @@ def _counted_noun(
     if not words or not text.startswith(amount):
         return text
     rest = text[len(amount) :]
-    for match in re.finditer(r"[^\W\d_]+", rest):
+    # Only the words before a bracket or comma: "2 (14 oz) cans tomatoes" counts cans.
+    words_end = min((i for i in (rest.find("("), rest.find(",")) if i >= 0), default=len(rest))
+    for match in re.finditer(r"[^\W\d_]+", rest[:words_end]):
         if match.group().lower() == words[-1]:
             noun = wording.noun_for(value, old, match.group(), language)
             return amount + rest[: match.start()] + noun + rest[match.end() :]

@@ -168,11 +168,14 @@ def rewrite(
         else:
             return head + text[unit_match.end :]
     if end is None:
-        parts = [head, name or ""]
-        line = " ".join(p for p in parts if p)
-        return f"{line}, {note_text}" if note_text else line
+        return _composed(head, name, note_text)
     if written_unit:
         unit_match = match_unit(text, end)
+        if unit_match is None and _same_unit(unit, written_unit):
+            # "1 x 400 g can tomatoes": the unit is further on, and stays as it is.
+            return amount + text[end:]
+        if unit_match is None:
+            return _composed(head, name, note_text)
         if unit_match is not None:
             if unit and text[unit_match.end - 1] == "." and unit.lower() == written_unit.lower():
                 head += "."  # "1 ½ Pck. Backpulver": the abbreviation keeps its dot
@@ -180,3 +183,16 @@ def rewrite(
                 head = f"{amount} {unit_match.modifier} {unit}" + head[len(f"{amount} {unit}") :]
             return head + text[unit_match.end :]
     return head + text[end:]
+
+
+def _composed(head: str, name: str | None, note_text: str | None) -> str:
+    line = f"{head} {name}" if name else head
+    return f"{line}, {note_text}" if note_text else line
+
+
+def _same_unit(unit: str | None, written: str) -> bool:
+    """ "cans" for "can", "Dose" for "Dosen": the written unit, in another number."""
+    if unit is None:
+        return False
+    singular = unit.lower()
+    return _SINGULARS.get(singular, singular) == _SINGULARS.get(written.lower(), written.lower())
