@@ -61,6 +61,19 @@ ENGLISH = [
     ("1 cup plus 2 tbsp flour", 2, ORIG, "2 ¼ cups flour", []),  # the sum, scaled as one
     ("1 cup + 2 tablespoons sugar, sifted", 1, M, "230 g sugar, sifted", ["converted"]),
     ("1 heaped tbsp flour", 0.5, ORIG, "1 ½ heaped tsp flour", []),
+    # A second measure of the same amount is dropped once the amount changes.
+    ("255g/9oz summer berries", 1, US, "9 oz summer berries", []),
+    ("590ml/1pint double cream", 0.75, ORIG, "440 ml double cream", []),
+    (
+        "¾ cup (4 ounces/115 grams) all-purpose flour",
+        2,
+        M,
+        "180 g all-purpose flour",
+        ["converted"],
+    ),
+    ("2 red bell peppers", 0.75, ORIG, "1 ½ red bell peppers", []),  # halves, not for eggs
+    ("2 quarts water", 3, US, "6 quarts water", []),
+    ("6 l water", 1, US, "6 ½ quarts water", []),  # not 25 ⅓ cups
 ]
 
 GERMAN = [
@@ -100,6 +113,8 @@ GERMAN = [
     ("2 Knoblauchzehen, gehackt", 0.5, ORIG, "1 Knoblauchzehe, gehackt", []),
     ("1 Tasse Reis", 2, M, "2 Tassen Reis", []),  # a Tasse is no fixed measure: kept
     ("1 Bund Petersilie", 1.5, ORIG, "1 ½ Bund Petersilie", []),
+    ("1 Würfel Hefe", 0.5, ORIG, "½ Würfel Hefe", []),
+    ("2 Dosen weiße Bohnen (à 400 g)", 1.5, ORIG, "3 Dosen weiße Bohnen (à 400 g)", []),
     ("Butter zum Braten", 2, ORIG, "Butter zum Braten", ["unmeasured"]),
 ]
 

@@ -20,6 +20,7 @@ _VULGAR |= {0.75: "¾", 0.875: "⅞"}
 # Below this many teaspoons an amount is a pinch (⅛ tsp is the smallest spoon).
 PINCH_TSP = 1 / 16
 TSP_PER_TBSP = 3
+QUART_CUPS = 4
 
 
 def to_step(value: float, step: float) -> float:
@@ -102,6 +103,8 @@ def _cups(cups: float) -> tuple[float, str]:
     ml = cups * MILLILITRES["cup"]
     if cups < 0.25 - 0.03:
         return spoons(ml / MILLILITRES["tsp"])
+    if cups >= QUART_CUPS * 4:
+        return to_step(cups / QUART_CUPS, 0.5), "quart"  # 6 quarts of water, not 24 cups
     best = nearest_of(cups, CUP_FRACTIONS)
     if best <= 0 or (cups < 0.5 and abs(best - cups) / cups > 0.1):
         # 100 ml is neither ⅓ nor ½ cup: 7 tbsp is what a US cook would measure.

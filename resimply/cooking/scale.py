@@ -154,6 +154,12 @@ def scale_ingredient(
     if not to_grams and _unchanged(used, system, measure, quantity):
         return ScaledIngredient(**fields, amount=unchanged_amount, flags=flags, notes=notes)
     text, note_text = ingredient.text, ingredient.note
+    if measure is not None and (equivalent := _equivalent(note_text)) is not None:
+        # "255g/9oz berries", "¾ cup (4 ounces/115 grams) flour": the same amount in other
+        # units, wrong once scaled or converted; the converted amount replaces it.
+        text = _without_equivalent(text, equivalent)
+        note_text = "; ".join(note_text.split("; ")[1:]) or None  # type: ignore[union-attr]
+        fields["note"] = note_text
     if measure is not None and (plus := _second_measure(ingredient, measure)) is not None:
         # "1 cup plus 2 tbsp flour": one amount of 1.125 cups, scaled as one.
         extra, phrase, note_text = plus
@@ -182,7 +188,7 @@ def scale_ingredient(
         shown = None
         fractional = quantity % 1 != 0
         if (kind is Kind.VAGUE or kind is Kind.COUNT) and not butter_sticks:
-            halves = kind is Kind.COUNT and fractional
+            halves = kind is Kind.COUNT and (fractional or _halves_make_sense(unit, name))
             new_low = whole_count(low, halves=halves)
             new_high = whole_count(high, halves=halves) if high is not None else None
         else:
@@ -213,6 +219,28 @@ def scale_ingredient(
     return ScaledIngredient(**fields, amount=amount, flags=flags, notes=notes)
 
 
+def _equivalent(note: str | None) -> str | None:
+    """The note's first part when it is only amounts of measures ("9oz", "4 ounces/115 grams")."""
+    part = (note or "").split("; ")[0]
+    pos, found = 0, False
+    while pos < len(part):
+        amount = match_amount(part, pos)
+        written = match_unit(part, amount.end) if amount else None
+        if written is None or canonical(written.unit) is None:
+            return None
+        pos, found = written.end, True
+        while pos < len(part) and part[pos] in " /":
+            pos += 1
+    return part if found else None
+
+
+def _without_equivalent(text: str, equivalent: str) -> str:
+    for form in (f"({equivalent})", f"/{equivalent}", f"/ {equivalent}"):
+        if form in text:
+            return " ".join(text.replace(form, " ", 1).split())
+    return text
+
+
 _PLUS = re.compile(r"(?i)(?:plus|\+|und|and)\s+")
 
 
@@ -232,6 +260,17 @@ def _second_measure(ingredient: Ingredient, measure: str) -> tuple[float, str, s
         return None
     extra = to_base(amount.quantity, second) / to_base(1, measure)
     return extra, parts[0], "; ".join(parts[1:]) or None
+
+
+_WHOLE_ONLY = ("egg", "eggs", "ei", "eier", "eigelb", "eiweiß", "yolk", "yolks", "whites")
+
+
+def _halves_make_sense(unit: str | None, name: str | None) -> bool:
+    """Half an onion, half a yeast cube: yes. Half an egg, half a garlic clove: no."""
+    if unit is not None:
+        return unit.lower() in ("würfel", "cube", "cubes")
+    words = words_of(name or "")
+    return not any(w in _WHOLE_ONLY for w in words)
 
 
 def _unchanged(used: float, system: UnitSystem, measure: str | None, quantity: float) -> bool:
