@@ -7,10 +7,14 @@ should see: the rewritten line and the flags.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from resimply.cooking import ScaleOptions, UnitSystem, scale_recipe
-from resimply.cooking.scale import scale_ingredient
+from resimply.cooking.scale import US_MEASURES, scale_ingredient
+from resimply.cooking.units import METRIC_MEASURES, canonical
 from resimply.errors import ServingsUnknown
 from resimply.models import Ingredient, Recipe, Step
 from resimply.offline import parse_ingredient
@@ -57,6 +61,8 @@ ENGLISH = [
     ("100 ml cream", 1, US, "7 tbsp cream", []),  # neither ⅓ nor ½ cup
     ("1 kg potatoes", 1, US, "2 ¼ lb potatoes", []),
     ("1 x 400 g can tomatoes", 2, ORIG, "2 x 400 g can tomatoes", []),
+    ("2 cm piece of ginger", 2, ORIG, "4 cm piece of ginger", []),  # a size of food: scaled
+    ("1 9-inch pie pan", 2, ORIG, "1 9-inch pie pan", ["not_scaled"]),
     ("2 (14 oz) cans tomatoes", 0.5, ORIG, "1 (14 oz) cans tomatoes", []),
     ("1 cup plus 2 tbsp flour", 2, ORIG, "2 ¼ cups flour", []),  # the sum, scaled as one
     ("1 cup + 2 tablespoons sugar, sifted", 1, M, "230 g sugar, sifted", ["converted"]),
@@ -202,3 +208,34 @@ def test_units_alone_convert_without_scaling() -> None:
     scaled = scale_recipe(_recipe(4), ScaleOptions(units=UnitSystem.US))
     assert scaled.servings == 4 and scaled.scaling is not None and scaled.scaling.notes == []
     assert [i.text for i in scaled.ingredients] == ["2 Cups Mehl", "3 Eier", "1 Prise Salz"]
+
+
+def _labelled_lines() -> list[tuple[str, str]]:
+    # The held-out ingredient lines of issue 13 (tests/data/ingredients/README.md).
+    lines = []
+    for language in ("en", "de"):
+        path = Path(__file__).parent / "data" / "ingredients" / f"{language}.jsonl"
+        for row in path.read_text().splitlines():
+            lines.append((language, json.loads(row)["sentence"]))
+    return lines
+
+
+@pytest.mark.parametrize("units", list(UnitSystem))
+def test_every_labelled_line_scales_to_something_a_cook_can_read(units: UnitSystem) -> None:
+    us_units = US_MEASURES
+    for language, line in _labelled_lines():
+        item = parse_ingredient(line)
+        for factor in (0.5, 1.5, 3):
+            scaled = scale_ingredient(item, factor, units, language)
+            if item.quantity is None or "not_scaled" in scaled.flags:
+                assert scaled.text == item.text
+                continue
+            assert scaled.quantity is not None and scaled.quantity > 0, (line, factor, scaled)
+            if scaled.quantity != item.quantity:
+                assert scaled.amount and scaled.amount in scaled.text, (line, factor, scaled)
+            assert "¾ tbsp" not in scaled.text and "¾ EL" not in scaled.text
+            shown = canonical(scaled.unit)
+            if units is UnitSystem.METRIC:
+                assert shown not in us_units, (line, factor, scaled)
+            if units is UnitSystem.US:
+                assert shown not in METRIC_MEASURES, (line, factor, scaled)

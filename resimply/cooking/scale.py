@@ -133,7 +133,7 @@ def scale_ingredient(
     kind = kind_of(unit)
     german = is_german(unit) or language == "de"
     unchanged_amount = _range_text(quantity, ingredient.quantity_max, canonical(unit), german)
-    if kind is Kind.LENGTH or (canonical(unit) is None and is_equipment(name)):
+    if canonical(unit) is None and is_equipment(name):
         return ScaledIngredient(
             **fields,
             amount=unchanged_amount,

@@ -23,7 +23,7 @@ class Kind(enum.StrEnum):
     COUNT = "count"  # cloves, slices, Stück, and no unit at all ("2 eggs")
     CONTAINER = "container"  # can, Dose, Becher, Packung, jar
     VAGUE = "vague"  # pinch, Prise, dash, Msp, splash: counted in whole ones
-    LENGTH = "length"  # cm, inch: a size, never scaled
+    LENGTH = "length"  # cm, inch: "2 cm ginger" is scaled in halves, never converted
     OTHER = "other"  # bunch, Bund, handful: scaled, in halves
 
 

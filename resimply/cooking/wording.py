@@ -37,7 +37,7 @@ NOTES = {
         "rounded": "Rounded from {raw} to {new}.",
         "unmeasured": "No amount given: not scaled, use to taste.",
         "not_scaled": (
-            "Pans and sizes are not scaled: for a bigger batch use a bigger pan or two, "
+            "Pans and tins are not scaled: for a bigger batch use a bigger pan or two, "
             "and check the baking time."
         ),
         "converted": "Converted between weight and volume (1 cup ≈ {grams} g).",
@@ -52,7 +52,7 @@ NOTES = {
         "rounded": "Von {raw} auf {new} gerundet.",
         "unmeasured": "Ohne Mengenangabe: nicht angepasst, nach Geschmack.",
         "not_scaled": (
-            "Formen und Größen werden nicht angepasst: für mehr Menge eine größere Form oder "
+            "Formen und Bleche werden nicht angepasst: für mehr Menge eine größere Form oder "
             "zwei nehmen und die Backzeit prüfen."
         ),
         "converted": "Zwischen Gewicht und Volumen umgerechnet (1 Cup ≈ {grams} g).",
