@@ -14,6 +14,7 @@ Baking's, rounded), written per cup because that is how they are checked.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 CUP_ML = 236.588
@@ -114,6 +115,7 @@ _NOT = {"butter beans", "coconut milk", "rice paper", "rice noodles", "flour tor
 _LONGEST_ENGLISH = max(len(k.split()) for k in _ENGLISH)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked for every ingredient
 def density_of(name: str | None) -> Density | None:
     """The density for an ingredient name in English or German, or None."""
     if not name:

@@ -8,6 +8,7 @@ their number and size do not follow the servings.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..offline.text import word_set
@@ -44,6 +45,7 @@ def words_of(name: str) -> list[str]:
     return _WORDS.findall(name.lower())
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked for every ingredient
 def is_seasoning(name: str | None, measure: str | None = None, language: str | None = None) -> bool:
     """True for salt, pepper, chili and spices, in English or German.
 
@@ -74,6 +76,7 @@ def is_seasoning(name: str | None, measure: str | None = None, language: str | N
     return False
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked for every ingredient
 def is_equipment(name: str | None) -> bool:
     """A pan, tin or dish listed with the ingredients ("1 springform pan", "1 Auflaufform")."""
     if not name:

@@ -10,6 +10,7 @@ pint does not have: a "Prise" is a pinch, a "Dose" a can, "T" a tablespoon but
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any
 
 import pint
@@ -111,6 +112,7 @@ def _key(unit: str) -> str:
     return " ".join(unit.strip().rstrip(".").lower().split())
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked for every ingredient
 def canonical(unit: str | None) -> str | None:
     """The measure a spelling names ("EL" → "tbsp", "T" → "tbsp", "t" → "tsp"), else None."""
     if not unit:
@@ -124,6 +126,7 @@ def canonical(unit: str | None) -> str | None:
     return _SPELLINGS.get(key)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked for every ingredient
 def kind_of(unit: str | None) -> Kind:
     """What a unit as written measures; no unit is a count ("2 eggs")."""
     if not unit:
