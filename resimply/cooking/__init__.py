@@ -6,6 +6,7 @@
     kinds.py      what an ingredient is for scaling: seasoning, pan, countable
     rounding.py   amounts people measure (¼ tsp, 5 g, ⅓ cup) and how they are written
     convert.py    the unit an amount is shown in, for each unit system
+    second_measures.py  "255g/9oz", "1 cup plus 2 tbsp": measures the parser left in the note
     wording.py    the ingredient's text rewritten, plurals, notes in English and German
     scale.py      one recipe scaled and converted, the original kept alongside
 

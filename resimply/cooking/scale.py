@@ -9,22 +9,20 @@ follow the servings.
 
 from __future__ import annotations
 
-import re
+import dataclasses
 
 import msgspec
 
 from ..errors import ServingsUnknown
 from ..models import Ingredient, Recipe
-from ..offline.quantities import match_amount
-from ..offline.units import match_unit
 from . import wording
 from .convert import SPOON_LIMIT_ML, convert
-from .densities import BUTTER, density_of
+from .densities import BUTTER, Density, density_of
 from .kinds import is_equipment, is_seasoning, words_of
 from .options import ScaleOptions, UnitSystem
 from .rounding import amount_text, fraction_text, in_halves, whole_count
+from .second_measures import fold
 from .units import (
-    GRAMS,
     METRIC_MEASURES,
     SPOONS,
     STICK_OF_BUTTER_G,
@@ -45,7 +43,7 @@ US_MEASURES = frozenset({"oz", "lb", "cup", "floz", "pint", "quart", "gallon"})
 SEASONING = "seasoning"  # scaled less than the rest
 ROUNDED = "rounded"  # counted in whole ones (or halves) and that changed the amount
 UNMEASURED = "unmeasured"  # no amount ("salt to taste"): left as it is
-NOT_SCALED = "not_scaled"  # a pan or a size: left as it is
+NOT_SCALED = "not_scaled"  # a pan or a tin: left as it is
 CONVERTED = "converted"  # weight ↔ volume through the density table
 
 
@@ -130,19 +128,14 @@ def scale_ingredient(
         return ScaledIngredient(
             **fields, flags=[UNMEASURED], notes=[wording.note("unmeasured", language)]
         )
-    kind = kind_of(unit)
+    measure = canonical(unit)
     german = is_german(unit) or language == "de"
-    unchanged_amount = _range_text(quantity, ingredient.quantity_max, canonical(unit), german)
-    if canonical(unit) is None and is_equipment(name):
-        return ScaledIngredient(
-            **fields,
-            amount=unchanged_amount,
-            flags=[NOT_SCALED],
-            notes=[wording.note("not_scaled", language)],
-        )
+    as_written = _range_text(quantity, ingredient.quantity_max, measure, german)
+    if measure is None and is_equipment(name):
+        note = wording.note("not_scaled", language)
+        return ScaledIngredient(**fields, amount=as_written, flags=[NOT_SCALED], notes=[note])
     flags: list[str] = []
     notes: list[str] = []
-    measure = canonical(unit)
     used = factor
     if factor > 1 and is_seasoning(name, measure or (unit or "").lower(), language):
         used = factor**SEASONING_EXPONENT
@@ -152,114 +145,100 @@ def scale_ingredient(
     butter_sticks = measure is None and density is BUTTER and _is_stick(unit)
     to_grams = butter_sticks and system is UnitSystem.METRIC
     if not to_grams and _unchanged(used, system, measure, quantity):
-        return ScaledIngredient(**fields, amount=unchanged_amount, flags=flags, notes=notes)
+        return ScaledIngredient(**fields, amount=as_written, flags=flags, notes=notes)
+
     text, note_text = ingredient.text, ingredient.note
-    if measure is not None and (equivalent := _equivalent(note_text)) is not None:
-        # "255g/9oz berries", "¾ cup (4 ounces/115 grams) flour": the same amount in other
-        # units, wrong once scaled or converted; the converted amount replaces it.
-        text = _without_equivalent(text, equivalent)
-        note_text = "; ".join(note_text.split("; ")[1:]) or None  # type: ignore[union-attr]
-        fields["note"] = note_text
-    if measure is not None and (plus := _second_measure(ingredient, measure)) is not None:
-        # "1 cup plus 2 tbsp flour": one amount of 1.125 cups, scaled as one.
-        extra, phrase, note_text = plus
-        quantity += extra
-        text = " ".join(text.replace(phrase, " ", 1).split())
-        fields["note"] = note_text
+    if measure is not None:
+        folded = fold(ingredient, measure)
+        quantity, text, note_text = folded.quantity, folded.text, folded.note
     low = quantity * used
     high = ingredient.quantity_max * used if ingredient.quantity_max is not None else None
     if to_grams:
         # "1 stick butter" is 113 g; in US and original it stays sticks (in halves).
         low, high, measure = low * STICK_OF_BUTTER_G, _times_or_none(high, STICK_OF_BUTTER_G), "g"
     if measure is not None:
-        converted = convert(low, high, measure, system, density)
-        new_low, new_high = converted.quantity, converted.quantity_max
-        shown = converted.measure
-        most = new_high if new_high is not None else new_low
-        if shown == canonical(unit) and unit:
-            new_unit: str | None = wording.unit_for(most, unit)
-        else:
-            new_unit = wording.label(shown, most, german=german)
-        if converted.via_density and density is not None:
-            flags.append(CONVERTED)
-            grams = round(density.grams_per_ml * to_base(1, "cup"))
-            notes.append(wording.note("converted", language, grams=grams))
+        new = _measured(low, high, measure, unit, system, density, german, language)
     else:
-        shown = None
-        fractional = quantity % 1 != 0
-        if (kind is Kind.VAGUE or kind is Kind.COUNT) and not butter_sticks:
-            halves = kind is Kind.COUNT and (fractional or _halves_make_sense(unit, name))
-            new_low = whole_count(low, halves=halves)
-            new_high = whole_count(high, halves=halves) if high is not None else None
-        else:
-            new_low = in_halves(low)
-            new_high = in_halves(high) if high is not None else None
-        if new_high is not None and new_high <= new_low:
-            new_high = None
-        if abs(new_low - low) > 0.01:
-            flags.append(ROUNDED)
-            notes.append(
-                wording.note(
-                    "rounded", language, raw=_number(low, german), new=fraction_text(new_low)
-                )
-            )
-        most = new_high if new_high is not None else new_low
-        new_unit = wording.unit_for(most, unit) if unit else None
-    amount = _range_text(new_low, new_high, shown, german)
+        halves = butter_sticks or quantity % 1 != 0 or _halves_make_sense(unit, name)
+        new = _counted(low, high, kind_of(unit), unit, halves, german, language)
+    amount = _range_text(new.low, new.high, new.measure, german)
     text = wording.rewrite(
-        text, amount, new_unit, written_unit=unit, name=name, note_text=note_text
+        text, amount, new.unit, written_unit=unit, name=name, note_text=note_text
     )
+    most = new.high if new.high is not None else new.low
     if unit is None and name:
-        text = _counted_noun(
-            text, amount, name, most, ingredient.quantity_max or quantity, language
-        )
+        old = ingredient.quantity_max or ingredient.quantity or 0
+        text = wording.counted_noun(text, amount, name, most, old, language)
     fields.update(
-        text=text, quantity=_stored(new_low), quantity_max=_stored(new_high), unit=new_unit
+        text=text,
+        note=note_text,
+        quantity=_stored(new.low),
+        quantity_max=_stored(new.high),
+        unit=new.unit,
     )
-    return ScaledIngredient(**fields, amount=amount, flags=flags, notes=notes)
+    return ScaledIngredient(
+        **fields, amount=amount, flags=flags + new.flags, notes=notes + new.notes
+    )
 
 
-def _equivalent(note: str | None) -> str | None:
-    """The note's first part when it is only amounts of measures ("9oz", "4 ounces/115 grams")."""
-    part = (note or "").split("; ")[0]
-    pos, found = 0, False
-    while pos < len(part):
-        amount = match_amount(part, pos)
-        written = match_unit(part, amount.end) if amount else None
-        if written is None or canonical(written.unit) is None:
-            return None
-        pos, found = written.end, True
-        while pos < len(part) and part[pos] in " /":
-            pos += 1
-    return part if found else None
+@dataclasses.dataclass
+class _NewAmount:
+    low: float
+    high: float | None
+    measure: str | None  # canonical unit of a measure, None for counts
+    unit: str | None  # as shown
+    flags: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
-def _without_equivalent(text: str, equivalent: str) -> str:
-    for form in (f"({equivalent})", f"/{equivalent}", f"/ {equivalent}"):
-        if form in text:
-            return " ".join(text.replace(form, " ", 1).split())
-    return text
+def _measured(
+    low: float,
+    high: float | None,
+    measure: str,
+    unit: str | None,
+    system: UnitSystem,
+    density: Density | None,
+    german: bool,
+    language: str | None,
+) -> _NewAmount:
+    """Grams, spoons, cups…: converted to `system` and rounded (convert.py)."""
+    converted = convert(low, high, measure, system, density)
+    most = converted.quantity_max if converted.quantity_max is not None else converted.quantity
+    if unit and converted.measure == canonical(unit):
+        shown = wording.unit_for(most, unit)  # the unit as written ("EL", "cups")
+    else:
+        shown = wording.label(converted.measure, most, german=german)
+    new = _NewAmount(converted.quantity, converted.quantity_max, converted.measure, shown)
+    if converted.via_density and density is not None:
+        new.flags.append(CONVERTED)
+        grams = round(density.grams_per_ml * to_base(1, "cup"))
+        new.notes.append(wording.note("converted", language, grams=grams))
+    return new
 
 
-_PLUS = re.compile(r"(?i)(?:plus|\+|und|and)\s+")
-
-
-def _second_measure(ingredient: Ingredient, measure: str) -> tuple[float, str, str | None] | None:
-    """The second part of a sum the parser kept as the note ("plus 2 tbsp"), in
-    `measure`s, with the phrase as written and the note without it; None if there is none."""
-    parts = (ingredient.note or "").split("; ")
-    plus = _PLUS.match(parts[0])
-    amount = match_amount(parts[0], plus.end()) if plus else None
-    if amount is None:
-        return None
-    written = match_unit(parts[0], amount.end)
-    second = canonical(written.unit) if written else None
-    if written is None or second is None or written.end != len(parts[0].rstrip()):
-        return None
-    if (second in GRAMS) != (measure in GRAMS):
-        return None
-    extra = to_base(amount.quantity, second) / to_base(1, measure)
-    return extra, parts[0], "; ".join(parts[1:]) or None
+def _counted(
+    low: float,
+    high: float | None,
+    kind: Kind,
+    unit: str | None,
+    halves: bool,
+    german: bool,
+    language: str | None,
+) -> _NewAmount:
+    """Eggs, cloves, pinches, cans: whole ones or halves, with a note when that changed them."""
+    if kind is Kind.VAGUE or (kind is Kind.COUNT and not halves):
+        new_low, new_high = whole_count(low), whole_count(high) if high is not None else None
+    else:
+        new_low, new_high = in_halves(low), in_halves(high) if high is not None else None
+    if new_high is not None and new_high <= new_low:
+        new_high = None
+    most = new_high if new_high is not None else new_low
+    new = _NewAmount(new_low, new_high, None, wording.unit_for(most, unit) if unit else None)
+    if abs(new_low - low) > 0.01:
+        new.flags.append(ROUNDED)
+        raw, rounded = _number(low, german), fraction_text(new_low)
+        new.notes.append(wording.note("rounded", language, raw=raw, new=rounded))
+    return new
 
 
 _WHOLE_ONLY = ("egg", "eggs", "ei", "eier", "eigelb", "eiweiß", "yolk", "yolks", "whites")
@@ -309,19 +288,3 @@ def _times(factor: float) -> str:
 def _number(value: float, german: bool) -> str:
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text.replace(".", ",") if german else text
-
-
-def _counted_noun(
-    text: str, amount: str, name: str, value: float, old: float, language: str | None
-) -> str:
-    words = words_of(name)
-    if not words or not text.startswith(amount):
-        return text
-    rest = text[len(amount) :]
-    # Only the words before a bracket or comma: "2 (14 oz) cans tomatoes" counts cans.
-    words_end = min((i for i in (rest.find("("), rest.find(",")) if i >= 0), default=len(rest))
-    for match in re.finditer(r"[^\W\d_]+", rest[:words_end]):
-        if match.group().lower() == words[-1]:
-            noun = wording.noun_for(value, old, match.group(), language)
-            return amount + rest[: match.start()] + noun + rest[match.end() :]
-    return text

@@ -196,3 +196,23 @@ def _same_unit(unit: str | None, written: str) -> bool:
         return False
     singular = unit.lower()
     return _SINGULARS.get(singular, singular) == _SINGULARS.get(written.lower(), written.lower())
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def counted_noun(
+    text: str, amount: str, name: str, value: float, old: float, language: str | None
+) -> str:
+    """The line with its counted noun in the number `value` needs ("2 egg" → "2 eggs")."""
+    words = _WORD.findall(name.lower())
+    if not words or not text.startswith(amount):
+        return text
+    rest = text[len(amount) :]
+    # Only the words before a bracket or comma: "2 (14 oz) cans tomatoes" counts cans.
+    words_end = min((i for i in (rest.find("("), rest.find(",")) if i >= 0), default=len(rest))
+    for match in _WORD.finditer(rest[:words_end]):
+        if match.group().lower() == words[-1]:
+            noun = noun_for(value, old, match.group(), language)
+            return amount + rest[: match.start()] + noun + rest[match.end() :]
+    return text
