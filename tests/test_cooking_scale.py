@@ -79,6 +79,10 @@ ENGLISH = [
     ),
     ("2 red bell peppers", 0.75, ORIG, "1 ½ red bell peppers", []),  # halves, not for eggs
     ("2 quarts water", 3, US, "6 quarts water", []),
+    # Words before the amount stay where they are.
+    ("Juice of 1 lemon", 2, ORIG, "Juice of 2 lemons", []),
+    ("about 2 cups flour", 1, M, "about 240 g flour", ["converted"]),
+    ("Salt, 1 tsp", 2, ORIG, "Salt, 1 ½ tsp", ["seasoning"]),
     ("6 l water", 1, US, "6 ½ quarts water", []),  # not 25 ⅓ cups
 ]
 
@@ -120,6 +124,8 @@ GERMAN = [
     ("1 Tasse Reis", 2, M, "2 Tassen Reis", []),  # a Tasse is no fixed measure: kept
     ("1 Bund Petersilie", 1.5, ORIG, "1 ½ Bund Petersilie", []),
     ("1 Würfel Hefe", 0.5, ORIG, "½ Würfel Hefe", []),
+    ("ca. 3–4 EL Milch", 2, ORIG, "ca. 6–8 EL Milch", []),
+    ("Knoblauch, 2 Zehen", 2, ORIG, "Knoblauch, 4 Zehen", []),
     ("2 Dosen weiße Bohnen (à 400 g)", 1.5, ORIG, "3 Dosen weiße Bohnen (à 400 g)", []),
     ("Butter zum Braten", 2, ORIG, "Butter zum Braten", ["unmeasured"]),
 ]

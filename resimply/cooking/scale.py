@@ -163,7 +163,13 @@ def scale_ingredient(
         new = _counted(low, high, kind_of(unit), unit, halves, german, language)
     amount = _range_text(new.low, new.high, new.measure, german)
     text = wording.rewrite(
-        text, amount, new.unit, written_unit=unit, name=name, note_text=note_text
+        text,
+        amount,
+        new.unit,
+        written_unit=unit,
+        written_quantity=ingredient.quantity,
+        name=name,
+        note_text=note_text,
     )
     most = new.high if new.high is not None else new.low
     if unit is None and name:

@@ -139,6 +139,7 @@ def _german_singular(word: str) -> str:
 
 
 _ARTICLE = re.compile(r"(?i)(?:a|an|one|ein|eine|einen)\s+")
+_NUMBER_START = re.compile(r"(?<![\w.,/])[\d½⅓⅔¼¾⅛⅜⅝⅞]")
 
 
 def rewrite(
@@ -147,42 +148,49 @@ def rewrite(
     unit: str | None,
     *,
     written_unit: str | None,
+    written_quantity: float | None,
     name: str | None,
     note_text: str | None,
 ) -> str:
     """The ingredient line with its amount (and unit) replaced: "1 tbsp oil" → "2 ¼ tsp oil".
 
-    The rest of the line stays as written. A line that does not start with its
-    amount is written anew from its parts.
+    The rest of the line stays as written ("Juice of 1 lemon" → "Juice of 2 lemons").
+    A line whose amount cannot be found is written anew from its parts.
     """
     head = f"{amount} {unit}" if unit else amount
-    found = match_amount(text)
-    end: int | None = None
-    if found is not None and found.end > 0:
-        end = found.end
-    elif (article := _ARTICLE.match(text)) and written_unit:
-        end = article.start()  # "a pinch of salt": the article is the amount
+    start, end = _amount_in(text, written_quantity)
+    if end is None and (article := _ARTICLE.match(text)) and written_unit:
+        # "a pinch of salt": the article is the amount
+        start, end = 0, article.start()
         unit_match = match_unit(text, article.end())
-        if unit_match is None:
-            end = None
-        else:
+        if unit_match is not None:
             return head + text[unit_match.end :]
+        end = None
     if end is None:
         return _composed(head, name, note_text)
+    prefix = text[:start]
     if written_unit:
         unit_match = match_unit(text, end)
         if unit_match is None and _same_unit(unit, written_unit):
             # "1 x 400 g can tomatoes": the unit is further on, and stays as it is.
-            return amount + text[end:]
+            return prefix + amount + text[end:]
         if unit_match is None:
             return _composed(head, name, note_text)
-        if unit_match is not None:
-            if unit and text[unit_match.end - 1] == "." and unit.lower() == written_unit.lower():
-                head += "."  # "1 ½ Pck. Backpulver": the abbreviation keeps its dot
-            if unit_match.modifier and unit:  # "1 heaped tbsp" keeps its "heaped"
-                head = f"{amount} {unit_match.modifier} {unit}" + head[len(f"{amount} {unit}") :]
-            return head + text[unit_match.end :]
-    return head + text[end:]
+        if unit and text[unit_match.end - 1] == "." and unit.lower() == written_unit.lower():
+            head += "."  # "1 ½ Pck. Backpulver": the abbreviation keeps its dot
+        if unit_match.modifier and unit:  # "1 heaped tbsp" keeps its "heaped"
+            head = f"{amount} {unit_match.modifier} {unit}" + head[len(f"{amount} {unit}") :]
+        return prefix + head + text[unit_match.end :]
+    return prefix + head + text[end:]
+
+
+def _amount_in(text: str, quantity: float | None) -> tuple[int, int | None]:
+    """Where the line writes its amount: the first number that reads as `quantity`."""
+    for number in _NUMBER_START.finditer(text):
+        found = match_amount(text, number.start())
+        if found is not None and (quantity is None or abs(found.quantity - quantity) < 1e-6):
+            return number.start(), found.end
+    return 0, None
 
 
 def _composed(head: str, name: str | None, note_text: str | None) -> str:
@@ -206,13 +214,14 @@ def counted_noun(
 ) -> str:
     """The line with its counted noun in the number `value` needs ("2 egg" → "2 eggs")."""
     words = _WORD.findall(name.lower())
-    if not words or not text.startswith(amount):
+    at = text.find(amount)
+    if not words or at < 0:
         return text
-    rest = text[len(amount) :]
+    before, rest = text[: at + len(amount)], text[at + len(amount) :]
     # Only the words before a bracket or comma: "2 (14 oz) cans tomatoes" counts cans.
     words_end = min((i for i in (rest.find("("), rest.find(",")) if i >= 0), default=len(rest))
     for match in _WORD.finditer(rest[:words_end]):
         if match.group().lower() == words[-1]:
             noun = noun_for(value, old, match.group(), language)
-            return amount + rest[: match.start()] + noun + rest[match.end() :]
+            return before + rest[: match.start()] + noun + rest[match.end() :]
     return text
