@@ -10,6 +10,7 @@ follow the servings.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import msgspec
 
@@ -144,7 +145,9 @@ def scale_ingredient(
     density = density_of(name)
     butter_sticks = measure is None and density is BUTTER and _is_stick(unit)
     to_grams = butter_sticks and system is UnitSystem.METRIC
-    if not to_grams and _unchanged(used, system, measure, quantity):
+    if (not to_grams and _unchanged(used, system, measure, quantity)) or not _plausible(
+        ingredient, used
+    ):
         return ScaledIngredient(**fields, amount=as_written, flags=flags, notes=notes)
 
     text, note_text = ingredient.text, ingredient.note
@@ -267,6 +270,16 @@ def _unchanged(used: float, system: UnitSystem, measure: str | None, quantity: f
     if measure in SPOONS:
         return to_base(quantity, measure) <= SPOON_LIMIT_ML
     return measure in (METRIC_MEASURES if system is UnitSystem.METRIC else US_MEASURES)
+
+
+# No kitchen weighs a ton: beyond this an amount is a misread (or a model's invention)
+# and is left as written rather than rounded into nonsense (or an overflow).
+MAX_AMOUNT = 1e7
+
+
+def _plausible(ingredient: Ingredient, used: float) -> bool:
+    values = (ingredient.quantity, ingredient.quantity_max)
+    return all(v is None or (math.isfinite(v * used) and 0 < v * used < MAX_AMOUNT) for v in values)
 
 
 def _is_stick(unit: str | None) -> bool:
