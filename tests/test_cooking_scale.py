@@ -43,6 +43,7 @@ ENGLISH = [
     ("2 eggs", 1.5, ORIG, "3 eggs", []),
     ("2 eggs", 0.75, ORIG, "2 eggs", ["rounded"]),  # 1.5 eggs: rounded, with a note
     ("1 egg", 2, ORIG, "2 eggs", []),
+    ("2 bay leaves", 0.5, ORIG, "1 bay leaf", []),
     ("3 cloves garlic", 0.5, ORIG, "2 cloves garlic", ["rounded"]),
     ("½ lemon", 3, ORIG, "1 ½ lemons", []),
     ("1 can (14 oz) diced tomatoes", 1.5, ORIG, "1 ½ cans (14 oz) diced tomatoes", []),
@@ -126,6 +127,8 @@ GERMAN = [
     ("1 Würfel Hefe", 0.5, ORIG, "½ Würfel Hefe", []),
     ("ca. 3–4 EL Milch", 2, ORIG, "ca. 6–8 EL Milch", []),
     ("Knoblauch, 2 Zehen", 2, ORIG, "Knoblauch, 4 Zehen", []),
+    ("1 Apfel", 3, ORIG, "3 Äpfel", []),
+    ("4 Brötchen", 0.25, ORIG, "1 Brötchen", []),
     ("2 Dosen weiße Bohnen (à 400 g)", 1.5, ORIG, "3 Dosen weiße Bohnen (à 400 g)", []),
     ("Butter zum Braten", 2, ORIG, "Butter zum Braten", ["unmeasured"]),
 ]

@@ -89,10 +89,20 @@ def label(measure: str, value: float, *, german: bool) -> str:
     return unit_for(value, labels.get(measure, measure))
 
 
+# Nouns whose plural no rule below makes (singular → plural, both languages).
+_IRREGULAR = {"leaf": "leaves", "loaf": "loaves", "half": "halves", "apfel": "äpfel"}
+_IRREGULAR |= {"chili": "chilis", "champignon": "champignons", "avocado": "avocados"}
+_IRREGULAR |= {"mango": "mangos", "kiwi": "kiwis", "limette": "limetten"}
+_IRREGULAR_SINGULAR = {plural: singular for singular, plural in _IRREGULAR.items()}
+
+
 def noun_for(value: float, old_value: float, noun: str, language: str | None) -> str:
     """A counted noun in the number `value` needs, when it crossed one ("1 egg" → "2 eggs")."""
     if (old_value > 1) == (value > 1):
         return noun
+    irregular = _IRREGULAR if value > 1 else _IRREGULAR_SINGULAR
+    if noun.lower() in irregular:
+        return _same_case(irregular[noun.lower()], noun)
     if language == "de":
         return _german_plural(noun) if value > 1 else _german_singular(noun)
     return _english_plural(noun) if value > 1 else _english_singular(noun)
@@ -133,6 +143,8 @@ def _german_singular(word: str) -> str:
     lower = word.lower()
     if lower.endswith("eier"):
         return word[:-2]
+    if lower.endswith(("chen", "lein")):
+        return word  # Brötchen, Plätzchen: the same in both numbers
     if lower.endswith(("eln", "en")) and len(word) > 4:
         return word[:-1]  # Zwiebeln → Zwiebel, Zitronen → Zitrone
     return word
