@@ -7,6 +7,9 @@
     │   ├── NotFound              not_found        404
     │   ├── AlreadyFinished       already_finished 409
     │   ├── PayloadTooLarge       payload_too_large 413
+    │   ├── InvalidServings       invalid_servings 400   (?servings= / ?scale=)
+    │   ├── InvalidUnits          invalid_units    400   (?units=)
+    │   ├── ServingsUnknown       servings_unknown 422   (?servings= on a recipe without servings)
     │   ├── UnsupportedUrl        unsupported_url  422   (also a task outcome)
     │   ├── RateLimited           rate_limited     429   + Retry-After
     │   ├── TooManyConnections    too_many_connections 503
@@ -202,3 +205,31 @@ class RequestTimeout(RequestError):
     code = "request_timeout"
     http_status = 408
     default_message = "The request body did not arrive in time; send it at once."
+
+
+# --- added for issue 15 (servings and units on request) ----------------------
+
+
+class InvalidServings(RequestError):
+    """`?servings=` or `?scale=` that is not a number in range (resimply/cooking/options.py)."""
+
+    code = "invalid_servings"
+    http_status = 400
+    default_message = "servings must be a whole number from 1 to 1000."
+
+
+class InvalidUnits(RequestError):
+    code = "invalid_units"
+    http_status = 400
+    default_message = "units must be one of: metric, us, original."
+
+
+class ServingsUnknown(RequestError):
+    """The recipe does not say how many it serves, so `?servings=` has nothing to divide by."""
+
+    code = "servings_unknown"
+    http_status = 422
+    default_message = (
+        "This recipe does not say how many servings it makes, so it cannot be scaled to a "
+        "number of servings; ask with scale=<factor> (e.g. scale=2) instead."
+    )

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import __version__
+from ..cooking import parse_scale_options, scale_recipe
 from ..errors import AlreadyFinished, InvalidRequest, NotFound
 from ..heartbeat import live_workers
 from ..links import canonical_link
@@ -95,10 +96,18 @@ async def start_scrape(request: Request) -> Response:
 async def get_task(request: Request) -> Response:
     state = web_state(request)
     identity = await identify(request)
+    scaling = parse_scale_options(request.query_params)
     record = await state.tasks.get_owned(request.path_params["task_id"], identity.user_id)
     if record is None:
         raise NotFound("No such task.")
-    return json(record.view())
+    view = record.view()
+    if scaling is not None and view.result is not None:
+        # ?servings= / ?scale= / ?units= (resimply/cooking): the result's recipe, scaled.
+        result = msgspec.structs.replace(
+            view.result, recipe=scale_recipe(view.result.recipe, scaling)
+        )
+        view = msgspec.structs.replace(view, result=result)
+    return json(view)
 
 
 async def active_tasks(request: Request) -> Response:
@@ -158,6 +167,7 @@ def _whole_number(value: str) -> int:
 async def get_recipe(request: Request) -> Response:
     state = web_state(request)
     identity = await identify(request)
+    scaling = parse_scale_options(request.query_params)
     recipe = await state.recipes.get(
         user_id=identity.user_id,
         recipe_id=request.path_params["recipe_id"],
@@ -165,4 +175,8 @@ async def get_recipe(request: Request) -> Response:
     )
     if recipe is None:
         raise NotFound("No such recipe.")
+    if scaling is not None:
+        # Scaled and converted, the original amounts alongside (docs/scaling.md);
+        # without the parameters the stored recipe goes out as it is.
+        return json(scale_recipe(recipe, scaling))
     return json(recipe)
