@@ -19,20 +19,24 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from ..cooking.options import MAX_SCALE, MAX_SERVINGS, MIN_SCALE, MIN_SERVINGS
+from ..cooking.scale import ScaledRecipe
 from ..errors import (
     AlreadyFinished,
     InvalidRequest,
+    InvalidServings,
+    InvalidUnits,
     NotFound,
     PayloadTooLarge,
     RateLimited,
     RequestTimeout,
     ResimplyError,
     ServiceUnavailable,
+    ServingsUnknown,
     TooManyConnections,
     Unauthorized,
     UnsupportedUrl,
 )
-from ..models import Recipe
 from ..tasks import TaskView
 from . import bodies
 from .requests import ScrapeRequestBody
@@ -103,6 +107,40 @@ UPGRADE_REQUIRED = Refusal(
 )
 BAD_HANDSHAKE = Refusal(
     400, "invalid_request", "Sec-WebSocket-Key must be the base64 encoding of 16 random bytes."
+)
+
+# ?servings= / ?scale= / ?units= (resimply/cooking/options.py; docs/scaling.md).
+SCALE_PARAMS = (
+    Param(
+        "servings",
+        "query",
+        "Scale the recipe to this many servings (it must say how many it serves: "
+        "else 422 `servings_unknown`, use `scale`). Not together with `scale`.",
+        type=Annotated[int, msgspec.Meta(ge=MIN_SERVINGS, le=MAX_SERVINGS)],
+        example=6,
+    ),
+    Param(
+        "scale",
+        "query",
+        "Multiply every amount by this factor (a decimal comma is taken: `1,5`). "
+        "Not together with `servings`.",
+        type=Annotated[float, msgspec.Meta(ge=MIN_SCALE, le=MAX_SCALE)],
+        example=2,
+    ),
+    Param(
+        "units",
+        "query",
+        "The unit system of the amounts: `metric` (grams, millilitres; spoons stay "
+        "spoons), `us` (cups, spoons, ounces), `original` (as written; the default).",
+        type=Literal["metric", "us", "original"],
+        example="metric",
+    ),
+)
+_SCALE_ERRORS = (InvalidServings, InvalidUnits, ServingsUnknown)
+_SCALED = (
+    " With `servings`, `scale` or `units` the recipe comes scaled and converted: each "
+    "ingredient also carries `amount`, `original`, `flags` and `notes`, and the recipe "
+    "`scaling` (docs/scaling.md); without them it is the stored recipe, byte for byte."
 )
 
 # Every route that reads Redis answers 503 service_unavailable while it is away.
@@ -255,10 +293,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/task/{task_id}"): Operation(
         summary="A task's status (the polling fallback of the streams).",
         description="Task records outlive completion for at least 24 h. A task of another "
-        "user is a 404, as an unknown one.",
+        "user is a 404, as an unknown one." + _SCALED.replace("the recipe", "`result.recipe`", 1),
         tag="tasks",
+        params=SCALE_PARAMS,
         answers=(Answer(200, "The task.", TaskView),),
-        errors=(NotFound, *_SIGNED_IN),
+        errors=(NotFound, *_SCALE_ERRORS, *_SIGNED_IN),
     ),
     ("DELETE", "/task/{task_id}"): Operation(
         summary="Cancel a task.",
@@ -350,9 +389,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/recipes/{recipe_id}"): Operation(
         summary="One stored recipe of the caller.",
+        description=_SCALED.strip(),
         tag="recipes",
-        answers=(Answer(200, "The recipe.", Recipe),),
-        errors=(NotFound, *_SIGNED_IN),
+        params=SCALE_PARAMS,
+        answers=(Answer(200, "The recipe (scaled when asked).", ScaledRecipe),),
+        errors=(NotFound, *_SCALE_ERRORS, *_SIGNED_IN),
     ),
     ("GET", "/dev/token"): Operation(
         summary="A token for the demo user (local development mode only; 404 otherwise).",
