@@ -234,9 +234,9 @@ class _Candidate:
 class _Pool:
     """Distinct candidates, each already a JPEG; bounded in number."""
 
-    def __init__(self, *, max_frames: int, max_edge: int, jpeg_quality: int) -> None:
+    def __init__(self, *, max_frames: int, max_edge: int, jpeg_quality: int, keep: int = 0) -> None:
         self.max_edge, self.jpeg_quality = max_edge, jpeg_quality
-        self.capacity = max(MIN_POOL, 3 * max_frames)
+        self.capacity = max(MIN_POOL, 3 * max_frames, keep)
         self.kept: list[_Candidate] = []
         self.offered = 0
         self._thumbs, self._jpegs = _scalers()
@@ -264,6 +264,10 @@ class _Pool:
         del self.kept[nearest.index(min(nearest))]
 
     def choose(self, limit: int) -> list[Frame]:
+        return [c.frame for c in _spread(self.shots(), limit)]
+
+    def shots(self) -> list[_Candidate]:
+        """Every distinct shot once, with its text: in time order."""
         ordered = sorted(self.kept, key=lambda c: c.frame.timestamp)
         # In time order, the first of a scene wins (a candidate found by an exact
         # decode may come after a later keyframe of the same scene).
@@ -272,12 +276,19 @@ class _Pool:
             if not any(is_duplicate(d.look, candidate.look) for d in distinct):
                 distinct.append(candidate)
         # A shot before its text appeared says nothing its texted frame doesn't.
-        full = [
+        return [
             c
             for c in distinct
             if not any(dominates(o.look, c.look) for o in distinct if o is not c)
         ]
-        return [c.frame for c in _spread(full, limit)]
+
+
+def text_likelihood(candidate: _Candidate, others: list[_Candidate]) -> float:
+    """How likely a shot holds text, for reading the likeliest first: a frame that
+    gained local detail over another of its shot (text appeared) first, then by
+    edge energy (text is dense in edges)."""
+    appeared = any(dominates(candidate.look, o.look) for o in others if o is not candidate)
+    return candidate.look.total / DETAIL_PIXELS + (1000.0 if appeared else 0.0)
 
 
 def _spread(kept: list[_Candidate], limit: int) -> list[_Candidate]:
@@ -370,6 +381,68 @@ def frames_of(
     """
     if max_frames <= 0:
         return []
+    return read_frames(
+        container,
+        max_frames=max_frames,
+        max_edge=max_edge,
+        jpeg_quality=jpeg_quality,
+        duration_s=duration_s,
+        max_pixels=max_pixels,
+        subtitles=subtitles,
+    ).frames
+
+
+@dataclasses.dataclass(frozen=True)
+class Picked:
+    """The frames to show a model, and every distinct shot (for reading its text)."""
+
+    frames: list[Frame]
+    # Each distinct shot's frame (at its fullest text) and how likely it holds
+    # text (`text_likelihood`), in time order.
+    shots: list[tuple[Frame, float]]
+
+
+def read_frames(
+    container: InputContainer,
+    *,
+    max_frames: int,
+    max_edge: int,
+    jpeg_quality: int,
+    duration_s: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    subtitles: EmbeddedSubtitles | None = None,
+    max_shots: int = 0,
+) -> Picked:
+    """`frames_of`, and up to `max_shots` distinct shots beside (`Picked.shots`);
+    the shots the frames are chosen from are kept whatever `max_frames` says."""
+    pool = _picked_pool(
+        container,
+        max_frames=max(1, max_frames),
+        max_edge=max_edge,
+        jpeg_quality=jpeg_quality,
+        duration_s=duration_s,
+        max_pixels=max_pixels,
+        subtitles=subtitles,
+        keep=max_shots,
+    )
+    frames = pool.choose(max_frames) if max_frames > 0 else []
+    shots = pool.shots() if max_shots > 0 else []
+    if len(shots) > max_shots:
+        shots = _spread(shots, max_shots)
+    return Picked(frames, [(c.frame, text_likelihood(c, pool.kept)) for c in shots])
+
+
+def _picked_pool(
+    container: InputContainer,
+    *,
+    max_frames: int,
+    max_edge: int,
+    jpeg_quality: int,
+    duration_s: float | None,
+    max_pixels: int,
+    subtitles: EmbeddedSubtitles | None,
+    keep: int,
+) -> _Pool:
     stream = video_stream(container)
     context = stream.codec_context
     if context.width * context.height > max_pixels:
@@ -379,7 +452,7 @@ def frames_of(
     # videos at once, each on its own pool thread) cannot spare.
     context.thread_type = "AUTO" if context.width * context.height > THREADED_PIXELS else "NONE"
     context.options = {"max_pixels": str(max_pixels)}
-    pool = _Pool(max_frames=max_frames, max_edge=max_edge, jpeg_quality=jpeg_quality)
+    pool = _Pool(max_frames=max_frames, max_edge=max_edge, jpeg_quality=jpeg_quality, keep=keep)
     clock = _Clock(stream)
     duration = header_duration(container, stream) or duration_s or 0.0
     try:
@@ -392,7 +465,7 @@ def frames_of(
             raise InvalidMedia(UNREADABLE) from exc
     if not pool.kept:
         raise InvalidMedia("No picture in the video could be decoded.")
-    return pool.choose(max_frames)
+    return pool
 
 
 def _scan(

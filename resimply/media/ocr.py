@@ -1,0 +1,265 @@
+"""On-screen text: the ingredient lists and title cards burned into the picture, read locally.
+
+`rapidocr` (PP-OCR detection + recognition models, run by onnxruntime on the
+CPU) reads the distinct shots the frame scan found (`frames.read_frames`), not
+only the few frames sent to a model as images. It is an optional extra
+(`pip install 'resimply[ocr]'`); without it, the recipe says so in its
+evidence (`screen_unread`) and one log line tells the operator how to enable it.
+
+- **No download at run time.** The wheel ships its models in `rapidocr/models`;
+  the engine is pointed at those files explicitly, so it never looks elsewhere.
+- **Once per process.** Loading the engine (≈ 1 s) happens on a process's first
+  video; a lock makes the engine one reader at a time (onnxruntime runs one
+  thread per call: the media processes already use every core).
+- **Bounded.** Shots are read most-likely-text-first until the video's time
+  budget is spent; the rest are skipped (counted in `ScreenRead.skipped`).
+- **Deduplicated.** An overlay stays on screen across several shots, and a list
+  revealed line by line repeats its first lines: a line read before (same
+  letters and digits, or nearly: OCR varies a little from frame to frame) is
+  not repeated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+import re
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from ..providers.base import Frame
+
+log = structlog.get_logger(__name__)
+
+INSTALL_HINT = "pip install 'resimply[ocr]'"
+UNAVAILABLE = (
+    "On-screen text was not read: the OCR extra is not installed "
+    f"({INSTALL_HINT}, or `make run` / the Docker image, which include it)."
+)
+
+# Recognised text below this confidence is mostly texture read as letters.
+MIN_SCORE = 0.6
+# Lines whose vertical centres are this close (in line heights) are one row of text.
+SAME_ROW = 0.5
+# Two lines this similar (difflib ratio over letters and digits) are one line read twice.
+SAME_LINE = 0.85
+MIN_CHARS = 2  # one letter alone is noise
+
+_MODELS = {
+    "Det.model_path": "PP-OCRv6_det_small.onnx",
+    "Rec.model_path": "PP-OCRv6_rec_small.onnx",
+    "Cls.model_path": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScreenText:
+    """The new lines read in one shot, top to bottom."""
+
+    timestamp: float
+    lines: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScreenRead:
+    """What reading a video's on-screen text gave.
+
+    `status`: "read" (every shot read), "partial" (the time budget ran out),
+    "off" (turned off by the operator), "unavailable" (the extra is missing),
+    "failed" (the engine failed to load; logged).
+    """
+
+    status: str = "off"
+    texts: tuple[ScreenText, ...] = ()
+    shots: int = 0  # distinct shots offered
+    read: int = 0  # of which read
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> int:
+        return self.shots - self.read
+
+    @property
+    def complete(self) -> bool:
+        """Every shot was read: images add no text the model does not have."""
+        return self.status == "read"
+
+    def text(self) -> str | None:
+        """The lines read, one shot per paragraph, in time order (what extractors get)."""
+        blocks = ["\n".join(t.lines) for t in self.texts if t.lines]
+        return "\n\n".join(blocks) or None
+
+
+def available() -> bool:
+    """The OCR extra is installed (checked without importing it: importing costs ~1 s)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("rapidocr", "onnxruntime"))
+
+
+_lock = threading.Lock()
+_engine: Any = None
+_failed = False
+_said_unavailable = False
+
+
+def say_unavailable_once() -> None:
+    """The one log line an operator needs when the extra is missing."""
+    global _said_unavailable
+    if not _said_unavailable:
+        _said_unavailable = True
+        log.warning("ocr_unavailable", hint=INSTALL_HINT, effect=UNAVAILABLE)
+
+
+def model_paths() -> dict[str, str]:
+    """The packaged model files (raises `FileNotFoundError` when one is missing)."""
+    import rapidocr
+
+    folder = Path(rapidocr.__file__).parent / "models"
+    paths = {key: folder / name for key, name in _MODELS.items()}
+    for path in paths.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"rapidocr's packaged model {path} is missing")
+    return {key: str(path) for key, path in paths.items()}
+
+
+def _load() -> Any:
+    from rapidocr import RapidOCR
+
+    return RapidOCR(
+        params={
+            **model_paths(),
+            # Text in videos is upright; the orientation classifier costs time for nothing.
+            "Global.use_cls": False,
+            "Global.log_level": "warning",
+            # One thread per call: the pool already runs one process per core.
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            # Frames come at most `frame_max_edge` long: read them at their size
+            # (the default scales the short side up to 736 px, ~3x the work).
+            "Det.limit_type": "max",
+            "Det.limit_side_len": 960,
+        }
+    )
+
+
+def engine() -> Any:
+    """This process's engine, loaded on first use; None when it cannot be."""
+    global _engine, _failed
+    if _engine is None and not _failed:
+        try:
+            _engine = _load()
+        except Exception as exc:
+            _failed = True
+            log.error("ocr_engine_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+    return _engine
+
+
+def recognise(engine_: Any, jpeg: bytes) -> list[str]:
+    """The lines of text in one JPEG, top to bottom, words of a row joined."""
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return []
+    result = engine_(image)
+    if result.boxes is None or not result.txts:
+        return []
+    found: list[tuple[float, float, float, str]] = []  # centre y, left x, height, text
+    for box, text, score in zip(result.boxes, result.txts, result.scores, strict=False):
+        text = text.strip()
+        if score < MIN_SCORE or len(text) < MIN_CHARS:
+            continue
+        ys = [float(p[1]) for p in box]
+        xs = [float(p[0]) for p in box]
+        found.append(((min(ys) + max(ys)) / 2, min(xs), max(ys) - min(ys), text))
+    return _rows(found)
+
+
+def _rows(found: list[tuple[float, float, float, str]]) -> list[str]:
+    """Boxes into rows: a row's boxes share a centre line (two words far apart
+    in one line are often two boxes)."""
+    found.sort()
+    rows: list[list[tuple[float, float, float, str]]] = []
+    for item in found:
+        if rows:
+            last = rows[-1]
+            centre = sum(i[0] for i in last) / len(last)
+            height = max(i[2] for i in last)
+            if abs(item[0] - centre) <= SAME_ROW * max(height, item[2]):
+                last.append(item)
+                continue
+        rows.append([item])
+    return [" ".join(i[3] for i in sorted(row, key=lambda i: i[1])) for row in rows]
+
+
+def _key(line: str) -> str:
+    return re.sub(r"[\W_]+", "", line.casefold())
+
+
+class _Seen:
+    """Lines already read in this video, compared by letters and digits."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def new(self, line: str) -> bool:
+        key = _key(line)
+        if len(key) < MIN_CHARS:
+            return False
+        for seen in self.keys:
+            if key == seen:
+                return False
+            # Near-equal: OCR reads "2 Eier" once and "2Eier" or "2 Eler" the next time.
+            if (
+                min(len(key), len(seen)) >= 5
+                and difflib.SequenceMatcher(None, key, seen).ratio() >= SAME_LINE
+            ):
+                return False
+        self.keys.append(key)
+        return True
+
+
+def read_screen(shots: Sequence[tuple[Frame, float]], *, budget_s: float) -> ScreenRead:
+    """The text of `shots` (each a frame and how likely it holds text), most
+    likely first, until `budget_s` is spent; deduplicated, in time order."""
+    if budget_s <= 0:
+        return ScreenRead(status="off", shots=len(shots))
+    if not available():
+        say_unavailable_once()
+        return ScreenRead(status="unavailable", shots=len(shots))
+    if not shots:
+        return ScreenRead(status="read")
+    started = time.monotonic()
+    with _lock:
+        reader = engine()
+        if reader is None:
+            return ScreenRead(status="failed", shots=len(shots))
+        order = sorted(range(len(shots)), key=lambda i: -shots[i][1])
+        read: dict[int, list[str]] = {}
+        for index in order:
+            if time.monotonic() - started >= budget_s:
+                break
+            read[index] = recognise(reader, shots[index][0].jpeg)
+    seen = _Seen()
+    texts = []
+    for index in sorted(read, key=lambda i: shots[i][0].timestamp):
+        lines = tuple(line for line in read[index] if seen.new(line))
+        if lines:
+            texts.append(ScreenText(timestamp=shots[index][0].timestamp, lines=lines))
+    seconds = time.monotonic() - started
+    status = "read" if len(read) == len(shots) else "partial"
+    if status == "partial":
+        log.info("ocr_budget_spent", shots=len(shots), read=len(read), budget_s=budget_s)
+    return ScreenRead(
+        status=status,
+        texts=tuple(texts),
+        shots=len(shots),
+        read=len(read),
+        seconds=round(seconds, 3),
+    )
