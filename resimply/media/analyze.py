@@ -13,10 +13,10 @@ from av.container import InputContainer
 
 from ..providers.base import Frame, MediaInfo, ProgressReporter, SubtitleTrack
 from ..settings import Settings
+from . import ocr
 from .container import open_media
 from .frames import Picked, read_frames
-from .ocr import ScreenRead, read_screen
-from .ocr import available as ocr_available
+from .ocr import ScreenRead
 from .probe import check, checked_size
 from .subtitles import EmbeddedSubtitles, embedded_subtitles
 
@@ -118,7 +118,7 @@ async def _in_threads(
     if limits.ocr_budget_s > 0:
         await progress.update("Reading the text on screen", 0.6)
         screen = await loop.run_in_executor(
-            executor, functools.partial(read_screen, picked.shots, budget_s=limits.ocr_budget_s)
+            executor, functools.partial(ocr.read_screen, picked.shots, budget_s=limits.ocr_budget_s)
         )
     return info, picked.frames, subtitles, screen
 
@@ -128,7 +128,7 @@ def read_video(path: Path, limits: MediaLimits) -> VideoRead:
     (what a pool process runs): check, then frames and embedded subtitles."""
     container, info = open_checked(path, limits)
     picked, subtitles = read_frames_and_subtitles(container, info, limits)
-    screen = read_screen(picked.shots, budget_s=limits.ocr_budget_s)
+    screen = ocr.read_screen(picked.shots, budget_s=limits.ocr_budget_s)
     return info, picked.frames, subtitles, screen
 
 
@@ -161,7 +161,7 @@ def read_frames_and_subtitles(
     """
     with container:
         subtitles = EmbeddedSubtitles(container)
-        shots = limits.ocr_max_shots if limits.ocr_budget_s > 0 and ocr_available() else 0
+        shots = limits.ocr_max_shots if limits.ocr_budget_s > 0 and ocr.available() else 0
         picked = Picked([], [])
         if limits.max_frames > 0 or shots > 0:
             picked = read_frames(

@@ -12,7 +12,8 @@ evidence (`screen_unread`) and one log line tells the operator how to enable it.
   video; a lock makes the engine one reader at a time (onnxruntime runs one
   thread per call: the media processes already use every core).
 - **Bounded.** Shots are read most-likely-text-first until the video's time
-  budget is spent; the rest are skipped (counted in `ScreenRead.skipped`).
+  budget is spent (the first shot is always read); the rest are skipped
+  (counted in `ScreenRead.skipped`).
 - **Deduplicated.** An overlay stays on screen across several shots, and a list
   revealed line by line repeats its first lines: a line read before (same
   letters and digits, or nearly: OCR varies a little from frame to frame) is
@@ -104,6 +105,7 @@ def available() -> bool:
 _lock = threading.Lock()
 _engine: Any = None
 _failed = False
+loads = 0  # engines this process loaded (once, unless loading failed)
 _said_unavailable = False
 
 
@@ -128,14 +130,17 @@ def model_paths() -> dict[str, str]:
 
 
 def _load() -> Any:
+    global loads
     from rapidocr import RapidOCR
 
+    loads += 1
     return RapidOCR(
         params={
             **model_paths(),
             # Text in videos is upright; the orientation classifier costs time for nothing.
             "Global.use_cls": False,
-            "Global.log_level": "warning",
+            # Its warnings are per frame ("The text detection result is empty").
+            "Global.log_level": "error",
             # One thread per call: the pool already runs one process per core.
             "EngineConfig.onnxruntime.intra_op_num_threads": 1,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
@@ -181,6 +186,25 @@ def recognise(engine_: Any, jpeg: bytes) -> list[str]:
     return _rows(found)
 
 
+# OCR's common slips on ingredient lines, undone: "l" read as "I" ("1I Milch",
+# "MehI", "ÖI"), and the space it drops after an amount ("2Eier", "1 TLKümmel").
+_UNITS = r"(?:EL|TL|El|Tl|ml|cl|dl|kg|g|l|tbsp|tsp|cups?|oz|lbs?)"
+_FIXES = (
+    (re.compile(r"(?<=\d)\s?I(?=\s+[^\W\d_]|[A-ZÄÖÜ])"), " l "),
+    (re.compile(r"(?<=[a-zäöüß])I"), "l"),
+    (re.compile(r"\b([ÄÖÜäöü])I\b"), r"\1l"),
+    (re.compile(rf"(\d\s?{_UNITS})(?=[A-ZÄÖÜ][a-zäöüß])"), r"\1 "),
+    (re.compile(r"(\d)(?=[A-ZÄÖÜ][a-zäöüß]{2,}|[a-zäöüß]{4,})"), r"\1 "),
+)
+
+
+def tidy(line: str) -> str:
+    """One line read on screen, with OCR's usual slips on amounts undone."""
+    for pattern, replacement in _FIXES:
+        line = pattern.sub(replacement, line)
+    return " ".join(line.split())
+
+
 def _rows(found: list[tuple[float, float, float, str]]) -> list[str]:
     """Boxes into rows: a row's boxes share a centre line (two words far apart
     in one line are often two boxes)."""
@@ -195,7 +219,7 @@ def _rows(found: list[tuple[float, float, float, str]]) -> list[str]:
                 last.append(item)
                 continue
         rows.append([item])
-    return [" ".join(i[3] for i in sorted(row, key=lambda i: i[1])) for row in rows]
+    return [tidy(" ".join(i[3] for i in sorted(row, key=lambda i: i[1]))) for row in rows]
 
 
 def _key(line: str) -> str:
@@ -235,15 +259,17 @@ def read_screen(shots: Sequence[tuple[Frame, float]], *, budget_s: float) -> Scr
         return ScreenRead(status="unavailable", shots=len(shots))
     if not shots:
         return ScreenRead(status="read")
-    started = time.monotonic()
     with _lock:
         reader = engine()
         if reader is None:
             return ScreenRead(status="failed", shots=len(shots))
+        # The budget counts reading, not the engine's one-time load; the likeliest
+        # shot is always read, the budget decides about each next one.
+        started = time.monotonic()
         order = sorted(range(len(shots)), key=lambda i: -shots[i][1])
         read: dict[int, list[str]] = {}
         for index in order:
-            if time.monotonic() - started >= budget_s:
+            if read and time.monotonic() - started >= budget_s:
                 break
             read[index] = recognise(reader, shots[index][0].jpeg)
     seen = _Seen()
