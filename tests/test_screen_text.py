@@ -138,28 +138,36 @@ def test_the_engine_reads_packaged_models_with_the_network_cut(
     assert ocr.recognise(engine, image) == ["Zutaten", "500 g Mehl", "200 ml Gemüsebrühe"]
 
 
-def test_shots_are_read_most_likely_text_first_within_the_budget() -> None:
+def test_an_overlay_over_several_shots_is_read_once_within_the_budget() -> None:
     require_ocr()
-    frames = [
-        (
-            Frame(
-                timestamp=t,
-                jpeg=overlay_image([text], width=360, height=640),
-                width=360,
-                height=640,
-            ),
-            likely,
-        )
-        for t, text, likely in [(0.0, "Pancakes", 1.0), (5.0, "200 g flour", 9.0)]
+
+    def shot(at: float, lines: list[str], seed: int) -> Frame:
+        jpeg = overlay_image(lines, width=360, height=640, seed=seed)
+        return Frame(timestamp=at, jpeg=jpeg, width=360, height=640)
+
+    # The same card over a different picture, then a new card.
+    shots = [
+        shot(0.0, ["Pancakes", "200 g flour"], 1),
+        shot(2.0, ["Pancakes", "200 g flour"], 2),
+        shot(4.0, ["2 eggs", "300 ml milk"], 3),
     ]
-    full = ocr.read_screen(frames, budget_s=60)
-    assert full.status == "read" and full.complete and full.read == 2
-    assert full.text() == "Pancakes\n\n200 g flour"  # in time order
-    # A budget spent by the first shot: the likelier one was read, the other skipped.
-    tiny = ocr.read_screen(frames, budget_s=1e-9)
-    assert tiny.status == "partial" and not tiny.complete and tiny.skipped == 1
-    assert tiny.text() == "200 g flour"
-    assert ocr.read_screen(frames, budget_s=0).status == "off"
+    full = ocr.read_screen(shots, budget_s=60)
+    assert full.status == "read" and full.complete and full.read == 3
+    assert full.text() == "Pancakes\n200 g flour\n\n2 eggs\n300 ml milk"
+    # A budget spent by the first shot: the others are skipped, and said to be.
+    tiny = ocr.read_screen(shots, budget_s=1e-9)
+    assert tiny.status == "partial" and not tiny.complete and tiny.skipped == 2
+    assert tiny.text() == "Pancakes\n200 g flour"
+    assert ocr.read_screen(shots, budget_s=0).status == "off"
+
+
+def test_boxes_that_stay_put_are_the_same_overlay() -> None:
+    a = [(10.0, 100.0, 200.0, 130.0), (10.0, 150.0, 180.0, 180.0)]
+    moved = [(10.0, 100.0, 200.0, 130.0), (10.0, 190.0, 180.0, 220.0)]
+    assert ocr.same_layout(a, [(11.0, 151.0, 181.0, 179.0), (9.0, 100.0, 201.0, 131.0)], 640)
+    assert not ocr.same_layout(a, moved, 640)
+    assert not ocr.same_layout(a, a[:1], 640)
+    assert not ocr.same_layout([], [], 640)
 
 
 def test_without_the_extra_a_video_says_its_screen_was_not_read(
@@ -167,7 +175,7 @@ def test_without_the_extra_a_video_says_its_screen_was_not_read(
 ) -> None:
     monkeypatch.setattr(ocr, "available", lambda: False)
     monkeypatch.setattr(ocr, "_said_unavailable", False)
-    frames = [(Frame(timestamp=0.0, jpeg=b"", width=2, height=2), 1.0)]
+    frames = [Frame(timestamp=0.0, jpeg=b"", width=2, height=2)]
     first = ocr.read_screen(frames, budget_s=10)
     again = ocr.read_screen(frames, budget_s=10)
     assert first.status == again.status == "unavailable"

@@ -283,14 +283,6 @@ class _Pool:
         ]
 
 
-def text_likelihood(candidate: _Candidate, others: list[_Candidate]) -> float:
-    """How likely a shot holds text, for reading the likeliest first: a frame that
-    gained local detail over another of its shot (text appeared) first, then by
-    edge energy (text is dense in edges)."""
-    appeared = any(dominates(candidate.look, o.look) for o in others if o is not candidate)
-    return candidate.look.total / DETAIL_PIXELS + (1000.0 if appeared else 0.0)
-
-
 def _spread(kept: list[_Candidate], limit: int) -> list[_Candidate]:
     """At most `limit` of the kept frames, evenly spread, first and last included
     (a single frame is the middle one: openings are often titles or faces)."""
@@ -397,9 +389,8 @@ class Picked:
     """The frames to show a model, and every distinct shot (for reading its text)."""
 
     frames: list[Frame]
-    # Each distinct shot's frame (at its fullest text) and how likely it holds
-    # text (`text_likelihood`), in time order.
-    shots: list[tuple[Frame, float]]
+    # Each distinct shot's frame (at its fullest text), in time order.
+    shots: list[Frame]
 
 
 def read_frames(
@@ -429,7 +420,7 @@ def read_frames(
     shots = pool.shots() if max_shots > 0 else []
     if len(shots) > max_shots:
         shots = _spread(shots, max_shots)
-    return Picked(frames, [(c.frame, text_likelihood(c, pool.kept)) for c in shots])
+    return Picked(frames, [c.frame for c in shots])
 
 
 def _picked_pool(

@@ -11,13 +11,14 @@ evidence (`screen_unread`) and one log line tells the operator how to enable it.
 - **Once per process.** Loading the engine (≈ 1 s) happens on a process's first
   video; a lock makes the engine one reader at a time (onnxruntime runs one
   thread per call: the media processes already use every core).
-- **Bounded.** Shots are read most-likely-text-first until the video's time
-  budget is spent (the first shot is always read); the rest are skipped
-  (counted in `ScreenRead.skipped`).
-- **Deduplicated.** An overlay stays on screen across several shots, and a list
-  revealed line by line repeats its first lines: a line read before (same
-  letters and digits, or nearly: OCR varies a little from frame to frame) is
-  not repeated.
+- **Bounded.** Shots are read in time order until the video's time budget is
+  spent (the first shot is always read); the rest are skipped (counted in
+  `ScreenRead.skipped`), and then the images sent to a model carry them.
+- **Deduplicated.** An overlay stays on screen across several shots: text is
+  found first (detection, about half the work), and read only when its boxes
+  differ from the shot before. A list revealed line by line repeats its first
+  lines: a line read before (same letters and digits, or nearly: OCR varies a
+  little from frame to frame) is not repeated.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ SAME_ROW = 0.5
 # Two lines this similar (difflib ratio over letters and digits) are one line read twice.
 SAME_LINE = 0.85
 MIN_CHARS = 2  # one letter alone is noise
+# Boxes whose edges are this close (a share of the picture's longest edge) are the
+# same box: the overlay has not moved.
+SAME_BOX = 0.01
 
 _MODELS = {
     "Det.model_path": "PP-OCRv6_det_small.onnx",
@@ -164,26 +168,71 @@ def engine() -> Any:
     return _engine
 
 
-def recognise(engine_: Any, jpeg: bytes) -> list[str]:
-    """The lines of text in one JPEG, top to bottom, words of a row joined."""
+Box = tuple[float, float, float, float]  # left, top, right, bottom, in pixels
+
+
+def _decode(jpeg: bytes) -> Any:
     import cv2
     import numpy as np
 
-    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    return cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+
+
+def detect(engine_: Any, image: Any) -> list[Box]:
+    """Where text is in a picture (detection only: about half of a full read)."""
+    # Every call names all three stages: the engine keeps what the last call set.
+    result = engine_(image, use_det=True, use_cls=False, use_rec=False)
+    boxes = getattr(result, "boxes", None)
+    if boxes is None:
+        return []
+    found = []
+    for box in boxes:
+        xs = [float(p[0]) for p in box]
+        ys = [float(p[1]) for p in box]
+        found.append((min(xs), min(ys), max(xs), max(ys)))
+    return found
+
+
+def read_boxes(engine_: Any, image: Any, boxes: list[Box]) -> list[str]:
+    """The text in `boxes` of `image` (recognition only), as rows top to bottom."""
+    height, width = image.shape[:2]
+    found: list[tuple[float, float, float, str]] = []  # centre y, left x, height, text
+    for left, top, right, bottom in boxes:
+        pad = (bottom - top) * 0.1
+        crop = image[
+            max(0, int(top - pad)) : min(height, int(bottom + pad) + 1),
+            max(0, int(left - pad)) : min(width, int(right + pad) + 1),
+        ]
+        if crop.size == 0:
+            continue
+        result = engine_(crop, use_det=False, use_cls=False, use_rec=True)
+        texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
+        if not texts or not scores:
+            continue
+        text = str(texts[0]).strip()
+        if float(scores[0]) < MIN_SCORE or len(text) < MIN_CHARS:
+            continue
+        found.append(((top + bottom) / 2, left, bottom - top, text))
+    return _rows(found)
+
+
+def recognise(engine_: Any, jpeg: bytes) -> list[str]:
+    """The lines of text in one JPEG, top to bottom, words of a row joined."""
+    image = _decode(jpeg)
     if image is None:
         return []
-    result = engine_(image)
-    if result.boxes is None or not result.txts:
-        return []
-    found: list[tuple[float, float, float, str]] = []  # centre y, left x, height, text
-    for box, text, score in zip(result.boxes, result.txts, result.scores, strict=False):
-        text = text.strip()
-        if score < MIN_SCORE or len(text) < MIN_CHARS:
-            continue
-        ys = [float(p[1]) for p in box]
-        xs = [float(p[0]) for p in box]
-        found.append(((min(ys) + max(ys)) / 2, min(xs), max(ys) - min(ys), text))
-    return _rows(found)
+    return read_boxes(engine_, image, detect(engine_, image))
+
+
+def same_layout(a: list[Box], b: list[Box], size: float) -> bool:
+    """The same boxes of text, give or take a few pixels: the same overlay still on
+    screen (an overlay stays put while the picture under it moves)."""
+    if len(a) != len(b) or not a:
+        return False
+    slack = SAME_BOX * size
+    return all(
+        any(all(abs(p - q) <= slack for p, q in zip(x, y, strict=True)) for y in b) for x in a
+    )
 
 
 # OCR's common slips on ingredient lines, undone: "l" read as "I" ("1I Milch",
@@ -249,9 +298,14 @@ class _Seen:
         return True
 
 
-def read_screen(shots: Sequence[tuple[Frame, float]], *, budget_s: float) -> ScreenRead:
-    """The text of `shots` (each a frame and how likely it holds text), most
-    likely first, until `budget_s` is spent; deduplicated, in time order."""
+def read_screen(shots: Sequence[Frame], *, budget_s: float) -> ScreenRead:
+    """The text of `shots` (distinct shots, in time order), until `budget_s` is
+    spent; each line once.
+
+    Text is found first (detection), then read (recognition) only where it
+    differs from the shot before: an overlay shown over several shots is read
+    once (`same_layout`).
+    """
     if budget_s <= 0:
         return ScreenRead(status="off", shots=len(shots))
     if not available():
@@ -259,25 +313,31 @@ def read_screen(shots: Sequence[tuple[Frame, float]], *, budget_s: float) -> Scr
         return ScreenRead(status="unavailable", shots=len(shots))
     if not shots:
         return ScreenRead(status="read")
+    read: dict[int, list[str]] = {}
     with _lock:
         reader = engine()
         if reader is None:
             return ScreenRead(status="failed", shots=len(shots))
-        # The budget counts reading, not the engine's one-time load; the likeliest
+        # The budget counts reading, not the engine's one-time load; the first
         # shot is always read, the budget decides about each next one.
         started = time.monotonic()
-        order = sorted(range(len(shots)), key=lambda i: -shots[i][1])
-        read: dict[int, list[str]] = {}
-        for index in order:
+        previous: list[Box] = []
+        for index, frame in enumerate(shots):
             if read and time.monotonic() - started >= budget_s:
                 break
-            read[index] = recognise(reader, shots[index][0].jpeg)
+            image = _decode(frame.jpeg)
+            boxes = detect(reader, image) if image is not None else []
+            if boxes and same_layout(boxes, previous, max(frame.width, frame.height)):
+                read[index] = []  # what the shot before showed, read already
+            else:
+                read[index] = read_boxes(reader, image, boxes) if boxes else []
+            previous = boxes
     seen = _Seen()
     texts = []
-    for index in sorted(read, key=lambda i: shots[i][0].timestamp):
-        lines = tuple(line for line in read[index] if seen.new(line))
-        if lines:
-            texts.append(ScreenText(timestamp=shots[index][0].timestamp, lines=lines))
+    for index, lines in read.items():
+        new = tuple(line for line in lines if seen.new(line))
+        if new:
+            texts.append(ScreenText(timestamp=shots[index].timestamp, lines=new))
     seconds = time.monotonic() - started
     status = "read" if len(read) == len(shots) else "partial"
     if status == "partial":
