@@ -46,7 +46,7 @@ bench: install
 	$(BIN)/python -m bench.frames
 	$(BIN)/python -m bench.tokens
 	$(BIN)/python -m bench.cache
-	@for b in fanout worker api page ingredients; do \
+	@for b in fanout worker api page ingredients ocr; do \
 	  if [ -f bench/$$b.py ]; then $(BIN)/python -m bench.$$b || exit 1; fi; \
 	done
 
