@@ -86,7 +86,7 @@ class Settings:
     # On-screen text (docs/ocr.md): seconds of OCR per video (0: off), and the
     # most distinct shots of a video kept for it.
     ocr_budget_s: int = 30
-    ocr_max_shots: int = 48
+    ocr_max_shots: int = 96
     max_body_bytes: int = 16 * 1024
     rate_limit_per_minute: int = 30
     http_timeout_s: float = 30.0

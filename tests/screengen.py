@@ -88,9 +88,10 @@ def make_screen_video(
     seed: int = 1,
     subtitles: Sequence[Cue] | None = None,
     keyframe_s: float = 4.0,
+    scroll: bool = True,
 ) -> Path:
-    """An H.264 video (MP4) whose background scrolls diagonally, with `overlays`
-    drawn over it; `subtitles` (if any) as an embedded mov_text track."""
+    """An H.264 video (MP4) whose background scrolls diagonally (or stands still),
+    with `overlays` drawn over it; `subtitles` (if any) as an embedded mov_text track."""
     texture = _background(width, height, seed)
     layers = [_text_layer(o.lines, width, height) for o in overlays]
     with av.open(str(path), "w") as out:
@@ -106,7 +107,7 @@ def make_screen_video(
             text.time_base = fractions.Fraction(1, 1000)
         for index in range(round(seconds * fps)):
             at = index / fps
-            shift = (index * 3) % height
+            shift = (index * 3) % height if scroll else 0
             picture = texture[shift : shift + height, shift // 2 : shift // 2 + width].copy()
             for overlay, (pixels, mask) in zip(overlays, layers, strict=True):
                 if overlay.start <= at < overlay.end:

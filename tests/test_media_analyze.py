@@ -60,7 +60,7 @@ def test_limits_come_from_the_settings() -> None:
         max_edge=512,
         jpeg_quality=80,
         ocr_budget_s=30,
-        ocr_max_shots=48,
+        ocr_max_shots=96,
     )
 
 

@@ -161,6 +161,12 @@ def test_an_overlay_over_several_shots_is_read_once_within_the_budget() -> None:
     assert ocr.read_screen(shots, budget_s=0).status == "off"
 
 
+def test_shots_are_read_coarse_to_fine_so_a_spent_budget_still_spans_the_video() -> None:
+    order = ocr.coarse_to_fine(20)
+    assert order[:3] == [0, 8, 16] and sorted(order) == list(range(20))
+    assert order.index(4) < order.index(2) < order.index(1)
+
+
 def test_boxes_that_stay_put_are_the_same_overlay() -> None:
     a = [(10.0, 100.0, 200.0, 130.0), (10.0, 150.0, 180.0, 180.0)]
     moved = [(10.0, 100.0, 200.0, 130.0), (10.0, 190.0, 180.0, 220.0)]
@@ -423,3 +429,21 @@ async def test_the_model_gets_the_screen_as_text_beside_fewer_cheaper_images() -
 class _Progress:
     async def update(self, details: str, fraction: float | None = None) -> None:
         pass
+
+
+async def test_a_scene_that_returns_with_other_text_is_read_again(tmp_path: Path) -> None:
+    require_ocr()
+    # A still picture whose one line of text is swapped for another: the scene's
+    # look hardly changes (frames.text_changed), the text does.
+    overlays = (
+        Overlay(0.0, 3.0, ("200 g flour",)),
+        Overlay(3.0, 6.0, ("2 eggs",)),
+        Overlay(6.0, 9.0, ("300 ml milk",)),
+    )
+    video = make_screen_video(
+        tmp_path / "still.mp4", overlays, seconds=9, keyframe_s=1, scroll=False
+    )
+    _, _, _, screen = read_video(video, LIMITS)
+    assert screen.status == "read" and screen.read >= len(overlays)
+    lines = [line for text in screen.texts for line in text.lines]
+    assert lines == ["200 g flour", "2 eggs", "300 ml milk"]

@@ -94,6 +94,9 @@ THREADED_PIXELS = 1280 * 720  # decoder threads only above this picture size
 
 # --- memory ------------------------------------------------------------------------
 MIN_POOL = 32  # distinct candidates (JPEGs) kept before the least distinct is evicted
+# Pictures kept for reading text, per shot to be read (`_Pool.changes`): the rest
+# of a long video's changes are not kept (thinned evenly only among those kept).
+MAX_CHANGES_PER_SHOT = 2
 DEFAULT_MAX_PIXELS = 4096 * 2304
 
 
@@ -207,6 +210,16 @@ def is_duplicate(kept: Look, new: Look) -> bool:
     return gain < DETAIL_GAIN
 
 
+def text_changed(before: Look, after: Look) -> bool:
+    """`after` may show other text than `before`: another scene, or detail gained
+    or lost in some cell (one line of text swapped for another nets no gain over
+    the picture, so `is_duplicate` misses it)."""
+    if not is_duplicate(before, after):
+        return True
+    threshold = CELL_GAIN * _CELL * _CELL
+    return bool(np.abs(after.detail - before.detail).max() > threshold)
+
+
 _per_thread = threading.local()
 
 
@@ -236,7 +249,13 @@ class _Pool:
 
     def __init__(self, *, max_frames: int, max_edge: int, jpeg_quality: int, keep: int = 0) -> None:
         self.max_edge, self.jpeg_quality = max_edge, jpeg_quality
-        self.capacity = max(MIN_POOL, 3 * max_frames, keep)
+        self.capacity = max(MIN_POOL, 3 * max_frames)
+        # For reading on-screen text (`keep` > 0): every decoded picture unlike the
+        # one decoded before it. The candidates above are unlike *all* others, so a
+        # scene that returns with other text (a face, a new ingredient card) is
+        # dropped there — fine for pictures to look at, not for text to read.
+        self.keep = keep
+        self.changes: list[_Candidate] = []
         self.kept: list[_Candidate] = []
         self.offered = 0
         self._thumbs, self._jpegs = _scalers()
@@ -244,15 +263,27 @@ class _Pool:
     def offer(self, picture: VideoFrame, timestamp: float) -> Look:
         self.offered += 1
         seen = look(picture, self._thumbs)
-        if seen.is_black or any(is_duplicate(c.look, seen) for c in self.kept):
+        if seen.is_black:
             return seen
-        frame = _to_jpeg(
+        frame: Frame | None = None
+        if not any(is_duplicate(c.look, seen) for c in self.kept):
+            frame = self._jpeg(picture, timestamp)
+            self.kept.append(_Candidate(frame, seen))
+            if len(self.kept) > self.capacity:
+                self._evict()
+        changes = self.changes
+        if (
+            self.keep
+            and len(changes) < MAX_CHANGES_PER_SHOT * self.keep
+            and not (changes and not text_changed(changes[-1].look, seen))
+        ):
+            changes.append(_Candidate(frame or self._jpeg(picture, timestamp), seen))
+        return seen
+
+    def _jpeg(self, picture: VideoFrame, timestamp: float) -> Frame:
+        return _to_jpeg(
             picture, timestamp, self._jpegs, max_edge=self.max_edge, quality=self.jpeg_quality
         )
-        self.kept.append(_Candidate(frame, seen))
-        if len(self.kept) > self.capacity:
-            self._evict()
-        return seen
 
     def _evict(self) -> None:
         """Drop a frame another one contains, else the one closest to its nearest neighbour."""
@@ -265,6 +296,16 @@ class _Pool:
 
     def choose(self, limit: int) -> list[Frame]:
         return [c.frame for c in _spread(self.shots(), limit)]
+
+    def text_shots(self, limit: int) -> list[Frame]:
+        """Up to `limit` pictures, in time order, each unlike the one before it:
+        every change of picture or text the scan decoded, evenly thinned."""
+        ordered = sorted(self.changes, key=lambda c: c.frame.timestamp)
+        changes: list[_Candidate] = []
+        for candidate in ordered:  # exact decodes came after the scan: compare in time order
+            if not (changes and not text_changed(changes[-1].look, candidate.look)):
+                changes.append(candidate)
+        return [c.frame for c in _spread(changes, limit)]
 
     def shots(self) -> list[_Candidate]:
         """Every distinct shot once, with its text: in time order."""
@@ -386,10 +427,11 @@ def frames_of(
 
 @dataclasses.dataclass(frozen=True)
 class Picked:
-    """The frames to show a model, and every distinct shot (for reading its text)."""
+    """The frames to show a model, and the pictures to read text in."""
 
     frames: list[Frame]
-    # Each distinct shot's frame (at its fullest text), in time order.
+    # Every change of picture or text the scan decoded (each picture unlike the
+    # one before it), in time order, evenly thinned to `max_shots`.
     shots: list[Frame]
 
 
@@ -404,8 +446,9 @@ def read_frames(
     subtitles: EmbeddedSubtitles | None = None,
     max_shots: int = 0,
 ) -> Picked:
-    """`frames_of`, and up to `max_shots` distinct shots beside (`Picked.shots`);
-    the shots the frames are chosen from are kept whatever `max_frames` says."""
+    """`frames_of`, and beside them up to `max_shots` pictures to read text in
+    (`Picked.shots`): every change the scan decoded, not only the distinct scenes
+    the frames are chosen from."""
     pool = _picked_pool(
         container,
         max_frames=max(1, max_frames),
@@ -417,10 +460,7 @@ def read_frames(
         keep=max_shots,
     )
     frames = pool.choose(max_frames) if max_frames > 0 else []
-    shots = pool.shots() if max_shots > 0 else []
-    if len(shots) > max_shots:
-        shots = _spread(shots, max_shots)
-    return Picked(frames, [c.frame for c in shots])
+    return Picked(frames, pool.text_shots(max_shots) if max_shots > 0 else [])
 
 
 def _picked_pool(

@@ -11,8 +11,9 @@ evidence (`screen_unread`) and one log line tells the operator how to enable it.
 - **Once per process.** Loading the engine (≈ 1 s) happens on a process's first
   video; a lock makes the engine one reader at a time (onnxruntime runs one
   thread per call: the media processes already use every core).
-- **Bounded.** Shots are read in time order until the video's time budget is
-  spent (the first shot is always read); the rest are skipped (counted in
+- **Bounded.** Shots are read coarse to fine (every 8th, every 4th, …) until
+  the video's time budget is spent (the first shot is always read): what was
+  read spans the whole video. The rest are skipped (counted in
   `ScreenRead.skipped`), and then the images sent to a model carry them.
 - **Deduplicated.** An overlay stays on screen across several shots: text is
   found first (detection, about half the work), and read only when its boxes
@@ -23,6 +24,7 @@ evidence (`screen_unread`) and one log line tells the operator how to enable it.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import difflib
 import importlib.util
@@ -315,13 +317,29 @@ def _still_shown(
     return bool(probe) and not any(seen.new(line) for line in probe)
 
 
+def coarse_to_fine(count: int) -> list[int]:
+    """0..count-1, every 8th first, then every 4th, every 2nd, the rest: when the
+    budget runs out, what was read still spans the whole video."""
+    order: list[int] = []
+    taken = set()
+    stride = 8
+    while stride >= 1:
+        for index in range(0, count, stride):
+            if index not in taken:
+                taken.add(index)
+                order.append(index)
+        stride //= 2
+    return order
+
+
 def read_screen(shots: Sequence[Frame], *, budget_s: float) -> ScreenRead:
     """The text of `shots` (distinct shots, in time order), until `budget_s` is
     spent; each line once.
 
-    Text is found first (detection), then read (recognition) only where it
-    differs from the shot before: an overlay shown over several shots is read
-    once (`same_layout`).
+    Shots are read coarse to fine (`coarse_to_fine`). Text is found first
+    (detection), then read (recognition) only where it differs from the
+    nearest earlier shot read: an overlay shown over several shots is read
+    once (`_still_shown`).
     """
     if budget_s <= 0:
         return ScreenRead(status="off", shots=len(shots))
@@ -338,21 +356,28 @@ def read_screen(shots: Sequence[Frame], *, budget_s: float) -> ScreenRead:
         # The budget counts reading, not the engine's one-time load; the first
         # shot is always read, the budget decides about each next one.
         started = time.monotonic()
-        previous: list[Box] = []
-        shown: list[str] = []  # the lines of the shot before
-        for index, frame in enumerate(shots):
+        # Each shot's boxes and lines (a shot still showing the one before's
+        # overlay holds that one's lines), to compare the next shots with.
+        found: dict[int, tuple[list[Box], list[str]]] = {}
+        done: list[int] = []  # the indices read, sorted
+        for index in coarse_to_fine(len(shots)):
             if read and time.monotonic() - started >= budget_s:
                 break
+            frame = shots[index]
             image = _decode(frame.jpeg)
             boxes = detect(reader, image) if image is not None else []
+            at = bisect.bisect_left(done, index)
+            previous, shown = found[done[at - 1]] if at else ([], [])
             if boxes and _still_shown(reader, image, boxes, previous, shown, frame):
                 read[index] = []  # what the shot before showed, read already
+                found[index] = (boxes, shown)
             else:
-                read[index] = shown = read_boxes(reader, image, boxes) if boxes else []
-            previous = boxes
+                read[index] = read_boxes(reader, image, boxes) if boxes else []
+                found[index] = (boxes, read[index])
+            done.insert(at, index)
     seen = _Seen()
     texts = []
-    for index, lines in read.items():
+    for index, lines in sorted(read.items()):
         new = tuple(line for line in lines if seen.new(line))
         if new:
             texts.append(ScreenText(timestamp=shots[index].timestamp, lines=new))
