@@ -1,8 +1,8 @@
 """On-screen text: the ingredient lists and title cards burned into the picture, read locally.
 
 `rapidocr` (PP-OCR detection + recognition models, run by onnxruntime on the
-CPU) reads the distinct shots the frame scan found (`frames.read_frames`), not
-only the few frames sent to a model as images. It is an optional extra
+CPU) reads every change of picture or text the frame scan decoded
+(`frames.read_frames`), not only the few frames sent to a model as images. It is an optional extra
 (`pip install 'resimply[ocr]'`); without it, the recipe says so in its
 evidence (`screen_unread`) and one log line tells the operator how to enable it.
 
