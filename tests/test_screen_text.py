@@ -74,6 +74,15 @@ def test_ocr_slips_on_amounts_are_undone(read: str, meant: str) -> None:
     assert ocr.tidy(read) == meant
 
 
+def test_watermarks_and_handles_are_not_read_as_recipe_text() -> None:
+    found = [
+        (50.0, 20.0, 20.0, "TikTok"),
+        (80.0, 20.0, 20.0, "@chef_anna"),
+        (150.0, 40.0, 30.0, "2 eggs"),
+    ]
+    assert ocr._rows(found) == ["2 eggs"]
+
+
 def test_boxes_on_one_centre_line_are_one_row_in_reading_order() -> None:
     # centre y, left x, height, text: "200 g" and "flour" read as two boxes.
     found = [

@@ -252,6 +252,17 @@ _FIXES = (
 )
 
 
+# A platform's watermark and the author's handle are on screen in most
+# downloaded videos; they are not the recipe (nor its title).
+_WATERMARK = re.compile(
+    r"^@\S|\b(?:tiktok|instagram|youtube|reels?)\b|www\.|https?://", re.IGNORECASE
+)
+
+
+def is_watermark(line: str) -> bool:
+    return _WATERMARK.search(line) is not None
+
+
 def tidy(line: str) -> str:
     """One line read on screen, with OCR's usual slips on amounts undone."""
     for pattern, replacement in _FIXES:
@@ -273,7 +284,8 @@ def _rows(found: list[tuple[float, float, float, str]]) -> list[str]:
                 last.append(item)
                 continue
         rows.append([item])
-    return [tidy(" ".join(i[3] for i in sorted(row, key=lambda i: i[1]))) for row in rows]
+    lines = [tidy(" ".join(i[3] for i in sorted(row, key=lambda i: i[1]))) for row in rows]
+    return [line for line in lines if not is_watermark(line)]
 
 
 def _key(line: str) -> str:
@@ -385,6 +397,13 @@ def read_screen(shots: Sequence[Frame], *, budget_s: float) -> ScreenRead:
     status = "read" if len(read) == len(shots) else "partial"
     if status == "partial":
         log.info("ocr_budget_spent", shots=len(shots), read=len(read), budget_s=budget_s)
+    log.info(
+        "screen_read",
+        shots=len(shots),
+        read=len(read),
+        lines=sum(len(t.lines) for t in texts),
+        seconds=round(seconds, 2),
+    )
     return ScreenRead(
         status=status,
         texts=tuple(texts),
