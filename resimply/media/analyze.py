@@ -1,4 +1,5 @@
-"""The media step's one async entry point: check, then frames and subtitles, off the loop."""
+"""The media step's one async entry point: check, then frames, subtitles and the
+text on screen (`ocr.py`), off the loop."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class MediaLimits:
     max_edge: int
     jpeg_quality: int
     # On-screen text (`ocr.py`): seconds of OCR per video (0: off) and the most
-    # distinct shots kept for it.
+    # pictures kept for it.
     ocr_budget_s: float = 0.0
     ocr_max_shots: int = 0
 
@@ -125,7 +126,8 @@ async def _in_threads(
 
 def read_video(path: Path, limits: MediaLimits) -> VideoRead:
     """All of the media step's CPU work on one video, in one synchronous call
-    (what a pool process runs): check, then frames and embedded subtitles."""
+    (what a pool process runs): check, then frames and embedded subtitles, then
+    the text on screen."""
     container, info = open_checked(path, limits)
     picked, subtitles = read_frames_and_subtitles(container, info, limits)
     screen = ocr.read_screen(picked.shots, budget_s=limits.ocr_budget_s)
@@ -152,8 +154,8 @@ def open_checked(path: Path, limits: MediaLimits) -> tuple[InputContainer, Media
 def read_frames_and_subtitles(
     container: InputContainer, info: MediaInfo, limits: MediaLimits
 ) -> tuple[Picked, list[SubtitleTrack]]:
-    """Frames (and the distinct shots for OCR), then the embedded subtitles, from
-    a checked container; closes it.
+    """Frames (and the pictures to read text in), then the embedded subtitles,
+    from a checked container; closes it.
 
     Closing here, on the thread that read it, means the container is never
     closed under a decode still running (a cancelled task stops awaiting, the

@@ -22,6 +22,11 @@ dropped as they come; a frame whose content is a subset of another frame of
 the same shot (the same shot before its text appeared) is dropped too. Only
 kept frames are encoded, as JPEGs, right away: memory holds a bounded number
 of small JPEGs and the decoder's own few pictures, never the video.
+
+For reading on-screen text (`read_frames(max_shots=…)`, `ocr.py`), every
+decoded picture unlike the one decoded before it is kept as well (a scene that
+returns with another ingredient card is not "the same" there), at most
+`MAX_CHANGES_PER_SHOT` × `max_shots` JPEGs.
 """
 
 from __future__ import annotations
