@@ -127,6 +127,20 @@ def test_the_screen_alone_makes_a_recipe_merged_after_the_caption_list() -> None
     assert (flour.quantity, flour.note) == (250.0, "on screen: 200 g flour")
 
 
+def test_speech_burned_in_as_captions_is_read_like_speech() -> None:
+    screen = (
+        "Hi guys\n\nFluffy Pancakes\n\nfirst add 200 g flour\n\n"
+        "then 2 eggs and 300 ml milk\n\nmix it well"
+    )
+    recipe = parse_recipe(None, None, None, None, screen=screen)
+    assert recipe.title == "Fluffy Pancakes"  # a greeting is no title card
+    assert [(i.quantity, i.unit, i.name) for i in recipe.ingredients] == [
+        (200.0, "g", "flour"),
+        (2.0, None, "eggs"),
+        (300.0, "ml", "milk"),
+    ]
+
+
 # --- the engine ----------------------------------------------------------------------
 
 

@@ -25,10 +25,15 @@ _UNTITLED_DEFAULT = "Untitled recipe"
 
 
 def _mentioned(
-    layout: Layout, subtitles: str | None, transcript: str | None, language: str | None
+    layout: Layout,
+    subtitles: str | None,
+    transcript: str | None,
+    language: str | None,
+    shown_prose: str | None = None,
 ) -> list[tuple[Ingredient, int]]:
-    """Ingredients named with an amount (or "to taste") in the caption's prose and
-    in the speech.
+    """Ingredients named with an amount (or "to taste") in the caption's prose, in
+    the speech, and in sentences shown on screen (`shown_prose`: speech burned in
+    as captions).
 
     The caption's steps count as prose only when it has no list of its own
     ("1. Fry 200 g bacon…"); with a list, the steps name what it already holds.
@@ -40,11 +45,15 @@ def _mentioned(
     spoken = [" ".join(subtitle_lines(text)) for text in (subtitles, transcript) if text]
     for text in spoken:
         found.extend((i, SPEECH) for i in mentions(text, language))
+    if shown_prose:
+        found.extend((i, SCREEN) for i in mentions(shown_prose, language))
     if found or layout.ingredients:
         # Seasonings "to taste" complete a list (they come last and carry no
         # amount); alone, "mit Salz und Pfeffer abschmecken" starts none.
         found.extend((i, PROSE) for line in prose for i in to_taste(line))
         found.extend((i, SPEECH) for text in spoken for i in to_taste(text))
+        if shown_prose:
+            found.extend((i, SCREEN) for i in to_taste(shown_prose))
     return found
 
 
@@ -105,6 +114,8 @@ def parse_recipe(
 
     layout = read_caption(caption)
     shown = read_screen(screen)
+    # Sentences on screen (speech burned in as captions) are read like speech.
+    shown_prose = " ".join(shown.description) or None
     steps = layout.steps
     spoken = 0
     if not steps:
@@ -112,10 +123,14 @@ def parse_recipe(
         # lists ingredients (or nothing).
         steps = shown.steps if any(is_instruction(s.text) for s in shown.steps) else []
         if not steps:
-            steps = speech_steps(subtitles or "") or speech_steps(transcript or "")
+            steps = (
+                speech_steps(subtitles or "")
+                or speech_steps(transcript or "")
+                or speech_steps(shown_prose or "")
+            )
             spoken = len(steps)
     detected = detect_language(remove_hashtags(caption), subtitles, transcript, screen)
-    mentioned = _mentioned(layout, subtitles, transcript, detected)
+    mentioned = _mentioned(layout, subtitles, transcript, detected, shown_prose)
     if not _has_recipe(layout, spoken, [i for i, _ in mentioned]) and not shows_recipe(shown):
         raise NotARecipe()
     mentioned = [(i, SCREEN) for i in shown.ingredients] + mentioned

@@ -3,11 +3,15 @@
 The OCR text comes as one paragraph per shot, in time order. Lists shown on
 screen are read by the caption's reader (`sections.read_caption`): lines with
 amounts are ingredients, a heading ("Ingredients", "Zutaten") opens a list,
-numbered lines are steps. A *title card* is a shot that shows one or two short
-lines with no amount and no heading — the dish's name, as most videos open.
+numbered lines are steps; sentences (speech burned in as captions) are read
+like speech (`parse._mentioned`). A *title card* is a shot that shows one or
+two short lines with no amount and no heading — the dish's name, as most
+videos open (not a greeting).
 """
 
 from __future__ import annotations
+
+import re
 
 from .ingredients import has_amount
 from .sections import Layout, parse_heading, read_caption
@@ -16,6 +20,11 @@ from .text import word_count
 from .titles import tidy_title
 
 MAX_TITLE_WORDS = 8
+# A greeting or a call to follow opens many videos; it names no dish.
+_NOT_A_TITLE = re.compile(
+    r"^(?:hi|hey|hello|hallo|servus|moin|welcome|willkommen|follow|folg|like|save|speicher)\b",
+    re.IGNORECASE,
+)
 MIN_LISTED = 2  # ingredients with an amount that make a list on screen a recipe
 
 
@@ -41,6 +50,7 @@ def title_card(text: str) -> str | None:
             or any(has_amount(line) or parse_heading(line) for line in lines)
             or is_instruction(joined)
             or not any(c.isalpha() for c in joined)
+            or _NOT_A_TITLE.match(joined)
         ):
             continue
         return tidy_title(joined) or None
