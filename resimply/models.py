@@ -92,7 +92,9 @@ class Usage(msgspec.Struct, kw_only=True):
 
 # What an extraction read: a subset of these, in this order. "page": a web
 # page's schema.org Recipe (the link itself, or a page the caption links to).
-EVIDENCE = ("caption", "subtitles", "transcript", "frames", "page")
+# "screen": text read on screen by OCR; "screen_unread": the video's on-screen
+# text could not be read (the OCR extra is not installed: docs/ocr.md).
+EVIDENCE = ("caption", "subtitles", "transcript", "screen", "frames", "page", "screen_unread")
 
 
 class TaskResult(msgspec.Struct, kw_only=True):

@@ -83,6 +83,10 @@ class Settings:
     max_frames: int = 6
     frame_max_edge: int = 768
     jpeg_quality: int = 80
+    # On-screen text (docs/ocr.md): seconds of OCR per video (0: off), and the
+    # most distinct shots of a video kept for it.
+    ocr_budget_s: int = 30
+    ocr_max_shots: int = 96
     max_body_bytes: int = 16 * 1024
     rate_limit_per_minute: int = 30
     http_timeout_s: float = 30.0
@@ -355,6 +359,8 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         max_frames=_int(env, "RESIMPLY_MAX_FRAMES", base.max_frames),
         frame_max_edge=_int(env, "RESIMPLY_FRAME_MAX_EDGE", base.frame_max_edge),
         jpeg_quality=_int(env, "RESIMPLY_JPEG_QUALITY", base.jpeg_quality),
+        ocr_budget_s=_count(env, "RESIMPLY_OCR_BUDGET_S", base.ocr_budget_s),
+        ocr_max_shots=_int(env, "RESIMPLY_OCR_MAX_SHOTS", base.ocr_max_shots),
         rate_limit_per_minute=_int(
             env, "RESIMPLY_RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute
         ),

@@ -2,8 +2,10 @@
 # Install ResiMply into a virtualenv. The one install command: `make install`
 # (and so CI) and the Docker image both run it, so a broken install fails CI.
 #
-#   scripts/install.sh VENV          the runtime (what the image ships)
-#   scripts/install.sh VENV --dev    editable, with test and lint tools (make, CI)
+#   scripts/install.sh VENV          the runtime (what the image ships), with the
+#                                    `ocr` extra (on-screen text, docs/ocr.md)
+#   scripts/install.sh VENV --dev    editable, with test and lint tools (make, CI;
+#                                    the dev extra includes the ocr one)
 set -euo pipefail
 usage="usage: scripts/install.sh VENV [--dev]"
 venv="${1:?$usage}"
@@ -34,8 +36,11 @@ pip_install --upgrade pip
 if [ "$mode" = --dev ]; then
   pip_install -e '.[dev]'
 else
-  pip_install --no-cache-dir .
+  pip_install --no-cache-dir '.[ocr]'
 fi
 # The entry points the image runs must start.
 "$venv/bin/resimply" --version >/dev/null
 "$venv/bin/arq" --version >/dev/null
+# On-screen text: the engine imports and its models came with the wheel (nothing
+# is downloaded at run time).
+"$venv/bin/python" -c 'from resimply.media import ocr; assert ocr.available(); ocr.model_paths()'

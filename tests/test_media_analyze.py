@@ -59,6 +59,8 @@ def test_limits_come_from_the_settings() -> None:
         max_frames=4,
         max_edge=512,
         jpeg_quality=80,
+        ocr_budget_s=30,
+        ocr_max_shots=96,
     )
 
 

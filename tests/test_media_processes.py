@@ -15,6 +15,7 @@ from arq.connections import create_pool
 
 from resimply.errors import InvalidMedia, VideoTooLarge
 from resimply.media.analyze import MediaLimits, VideoRead, analyze_video, read_video
+from resimply.media.ocr import ScreenRead
 from resimply.media.processes import CRASHED, NICE, QUEUED_PER_PROCESS, MediaProcesses
 from resimply.settings import Settings
 from resimply.worker import media_processes, worker_options
@@ -27,7 +28,7 @@ def niceness(path: Path, limits: MediaLimits) -> VideoRead:
     """The process's pid, nice value and SIGINT handling, where `read_video` gives
     its result."""
     ignores_ctrl_c = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    return (os.getpid(), os.nice(0), ignores_ctrl_c), [], []  # type: ignore[return-value]
+    return (os.getpid(), os.nice(0), ignores_ctrl_c), [], [], ScreenRead()  # type: ignore[return-value]
 
 
 def crash_or_read(path: Path, limits: MediaLimits) -> VideoRead:
@@ -61,15 +62,15 @@ def video_dir(tmp_path: Path) -> Path:
 async def test_a_video_is_read_in_a_lower_priority_process_as_in_a_thread() -> None:
     processes = MediaProcesses(1, timeout_s=60)
     try:
-        info, frames, subtitles = await processes.read(SAMPLE, LIMITS)
+        info, frames, subtitles, screen = await processes.read(SAMPLE, LIMITS)
     finally:
         processes.shutdown()
-    assert (info, frames, subtitles) == read_video(SAMPLE, LIMITS)
+    assert (info, frames, subtitles, screen) == read_video(SAMPLE, LIMITS)
     assert [f.timestamp for f in frames] == [0.0, 3.0, 6.0, 9.0, 12.0]
 
     probe = MediaProcesses(1, timeout_s=60, work=niceness)
     try:
-        (pid, nice, ignores_ctrl_c), _, _ = await probe.read(SAMPLE, LIMITS)
+        (pid, nice, ignores_ctrl_c), _, _, _ = await probe.read(SAMPLE, LIMITS)
     finally:
         probe.shutdown()
     assert pid != os.getpid()
@@ -136,7 +137,7 @@ async def test_a_crashing_video_fails_alone_and_the_pool_is_rebuilt(video_dir: P
         assert crashed.message == CRASHED
         # The next videos go to a new pool.
         assert processes._pool is not first_pool
-        _, frames, _ = await processes.read(video_dir / "ok.mp4", LIMITS)
+        _, frames, _, _ = await processes.read(video_dir / "ok.mp4", LIMITS)
         assert len(frames) == 5
     finally:
         processes.shutdown()
@@ -152,7 +153,7 @@ async def test_a_process_killed_mid_video_costs_a_second_reading_not_the_task(
         while not pid_file.exists() or not pid_file.read_text():
             await asyncio.sleep(0.02)
         os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        _, frames, _ = await reading  # read again in a process of its own
+        _, frames, _, _ = await reading  # read again in a process of its own
         assert len(frames) == 5
         assert (video_dir / "pid.done").exists()
     finally:
@@ -166,7 +167,7 @@ async def test_a_video_past_the_time_limit_is_stopped_and_frees_its_slot(video_d
         with pytest.raises(InvalidMedia, match="took longer than 1 s and was stopped"):
             await processes.read(video_dir / "hang.mp4", LIMITS)
         assert time.monotonic() - started < 10
-        _, frames, _ = await processes.read(video_dir / "ok.mp4", LIMITS)
+        _, frames, _, _ = await processes.read(video_dir / "ok.mp4", LIMITS)
         assert len(frames) == 5
     finally:
         processes.shutdown()
@@ -186,7 +187,7 @@ async def test_a_cancelled_read_holds_its_slot_until_its_process_is_done(
         assert processes._slots._value == QUEUED_PER_PROCESS - 1
         # The cancelled video still runs to its end in its process: the next one
         # waits for it there (one process).
-        _, frames, _ = await processes.read(video_dir / "ok.mp4", LIMITS)
+        _, frames, _, _ = await processes.read(video_dir / "ok.mp4", LIMITS)
         assert (video_dir / "slow.done").exists()
         assert len(frames) == 5
         await asyncio.sleep(0.1)  # the slots come back through the loop
@@ -205,7 +206,7 @@ async def test_start_brings_up_every_process_before_the_first_video() -> None:
     try:
         await processes.start()
         assert len(processes._pool._processes) == 2
-        _, frames, _ = await processes.read(SAMPLE, LIMITS)
+        _, frames, _, _ = await processes.read(SAMPLE, LIMITS)
         assert len(frames) == 5
         assert len(processes._pool._processes) == 2
     finally:
@@ -232,6 +233,7 @@ async def test_an_arq_worker_reads_videos_in_processes_and_the_in_process_one_in
 
 _OWNER = """
 import asyncio, os, sys
+from resimply.media.ocr import ScreenRead
 from resimply.media.processes import MediaProcesses
 
 async def main():

@@ -22,6 +22,11 @@ dropped as they come; a frame whose content is a subset of another frame of
 the same shot (the same shot before its text appeared) is dropped too. Only
 kept frames are encoded, as JPEGs, right away: memory holds a bounded number
 of small JPEGs and the decoder's own few pictures, never the video.
+
+For reading on-screen text (`read_frames(max_shots=…)`, `ocr.py`), every
+decoded picture unlike the one decoded before it is kept as well (a scene that
+returns with another ingredient card is not "the same" there), at most
+`MAX_CHANGES_PER_SHOT` × `max_shots` JPEGs.
 """
 
 from __future__ import annotations
@@ -94,6 +99,9 @@ THREADED_PIXELS = 1280 * 720  # decoder threads only above this picture size
 
 # --- memory ------------------------------------------------------------------------
 MIN_POOL = 32  # distinct candidates (JPEGs) kept before the least distinct is evicted
+# Pictures kept for reading text, per shot to be read (`_Pool.changes`): the rest
+# of a long video's changes are not kept (thinned evenly only among those kept).
+MAX_CHANGES_PER_SHOT = 2
 DEFAULT_MAX_PIXELS = 4096 * 2304
 
 
@@ -207,6 +215,16 @@ def is_duplicate(kept: Look, new: Look) -> bool:
     return gain < DETAIL_GAIN
 
 
+def text_changed(before: Look, after: Look) -> bool:
+    """`after` may show other text than `before`: another scene, or detail gained
+    or lost in some cell (one line of text swapped for another nets no gain over
+    the picture, so `is_duplicate` misses it)."""
+    if not is_duplicate(before, after):
+        return True
+    threshold = CELL_GAIN * _CELL * _CELL
+    return bool(np.abs(after.detail - before.detail).max() > threshold)
+
+
 _per_thread = threading.local()
 
 
@@ -234,9 +252,15 @@ class _Candidate:
 class _Pool:
     """Distinct candidates, each already a JPEG; bounded in number."""
 
-    def __init__(self, *, max_frames: int, max_edge: int, jpeg_quality: int) -> None:
+    def __init__(self, *, max_frames: int, max_edge: int, jpeg_quality: int, keep: int = 0) -> None:
         self.max_edge, self.jpeg_quality = max_edge, jpeg_quality
         self.capacity = max(MIN_POOL, 3 * max_frames)
+        # For reading on-screen text (`keep` > 0): every decoded picture unlike the
+        # one decoded before it. The candidates above are unlike *all* others, so a
+        # scene that returns with other text (a face, a new ingredient card) is
+        # dropped there — fine for pictures to look at, not for text to read.
+        self.keep = keep
+        self.changes: list[_Candidate] = []
         self.kept: list[_Candidate] = []
         self.offered = 0
         self._thumbs, self._jpegs = _scalers()
@@ -244,15 +268,27 @@ class _Pool:
     def offer(self, picture: VideoFrame, timestamp: float) -> Look:
         self.offered += 1
         seen = look(picture, self._thumbs)
-        if seen.is_black or any(is_duplicate(c.look, seen) for c in self.kept):
+        if seen.is_black:
             return seen
-        frame = _to_jpeg(
+        frame: Frame | None = None
+        if not any(is_duplicate(c.look, seen) for c in self.kept):
+            frame = self._jpeg(picture, timestamp)
+            self.kept.append(_Candidate(frame, seen))
+            if len(self.kept) > self.capacity:
+                self._evict()
+        changes = self.changes
+        if (
+            self.keep
+            and len(changes) < MAX_CHANGES_PER_SHOT * self.keep
+            and not (changes and not text_changed(changes[-1].look, seen))
+        ):
+            changes.append(_Candidate(frame or self._jpeg(picture, timestamp), seen))
+        return seen
+
+    def _jpeg(self, picture: VideoFrame, timestamp: float) -> Frame:
+        return _to_jpeg(
             picture, timestamp, self._jpegs, max_edge=self.max_edge, quality=self.jpeg_quality
         )
-        self.kept.append(_Candidate(frame, seen))
-        if len(self.kept) > self.capacity:
-            self._evict()
-        return seen
 
     def _evict(self) -> None:
         """Drop a frame another one contains, else the one closest to its nearest neighbour."""
@@ -264,6 +300,20 @@ class _Pool:
         del self.kept[nearest.index(min(nearest))]
 
     def choose(self, limit: int) -> list[Frame]:
+        return [c.frame for c in _spread(self.shots(), limit)]
+
+    def text_shots(self, limit: int) -> list[Frame]:
+        """Up to `limit` pictures, in time order, each unlike the one before it:
+        every change of picture or text the scan decoded, evenly thinned."""
+        ordered = sorted(self.changes, key=lambda c: c.frame.timestamp)
+        changes: list[_Candidate] = []
+        for candidate in ordered:  # exact decodes came after the scan: compare in time order
+            if not (changes and not text_changed(changes[-1].look, candidate.look)):
+                changes.append(candidate)
+        return [c.frame for c in _spread(changes, limit)]
+
+    def shots(self) -> list[_Candidate]:
+        """Every distinct shot once, with its text: in time order."""
         ordered = sorted(self.kept, key=lambda c: c.frame.timestamp)
         # In time order, the first of a scene wins (a candidate found by an exact
         # decode may come after a later keyframe of the same scene).
@@ -272,12 +322,11 @@ class _Pool:
             if not any(is_duplicate(d.look, candidate.look) for d in distinct):
                 distinct.append(candidate)
         # A shot before its text appeared says nothing its texted frame doesn't.
-        full = [
+        return [
             c
             for c in distinct
             if not any(dominates(o.look, c.look) for o in distinct if o is not c)
         ]
-        return [c.frame for c in _spread(full, limit)]
 
 
 def _spread(kept: list[_Candidate], limit: int) -> list[_Candidate]:
@@ -370,6 +419,66 @@ def frames_of(
     """
     if max_frames <= 0:
         return []
+    return read_frames(
+        container,
+        max_frames=max_frames,
+        max_edge=max_edge,
+        jpeg_quality=jpeg_quality,
+        duration_s=duration_s,
+        max_pixels=max_pixels,
+        subtitles=subtitles,
+    ).frames
+
+
+@dataclasses.dataclass(frozen=True)
+class Picked:
+    """The frames to show a model, and the pictures to read text in."""
+
+    frames: list[Frame]
+    # Every change of picture or text the scan decoded (each picture unlike the
+    # one before it), in time order, evenly thinned to `max_shots`.
+    shots: list[Frame]
+
+
+def read_frames(
+    container: InputContainer,
+    *,
+    max_frames: int,
+    max_edge: int,
+    jpeg_quality: int,
+    duration_s: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    subtitles: EmbeddedSubtitles | None = None,
+    max_shots: int = 0,
+) -> Picked:
+    """`frames_of`, and beside them up to `max_shots` pictures to read text in
+    (`Picked.shots`): every change the scan decoded, not only the distinct scenes
+    the frames are chosen from."""
+    pool = _picked_pool(
+        container,
+        max_frames=max(1, max_frames),
+        max_edge=max_edge,
+        jpeg_quality=jpeg_quality,
+        duration_s=duration_s,
+        max_pixels=max_pixels,
+        subtitles=subtitles,
+        keep=max_shots,
+    )
+    frames = pool.choose(max_frames) if max_frames > 0 else []
+    return Picked(frames, pool.text_shots(max_shots) if max_shots > 0 else [])
+
+
+def _picked_pool(
+    container: InputContainer,
+    *,
+    max_frames: int,
+    max_edge: int,
+    jpeg_quality: int,
+    duration_s: float | None,
+    max_pixels: int,
+    subtitles: EmbeddedSubtitles | None,
+    keep: int,
+) -> _Pool:
     stream = video_stream(container)
     context = stream.codec_context
     if context.width * context.height > max_pixels:
@@ -379,7 +488,7 @@ def frames_of(
     # videos at once, each on its own pool thread) cannot spare.
     context.thread_type = "AUTO" if context.width * context.height > THREADED_PIXELS else "NONE"
     context.options = {"max_pixels": str(max_pixels)}
-    pool = _Pool(max_frames=max_frames, max_edge=max_edge, jpeg_quality=jpeg_quality)
+    pool = _Pool(max_frames=max_frames, max_edge=max_edge, jpeg_quality=jpeg_quality, keep=keep)
     clock = _Clock(stream)
     duration = header_duration(container, stream) or duration_s or 0.0
     try:
@@ -392,7 +501,7 @@ def frames_of(
             raise InvalidMedia(UNREADABLE) from exc
     if not pool.kept:
         raise InvalidMedia("No picture in the video could be decoded.")
-    return pool.choose(max_frames)
+    return pool
 
 
 def _scan(

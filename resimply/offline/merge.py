@@ -4,7 +4,8 @@ The caption's list comes first and keeps its order; an ingredient named in the
 caption's prose or in the video's speech joins it once. When the same
 ingredient is named twice, the more precise amount wins (a number with a unit
 beats a number alone, which beats none); at equal precision the earlier source
-wins — caption list, then caption prose, then speech — and the amount that lost
+wins — caption list, then the list shown on screen, then caption prose, then
+speech — and the amount that lost
 is kept in the ingredient's note ("in the video: 250 ml milk"), so a cook sees
 that the sources disagree.
 """
@@ -18,12 +19,23 @@ import msgspec
 
 from ..models import Ingredient
 
-# Where a mention was read, best first.
-LIST, PROSE, SPEECH = 0, 1, 2
+# Where a mention was read. Mentions are merged in the order they are passed
+# (`parse.parse_recipe`: caption list, screen, caption prose, speech).
+LIST, PROSE, SPEECH, SCREEN = 0, 1, 2, 3
 
 _LABELS = {
-    "en": {LIST: "in the list", PROSE: "in the caption", SPEECH: "in the video"},
-    "de": {LIST: "in der Liste", PROSE: "in der Beschreibung", SPEECH: "im Video"},
+    "en": {
+        LIST: "in the list",
+        PROSE: "in the caption",
+        SPEECH: "in the video",
+        SCREEN: "on screen",
+    },
+    "de": {
+        LIST: "in der Liste",
+        PROSE: "in der Beschreibung",
+        SPEECH: "im Video",
+        SCREEN: "eingeblendet",
+    },
 }
 _WORD = re.compile(r"[^\W\d_]+")
 # Plural and case endings, longest first; a stem keeps at least three letters.

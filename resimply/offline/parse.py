@@ -5,8 +5,9 @@ from __future__ import annotations
 from ..errors import NotARecipe
 from ..models import Ingredient, Recipe
 from .language import detect_language
-from .merge import PROSE, SPEECH, merge_ingredients
+from .merge import PROSE, SCREEN, SPEECH, merge_ingredients
 from .meta import find_servings, find_times
+from .screen import read_screen, shows_recipe
 from .sections import Layout, read_caption
 from .spoken import mentions, to_taste
 from .steps import is_instruction, speech_steps
@@ -24,10 +25,15 @@ _UNTITLED_DEFAULT = "Untitled recipe"
 
 
 def _mentioned(
-    layout: Layout, subtitles: str | None, transcript: str | None, language: str | None
+    layout: Layout,
+    subtitles: str | None,
+    transcript: str | None,
+    language: str | None,
+    shown_prose: str | None = None,
 ) -> list[tuple[Ingredient, int]]:
-    """Ingredients named with an amount (or "to taste") in the caption's prose and
-    in the speech.
+    """Ingredients named with an amount (or "to taste") in the caption's prose, in
+    the speech, and in sentences shown on screen (`shown_prose`: speech burned in
+    as captions).
 
     The caption's steps count as prose only when it has no list of its own
     ("1. Fry 200 g bacon…"); with a list, the steps name what it already holds.
@@ -39,11 +45,15 @@ def _mentioned(
     spoken = [" ".join(subtitle_lines(text)) for text in (subtitles, transcript) if text]
     for text in spoken:
         found.extend((i, SPEECH) for i in mentions(text, language))
+    if shown_prose:
+        found.extend((i, SCREEN) for i in mentions(shown_prose, language))
     if found or layout.ingredients:
         # Seasonings "to taste" complete a list (they come last and carry no
         # amount); alone, "mit Salz und Pfeffer abschmecken" starts none.
         found.extend((i, PROSE) for line in prose for i in to_taste(line))
         found.extend((i, SPEECH) for text in spoken for i in to_taste(text))
+        if shown_prose:
+            found.extend((i, SCREEN) for i in to_taste(shown_prose))
     return found
 
 
@@ -81,8 +91,15 @@ def parse_recipe(
     language: str | None,
     *,
     source_language: str | None = None,
+    screen: str | None = None,
 ) -> Recipe:
-    """Read a recipe out of a video's caption and subtitle/transcript text.
+    """Read a recipe out of a video's caption, subtitle/transcript text and the
+    text read on screen (`screen`, OCR: one paragraph per shot).
+
+    The screen is read like a caption (`offline.screen`): its list joins the
+    caption's (after it, before the amounts named in prose and speech), its
+    title card names the recipe when the caption does not, its numbered steps
+    count when the caption has none.
 
     `language` is the language the user asked for; the offline extractor cannot
     translate, so the recipe stays in its source language and `Recipe.language`
@@ -93,30 +110,43 @@ def parse_recipe(
     caption = (caption or "")[:MAX_CHARS]
     subtitles = (subtitles or "")[:MAX_CHARS] or None
     transcript = (transcript or "")[:MAX_CHARS] or None
+    screen = (screen or "")[:MAX_CHARS] or None
 
     layout = read_caption(caption)
+    shown = read_screen(screen)
+    # Sentences on screen (speech burned in as captions) are read like speech.
+    shown_prose = " ".join(shown.description) or None
     steps = layout.steps
     spoken = 0
     if not steps:
-        # Steps said in the video, when the caption only lists ingredients (or nothing).
-        steps = speech_steps(subtitles or "") or speech_steps(transcript or "")
-        spoken = len(steps)
-    detected = detect_language(remove_hashtags(caption), subtitles, transcript)
-    mentioned = _mentioned(layout, subtitles, transcript, detected)
-    if not _has_recipe(layout, spoken, [i for i, _ in mentioned]):
+        # Steps shown (numbered) or said in the video, when the caption only
+        # lists ingredients (or nothing).
+        steps = shown.steps if any(is_instruction(s.text) for s in shown.steps) else []
+        if not steps:
+            steps = (
+                speech_steps(subtitles or "")
+                or speech_steps(transcript or "")
+                or speech_steps(shown_prose or "")
+            )
+            spoken = len(steps)
+    detected = detect_language(remove_hashtags(caption), subtitles, transcript, screen)
+    mentioned = _mentioned(layout, subtitles, transcript, detected, shown_prose)
+    if not _has_recipe(layout, spoken, [i for i, _ in mentioned]) and not shows_recipe(shown):
         raise NotARecipe()
+    mentioned = [(i, SCREEN) for i in shown.ingredients] + mentioned
 
-    times = find_times(layout.meta_lines)
+    times = find_times(layout.meta_lines + shown.meta_lines)  # the caption's first
     total = times.total
     if total is None and times.prep is not None and times.cook is not None:
         total = times.prep + times.cook
     source = detected or _primary(source_language)
-    title = layout.title or spoken_title(subtitles, transcript)
+    title = layout.title or shown.title or spoken_title(subtitles, transcript)
     return Recipe(
         title=title or _UNTITLED.get(source or "", _UNTITLED_DEFAULT),
         description=" ".join(layout.description) or None,
         language=source,
-        servings=find_servings("\n".join(layout.meta_lines)),
+        servings=find_servings("\n".join(layout.meta_lines))
+        or find_servings("\n".join(shown.meta_lines)),
         prep_minutes=times.prep,
         cook_minutes=times.cook,
         total_minutes=total,

@@ -110,7 +110,7 @@ async def media(
     )
     text = subtitle_text(track.text) if track else None
     # Parsing is milliseconds of bounded CPU work (offline.parse.MAX_CHARS).
-    complete = text_holds_recipe(post.caption, text)
+    complete = text_holds_recipe(post.caption, text, analysis.screen.text())
     transcript = None
     # A caption that already holds the recipe makes speech worth no paid transcription.
     if not text and not complete and analysis.info.has_audio and deps.transcriber is not None:
@@ -175,6 +175,8 @@ async def extract(
         language=request.language,
         source_language=post.language or media_result.subtitle_language,
         text_complete=media_result.text_complete,
+        screen=media_result.analysis.screen.text(),
+        screen_status=media_result.analysis.screen.status,
     )
     extraction = await deps.extractor.extract(data, progress)
     source = Source(

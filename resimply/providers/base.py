@@ -78,6 +78,20 @@ class ExtractionInput:
     # The caption / subtitles alone hold a complete recipe (`pipeline.evidence`):
     # an extractor that pays for images sends few or none.
     text_complete: bool = False
+    # Text read on screen by OCR (`media.ocr`), one paragraph per shot, and how
+    # the reading went (`ScreenRead.status`: read | partial | off | unavailable | failed).
+    screen: str | None = None
+    screen_status: str = "off"
+
+
+def screen_evidence(data: ExtractionInput) -> tuple[str, ...]:
+    """ "screen" when on-screen text was read and passed on; "screen_unread" when it
+    could not be read because the OCR extra is missing (docs/ocr.md)."""
+    if data.screen and data.screen.strip():
+        return ("screen",)
+    if data.screen_status in ("unavailable", "failed"):
+        return ("screen_unread",)
+    return ()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,6 @@
-"""The local extractor: reads the recipe out of caption and subtitle text with no
-model and no network (ARCHITECTURE.md, "Providers"; the parser is `resimply.offline`).
+"""The local extractor: reads the recipe out of caption and subtitle text, and the
+text read on screen (`media.ocr`), with no model and no network (ARCHITECTURE.md,
+"Providers"; the parser is `resimply.offline`).
 
 It cannot look at frames or translate: the recipe stays in the video's
 language, and `Recipe.language` says which one that is.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from ..offline import parse_recipe
-from .base import Extraction, ExtractionInput, ProgressReporter
+from .base import Extraction, ExtractionInput, ProgressReporter, screen_evidence
 
 
 class OfflineExtractor:
@@ -31,6 +32,7 @@ class OfflineExtractor:
             data.transcript,
             data.language,
             source_language=data.source_language,
+            screen=data.screen,
         )
         await progress.update("Recipe read from caption and subtitles", 1.0)
         texts = (
@@ -39,7 +41,7 @@ class OfflineExtractor:
             ("transcript", data.transcript),
         )
         evidence = tuple(name for name, text in texts if text and text.strip())
-        return Extraction(recipe=recipe, evidence=evidence)
+        return Extraction(recipe=recipe, evidence=(*evidence, *screen_evidence(data)))
 
     async def aclose(self) -> None:
         """Nothing to release: the extractor holds no connections."""
