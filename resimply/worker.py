@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import math
 import os
 import socket
 import uuid
+from pathlib import Path
 from typing import Any, TypedDict
 
 import structlog
@@ -118,12 +120,31 @@ def media_processes(settings: Settings) -> int:
     return settings.media_processes or max(1, min(8, usable_cpus()))
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (a container's cpuset, not the host's count)."""
+def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its cpuset, capped by a cgroup v2 CPU quota.
+
+    A container limited with `cpus: "2"` (compose) or `limits.cpu: 2` (Kubernetes)
+    still sees every CPU of the host in its affinity mask; one media process per
+    CPU there (≈ 240 MB each with the OCR engine loaded) would outgrow the
+    container's memory long before its CPU quota lets them run.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota(cgroup_cpu_max)
+    return max(1, min(cpus, quota)) if quota is not None else cpus
+
+
+def _cgroup_cpu_quota(cpu_max: Path) -> int | None:
+    """`cpu.max` holds "<quota> <period>" in microseconds, or "max <period>"."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max" or not quota.isdigit() or not period.isdigit() or int(period) == 0:
+        return None
+    return math.ceil(int(quota) / int(period))
 
 
 def pipeline_deps(
