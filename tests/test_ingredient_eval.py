@@ -6,6 +6,12 @@ Not the parser's accuracy: that is measured by `python -m bench.ingredients`.
 from __future__ import annotations
 
 import collections
+import importlib.util
+import json
+import os
+import pickle
+import types
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +146,50 @@ def test_reference_parser_without_its_tagger_is_reported_not_downloaded(
     parser, why = reference()
     assert parser is None
     assert "tagger" in why  # and ingredient_parser was not imported: its import would download it
+
+
+def _nltk_tagger_script() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "nltk_tagger", Path(__file__).resolve().parent.parent / "scripts" / "nltk_tagger.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tagger_pickle_becomes_nltk_json_that_nltk_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nltk.data
+    from nltk.tag import PerceptronTagger
+
+    script = _nltk_tagger_script()
+    # The shape of textblob-aptagger's model: features → tag → weight, word → tag, tags.
+    # Its bias says "(" for any unknown word: a tag no real model gives "flour".
+    weights = {"bias": {"NN": 0.5, "-LRB-": 1.0}, "i word (": {"-LRB-": 9.0, "NN": -1.0}}
+    model = (weights, {"the": "DT", "(": "-LRB-"}, {"NN", "DT", "-LRB-"})
+    documents = script.convert(pickle.dumps(model, protocol=2))
+    assert documents["classes"] == ["(", "DT", "NN"]
+    assert documents["tagdict"] == {"the": "DT", "(": "("}
+    assert documents["weights"]["i word ("] == {"(": 9.0, "NN": -1.0}
+    venv = tmp_path / "venv"
+    script.target(venv).mkdir(parents=True)
+    for part, document in documents.items():
+        (script.target(venv) / f"{script.TAGGER}.{part}.json").write_text(json.dumps(document))
+    assert script.present(venv)
+    # NLTK loads models only from its data path: this venv's comes first, as sys.prefix's would.
+    monkeypatch.setattr(nltk.data, "path", [str(venv / "nltk_data"), *nltk.data.path])
+    tagger = PerceptronTagger()
+    assert tagger.tag(["the", "flour"]) == [("the", "DT"), ("flour", "(")]
+
+
+def test_tagger_pickle_that_would_run_code_is_refused() -> None:
+    script = _nltk_tagger_script()
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("true",))
+
+    with pytest.raises(pickle.UnpicklingError, match="system"):
+        script.convert(pickle.dumps(({}, {}, Evil()), protocol=2))
