@@ -63,9 +63,19 @@ class Parsed:
     name: str | None
 
 
-def load(lang: str) -> list[Line]:
-    with open(DATA / f"{lang}.jsonl", encoding="utf-8") as f:
+def load(lang: str, file: str = "{lang}.jsonl") -> list[Line]:
+    path = DATA / file.format(lang=lang)
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as f:
         return [Line(**json.loads(row)) for row in f if row.strip()]
+
+
+def lines_of(lang: str, split: str) -> list[Line]:
+    """One side of the split. `tune` also has {lang}-tune.jsonl: more lines from the
+    same sources, all on the tune side by the same hash, so never in a report."""
+    lines = [line for line in load(lang) if split_of(line.sentence) == split]
+    return lines + (load(lang, "{lang}-tune.jsonl") if split == "tune" else [])
 
 
 def split_of(sentence: str) -> str:
@@ -413,7 +423,7 @@ def main() -> None:
     print(f"ingredient lines, {opts.split} split (held out: tuning looks at 'tune' only)")
     print(f"  {'':<24} quantity    unit    name     all")
     for lang in LANGUAGES:
-        lines = [line for line in load(lang) if split_of(line.sentence) == opts.split]
+        lines = lines_of(lang, opts.split)
         print(
             f" {lang}: {len(lines)} lines from {', '.join(sorted({line.source for line in lines}))}"
         )
@@ -431,7 +441,7 @@ def main() -> None:
         )
     if opts.failures:
         for lang in LANGUAGES:
-            tune = [line for line in load(lang) if split_of(line.sentence) == "tune"]
+            tune = lines_of(lang, "tune")
             print(f"failure classes of resimply.offline, tune split, {lang} (top {opts.failures}):")
             print_failures(evaluate(mine, tune), opts.failures)
 

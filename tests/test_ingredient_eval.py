@@ -22,6 +22,7 @@ from bench.ingredients import (
     Parsed,
     canonical_name,
     canonical_unit,
+    lines_of,
     load,
     reference,
     same_amount,
@@ -193,3 +194,19 @@ def test_tagger_pickle_that_would_run_code_is_refused() -> None:
 
     with pytest.raises(pickle.UnpicklingError, match="system"):
         script.convert(pickle.dumps(({}, {}, Evil()), protocol=2))
+
+
+def test_extra_tune_lines_never_reach_the_report() -> None:
+    extra = load("en", "{lang}-tune.jsonl")
+    assert len(extra) >= 1000
+    assert {split_of(x.sentence) for x in extra} == {"tune"}
+    sentences = [x.sentence for x in extra]
+    assert len(set(sentences)) == len(sentences)
+    assert not set(sentences) & {x.sentence for x in load("en")}
+    assert lines_of("en", "report") == [x for x in load("en") if split_of(x.sentence) == "report"]
+    assert len(lines_of("en", "tune")) == len(load("en")) - len(lines_of("en", "report")) + len(
+        extra
+    )
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    assert {x.licence for x in extra} <= {x.licence for x in load("en")}
+    assert "en-tune.jsonl" in readme
