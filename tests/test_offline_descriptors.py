@@ -110,7 +110,7 @@ LINES: list[tuple[str, Row]] = [
     ("butter, to grease", (None, None, "butter", "to grease")),
     ("large bunch dill", (None, "bunch", "dill", "large")),
     ("3 extra large egg yolks", (3.0, None, "egg yolks", "extra large")),
-    ("1 thinly-sliced fennel bulb", (1.0, None, "fennel bulb", "thinly-sliced")),
+    ("1 thinly-sliced fennel bulb", (1.0, "bulb", "fennel", "thinly-sliced")),
     ("1 tbsp honey or more to taste", (1.0, "tbsp", "honey", "or more to taste")),
     ("1 tsp capers, if using", (1.0, "tsp", "capers", "if using")),
     ("2 tbsp extra-virgin olive oil", (2.0, "tbsp", "extra-virgin olive oil", None)),
@@ -126,6 +126,30 @@ LINES: list[tuple[str, Row]] = [
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),
     ("3 celery stalks", (3.0, "stalks", "celery", None)),
+    ("2 celery sticks", (2.0, "sticks", "celery", None)),
+    ("4 lemon slices", (4.0, "slices", "lemon", None)),
+    ("1 cinnamon stick", (1.0, None, "cinnamon stick", None)),  # the product itself
+    # adjectives in a row, alternatives and lists after a comma stay in the name
+    ("3 crisp, sweet apples", (3.0, None, "crisp, sweet apples", None)),
+    (
+        "2 tbsp sunflower oil, or groundnut oil",
+        (2.0, "tbsp", "sunflower oil, or groundnut oil", None),
+    ),
+    (
+        "Crackers, rye bread, or toast, to serve",
+        (None, None, "Crackers, rye bread, or toast", "to serve"),
+    ),
+    # … but what describes the ingredient after a comma is still the note
+    ("1 tsp fennel seeds, toasted and ground", (1.0, "tsp", "fennel seeds", "toasted and ground")),
+    ("250 g mushrooms, wiped clean", (250.0, "g", "mushrooms", "wiped clean")),
+    ("2 leeks, white and green parts", (2.0, None, "leeks", "white and green parts")),
+    ("1 chicken, about 1.5 kg", (1.0, None, "chicken", "about 1.5 kg")),
+    ("4 chicken thighs, skin on", (4.0, None, "chicken thighs", "skin on")),
+    ("2 onions, halved lengthways", (2.0, None, "onions", "halved lengthways")),
+    # the size of a measure before it, and a second count with its size
+    ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
+    ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),
+    ("3 medium or 2 large carrots, diced", (3.0, None, "carrots", "medium or 2 large; diced")),
     # more units
     ("1 rack of pork ribs", (1.0, "rack", "pork ribs", None)),
     ("1 pt double cream", (1.0, "pt", "double cream", None)),

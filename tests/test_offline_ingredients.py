@@ -64,8 +64,8 @@ def test_text_is_the_line_without_bullets_and_emoji() -> None:
 
 
 def test_a_unit_inside_a_word_is_not_a_unit() -> None:
-    ingredient = parse_ingredient("2 garlic bulbs")
-    assert (ingredient.quantity, ingredient.unit, ingredient.name) == (2.0, None, "garlic bulbs")
+    ingredient = parse_ingredient("2 garlic heads")
+    assert (ingredient.quantity, ingredient.unit, ingredient.name) == (2.0, None, "garlic heads")
 
 
 def test_looks_like_ingredient() -> None:

@@ -55,12 +55,31 @@ _TRAILING_NOTE = re.compile(
     re.I,
 )
 # "2 garlic cloves", "16 asparagus spears": the unit written after the ingredient.
-_UNIT_AFTER_NAME = re.compile(r"(?P<name>.+?)\s+(?P<unit>cloves?|spears?|stalks?|sprigs?)$", re.I)
+# A "cinnamon stick" is the product itself, not a stick of cinnamon.
+_UNIT_AFTER_NAME = re.compile(
+    r"(?P<name>.+?)(?<!cinnamon)\s+(?P<unit>cloves?|spears?|stalks?|sprigs?|sticks?|bulbs?|"
+    r"slices?)$",
+    re.I,
+)
 # A comma starts a note when what follows describes the ingredient ("chopped",
 # "fein gehackt", "to taste"); without an amount, "Salz, Pfeffer" is a list.
 _NOTE_WORD = re.compile(
-    r"\b(?:\w+ed|ge\w{3,}(?:t|en)|divided|optional|taste|room temperature|"
+    r"\b(?:\w{3,}ed|ge\w{3,}(?:t|en)|divided|optional|taste|room temperature|"
     r"plus|more|extra|fresh|frisch|nach|zum|zur|für|in|into|cut|in Scheiben|klein)\b",
+    re.I,
+)
+# A comma part that describes rather than names: it ends in a participle or an
+# adverb ("peeled and chopped", "thinly sliced"), or holds a word of the note.
+# A participle before a noun names the product ("clarified butter").
+_PARTICIPLE_END = re.compile(
+    r"(?:\w{3,}ed|frozen|beaten|broken|ground|\w+[^l]ly|\w+ally|ge\w{3,}(?:t|en))$", re.I
+)
+_NOTE_PART = re.compile(
+    r"\b(?:divided|optional|taste|room temperature|plus|more|extra|nach|zum|zur|für|in|into|"
+    r"cut|klein|about|for|to|with|from|per|at|on|off|only|if|such|see|left|like|until|then|"
+    r"but|again|preferably|including|parts?|lengthwise|lengthways|crosswise|crossways|"
+    r"widthways|up|dry|thick|thin|fine|possible|zest|juice|peel|rind|skin|halves|pieces|as|"
+    r"under|over|before|after|while|without|by|clean|etwa|ca)\b",
     re.I,
 )
 _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
@@ -157,6 +176,17 @@ def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[st
         # "6 large, ripe tomatoes, halved": the size is a note, the name follows.
         notes.append(name.strip())
         name, comma, after = _cut(after)
+    if comma and has_amount and _adjective_before(name, after):
+        # "4 firm, ripe peaches", "8 skin-on, bone-in chicken thighs": adjectives in a row.
+        part, comma2, after = _cut(after)
+        name, comma = name + comma + part, comma2
+    if comma and (alternative := _ALTERNATIVE.match(after)):
+        # "3 tbsp olive oil, or rapeseed oil": the alternative belongs to the name.
+        part, comma2, after = _cut(after)
+        if not _is_note_part(part[alternative.end() :]):
+            name, comma = name + ", " + part, comma2
+        else:
+            after = part + comma2 + after
     if comma and _joins(name, after):
         # "potato starch, tapioca starch, or cornstarch", "skinless, boneless breast".
         name, comma, after = _cut_after_list(name + comma + after)
@@ -181,17 +211,43 @@ def _cut(text: str) -> tuple[str, str, str]:
     return text[: comma.start()], comma.group(), text[comma.end() :]
 
 
+_ALTERNATIVE = re.compile(r"or\s+(?![\d½⅓⅔¼¾⅛])(?=\S)", re.I)
+_LIST_INSIDE = re.compile(r"\s(?:and/or|or|and|oder|und)\s+\S", re.I)
+
+
+def _is_note_part(part: str) -> bool:
+    part = part.strip()
+    return (
+        not part
+        or bool(_PARTICIPLE_END.search(part) or _NOTE_PART.search(part))
+        or bool(re.search(r"\d", part))
+        or is_descriptor_only(part)
+    )
+
+
+def _adjective_before(name: str, after: str) -> bool:
+    """True for "firm, ripe peaches": one word before the comma, and a noun phrase
+    of two words or more after it ("ripe peaches", not "halved" or "cut in half")."""
+    part = _cut(after)[0].strip()
+    return (
+        # lower case: a German noun before the comma is the name ("Kartoffeln, mehlig")
+        bool(re.fullmatch(r"[^\W\d_A-ZÄÖÜ][\w-]*", name.strip()))
+        and 2 <= len(part.split()) <= 6
+        and not _is_note_part(part)
+        and not _LIST_INSIDE.search(part)
+    )
+
+
 def _joins(name: str, after: str) -> bool:
     """True when the comma is inside the name: a list ending in "or"/"and"
-    ("potato starch, tapioca starch, or cornstarch"), or a "-less" adjective
-    before another ("skinless, boneless chicken")."""
+    ("potato starch, tapioca starch, or cornstarch"),
+    or a "-less" adjective before another ("skinless, boneless chicken")."""
     segments = [name, *_COMMA.split(after)]
-    if (
-        len(segments) >= 3
-        and _LIST_END.match(segments[-1].strip())
-        and not any(_NOTE_WORD.search(segment) for segment in segments[1:])
-    ):
-        return True
+    for i, segment in enumerate(segments[1:], start=1):
+        if _is_note_part(segment):
+            break
+        if _LIST_END.match(segment.strip()):
+            return i >= 2
     return bool(_LESS.fullmatch(name)) and not _NOTE_WORD.search(segments[1])
 
 
@@ -199,7 +255,7 @@ def _cut_after_list(text: str) -> tuple[str, str, str]:
     """`text` cut before its first comma part that is a note, if any."""
     segments = _COMMA.split(text)
     for i, segment in enumerate(segments[1:], start=1):
-        if _NOTE_WORD.search(segment):
+        if _is_note_part(segment):
             return ", ".join(segments[:i]), ", ", ", ".join(segments[i:])
     return text, "", ""
 
@@ -288,6 +344,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         lead_notes.append(part.group("part"))
         pos = part.end()
     pos = m.end() if (m := _APPROXIMATELY.match(text, pos)) else pos
+    if size := _LEADING_SIZE.match(text, pos):
+        # "Scant 1 tablespoon sugar", "Heaping ¼ cup olives": the size of the measure.
+        lead_notes.append(size.group("size"))
+        pos = size.end()
     amount = match_amount(text, pos)
     unit: UnitMatch | None = None
     if amount is not None:
@@ -298,6 +358,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
             lead_notes.append(measure)
         else:
             unit, end = _read_unit(text, end)
+            if unit is None and (other := _size_alternative(text, end)):
+                # "2 medium or 1 large leek": the second count and size are a note.
+                lead_notes.append(text[end:other].strip())
+                end = other
         rest = text[end:]
     elif vague := _VAGUE_AMOUNT.match(text, pos):
         lead_notes.append(vague.group("vague"))
@@ -353,6 +417,26 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         note=note,
         group=group,
     )
+
+
+_LEADING_SIZE = re.compile(
+    r"(?P<size>scant|heaping|heaped|generous|rounded|level|good)\s+(?=[\d½⅓⅔¼¾⅛])", re.I
+)
+_SIZE_OR = re.compile(r"\s*(?P<size>[\w-]+)\s+(?:or|oder)\s+(?=[\d½⅓⅔¼¾⅛])", re.I)
+
+
+def _size_alternative(text: str, pos: int) -> int | None:
+    """Where "medium or 1 large" ends in "2 medium or 1 large leek", or None."""
+    m = _SIZE_OR.match(text, pos)
+    if not m or not is_descriptor_only(m.group("size")):
+        return None
+    second = match_amount(text, m.end())
+    if second is None:
+        return None
+    size = re.match(r"\s*([\w-]+)", text[second.end :])
+    if size and is_descriptor_only(size.group(1)) and text[second.end + size.end() :].strip():
+        return second.end + size.end()
+    return second.end
 
 
 def _vague(text: str) -> bool:
