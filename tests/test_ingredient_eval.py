@@ -6,6 +6,7 @@ Not the parser's accuracy: that is measured by `python -m bench.ingredients`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import importlib.util
 import json
 import os
@@ -210,3 +211,20 @@ def test_extra_tune_lines_never_reach_the_report() -> None:
     readme = (DATA / "README.md").read_text(encoding="utf-8")
     assert {x.licence for x in extra} <= {x.licence for x in load("en")}
     assert "en-tune.jsonl" in readme
+
+
+def test_a_count_before_a_size_is_left_out_of_the_labels() -> None:
+    spec = importlib.util.spec_from_file_location("make_sample", DATA / "make_sample.py")
+    assert spec and spec.loader
+    sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sample)
+
+    def row(sentence: str, unit: str) -> dict[str, object]:
+        return {"sentence": sentence, "quantity": 1.0, "unit": unit}
+
+    assert sample.unit_of_a_size(row("1 14-oz can coconut milk", "oz"))
+    assert sample.unit_of_a_size(row("2 4 inch pieces ginger", "inch"))
+    assert not sample.unit_of_a_size(row("1 1/2 cups flour", "cups"))
+    assert not sample.unit_of_a_size(row("1 ½ cups flour", "cups"))
+    assert not sample.unit_of_a_size(row("14-oz can coconut milk", "oz"))
+    assert not any(sample.unit_of_a_size(dataclasses.asdict(x)) for x in load("en"))

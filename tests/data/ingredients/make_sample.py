@@ -97,6 +97,21 @@ def unit_follows_first_amount(sentence: str, unit: str) -> bool:
     return not re.search(f"[{_DIGITS}]", sentence[first.end() : at])
 
 
+def unit_of_a_size(line: dict[str, object]) -> bool:
+    """True for "1 14-oz can coconut milk", "2 4-inch pieces ginger": a count, then a
+    size whose unit the labels pair with the count ("1 oz"). `unit_follows_first_amount`
+    meant to leave these out but read "1 14" as one mixed number; a mixed number
+    ends in a fraction ("1 1/2", "1 ½"), a count before a size does not."""
+    unit = str(line["unit"] or "").split()
+    sentence = str(line["sentence"])
+    if not unit or line["quantity"] is None:
+        return False
+    m = re.search(
+        rf"[{_DIGITS}]+\s+([{_DIGITS}][{_DIGITS}.]*)\s*-?\s*{re.escape(unit[0])}", sentence, re.I
+    )
+    return bool(m) and not re.search(r"[½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞]", m.group(1))
+
+
 def convert(row: dict[str, str]) -> dict[str, object] | None:
     """One labelled CSV row → one evaluation line, or None when it does not map cleanly."""
     name = " ".join(row["name"].split())
@@ -145,14 +160,18 @@ def main(repo: str) -> None:
                 seen.add(str(line["sentence"]))
                 lines.append(line)
         sample = random.Random(f"{SEED}:{source}").sample(lines, PER_SOURCE)
-        out += [{"source": source, "licence": LICENCE, **line} for line in sample]
+        # Dropped after drawing, so the lines that stay are the ones drawn before.
+        kept = [line for line in sample if not unit_of_a_size(line)]
+        out += [{"source": source, "licence": LICENCE, **line} for line in kept]
         taken = {str(x["sentence"]) for x in out + tune}  # the sources share a few lines
         rest = [x for x in lines if x["sentence"] not in taken]
         rest = [x for x in rest if split_of(str(x["sentence"])) == "tune"]
         more = random.Random(f"{SEED}:tune:{source}").sample(rest, min(TUNE_PER_SOURCE, len(rest)))
+        more = [line for line in more if not unit_of_a_size(line)]
         tune += [{"source": source, "licence": LICENCE, **line} for line in more]
         print(
-            f"{source}: {len(lines)} usable lines, {PER_SOURCE} sampled, {len(more)} tune-only",
+            f"{source}: {len(lines)} usable lines, {len(kept)} of {PER_SOURCE} sampled kept,"
+            f" {len(more)} tune-only",
             file=sys.stderr,
         )
     for name, rows in (("en.jsonl", out), ("en-tune.jsonl", tune)):
