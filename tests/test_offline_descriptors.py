@@ -146,6 +146,23 @@ LINES: list[tuple[str, Row]] = [
     ("1 chicken, about 1.5 kg", (1.0, None, "chicken", "about 1.5 kg")),
     ("4 chicken thighs, skin on", (4.0, None, "chicken thighs", "skin on")),
     ("2 onions, halved lengthways", (2.0, None, "onions", "halved lengthways")),
+    # a measure in two parts, a sum with "and", an article after the amount
+    ("1 lb 4 oz pork belly", (1.0, "lb", "pork belly", "4 oz")),
+    ("1 cup and 2 tbsp flour", (1.0, "cup", "flour", "and 2 tbsp")),
+    ("½ an avocado", (0.5, None, "avocado", None)),
+    ("a pinch of a spice mix", (1.0, "pinch", "spice mix", None)),
+    # a short alternative in brackets is named, a comment in brackets is a note
+    ("2 tbsp miso (or tahini)", (2.0, "tbsp", "miso or tahini", None)),
+    (
+        "3 tbsp almond butter (or any other nut butter)",
+        (3.0, "tbsp", "almond butter", "or any other nut butter"),
+    ),
+    # "for …" and "per …" at the end are a note; a time after "for" is not
+    ("1 tbsp coarse salt for the pasta water", (1.0, "tbsp", "coarse salt", "for the pasta water")),
+    ("2 eggs per person", (2.0, None, "eggs", "per person")),
+    # more preparation: iced, uncooked, fresh-squeezed
+    ("3 tbsp iced water", (3.0, "tbsp", "water", "iced")),
+    ("1 tbsp fresh-squeezed lemon juice", (1.0, "tbsp", "lemon juice", "fresh-squeezed")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

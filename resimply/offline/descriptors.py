@@ -22,6 +22,7 @@ _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seed
     thawed defrosted puréed pureed strained juiced spiralized segmented stoned destoned deveined
     butterflied pounded flattened whisked heated steamed poached sieved husked shucked picked
     divided wilted separated torn zested cut rinsed scrubbed sifted
+    iced uncooked popped scalded hard-boiled hard-cooked
     additional""")
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
 _ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly thickly loosely firmly
@@ -34,8 +35,9 @@ _SIZES = word_set("""small large medium big jumbo lg sm md medium-sized large-si
     extra-large bite-sized große großer großes groß kleine kleiner kleines klein mittelgroße
     mittelgroßer mittelgroßes mittelgroß""")
 
-# "finely-chopped", "freshly-ground": an adverb and its participle written as one word.
-_HYPHENATED = re.compile(r"[a-z]+ly-[a-z]+(?:ed|en)")
+# "finely-chopped", "freshly-ground", "fresh-squeezed", "coarse-ground":
+# an adverb and its participle written as one word.
+_HYPHENATED = re.compile(r"(?:[a-z]+ly|fresh|coarse|fine)-(?:[a-z]+(?:ed|en)|ground)")
 # "extra-large", "medium-large", "smallish".
 _SIZE_PAIR = re.compile(
     r"(?:extra|very|medium|small|large)[- ](?:large|small|big)|smallish|largish"

@@ -32,6 +32,7 @@ _APPROXIMATELY = re.compile(
     r"(?:(?:ca|circa|approx|about|around|etwa|ungefähr)(?!\w)\.?|~)\s*", re.I
 )
 _ARTICLE = re.compile(r"(?:an?|one|eine?[nmrs]?)\s+", re.I)
+_ARTICLE_EN = re.compile(r"(?:an?)\s+(?!(?:few|couple|little|bit|lot|lots)\b)(?=\S)", re.I)
 _MULTIPLIER = re.compile(r"\s*[x×](?=\s|\d|$)\s*", re.I)
 # "etwas Öl", "some salt": a vague amount, kept as the note.
 _VAGUE_AMOUNT = re.compile(r"(?P<vague>etwas|some|einige|several)\s+(?=\S)", re.I)
@@ -47,7 +48,7 @@ _TRAILING_NOTE = re.compile(
     r"or (?:more|less|so)\b.*$|if (?:desired|using|needed|you like|available|possible|preferred)\b.*$|"
     r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
-    r"(?:such as|[a-z]+ed with|for (?:the |deep |shallow )?[\w-]+ing|for garnish|for decoration|"
+    r"(?:such as|[a-z]+ed with|for\s(?![\d½¼¾])|per\s|"
     r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush)|"
     r"plus\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
@@ -83,11 +84,13 @@ _NOTE_PART = re.compile(
     re.I,
 )
 _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
-# "(or spring greens)" names another ingredient; "(or a combination)", "(or more)"
-# and "(or your favourite)" only comment.
+# "wild (or button) mushrooms", "soy sauce (or tamari)": an alternative is named;
+# "(or any other nut butter)", "(or a combination)", "(or more)" and "(or your
+# favourite)" only comment, and so does a long one at the end of the line.
 _BRACKETED_ALTERNATIVE = re.compile(
     r"\s*\(((?:or|oder)\s(?![^()]*\b(?:combination|mixture|more|less|both|your|similar|"
-    r"substitute|use|mehr|weniger)\b)[^()\d]*)\)\s*",
+    r"substitute|use|mehr|weniger|any|other|another|something|the|an?|pinch)\b)"
+    r"(?:[^()\d]*\)\s*(?=[^\W\d_])|(?:\s*[^\s()\d,]+){1,3}\)))\s*",
     re.I,
 )
 _COLON = re.compile(r"\s*:\s*(?=\S)")
@@ -97,7 +100,7 @@ _PART_OF = re.compile(
     re.I,
 )
 _PLUS_AMOUNT = re.compile(
-    r"(?P<plus>(?:plus|\+|und)\s+[\d½⅓⅔¼¾⅛][\d\s/⁄.,½⅓⅔¼¾⅛]*\s*[^\W\d_]+\.?)\s+(?=\S)", re.I
+    r"(?P<plus>(?:plus|\+|and|und)\s+[\d½⅓⅔¼¾⅛][\d\s/⁄.,½⅓⅔¼¾⅛]*\s*[^\W\d_]+\.?)\s+(?=\S)", re.I
 )
 _LESS = re.compile(r"\s*[a-z]+less\s*")
 _COMMA = re.compile(r"\s*[,;]\s*")
@@ -140,7 +143,7 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
 
 def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[str, str | None]:
     # "dried shiitake (or Chinese black) mushrooms": an alternative in brackets is named.
-    rest = _BRACKETED_ALTERNATIVE.sub(r" \1 ", rest)
+    rest = _BRACKETED_ALTERNATIVE.sub(lambda m: f" {m.group(1).rstrip(') ')} ", rest)
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
     if has_amount and (colon := _COLON.search(rest)) and colon.start() > 0:
@@ -358,6 +361,10 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
             lead_notes.append(measure)
         else:
             unit, end = _read_unit(text, end)
+            if unit and (part_end := _second_part(text, unit, end)):
+                # "1 lb 10 oz salmon": the measure's second part is a note.
+                lead_notes.append(text[end:part_end].strip())
+                end = part_end
             if unit is None and (other := _size_alternative(text, end)):
                 # "2 medium or 1 large leek": the second count and size are a note.
                 lead_notes.append(text[end:other].strip())
@@ -399,6 +406,9 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     rest = rest.strip()
     if unit and (of := _OF.match(rest)):
         rest = rest[of.end() :]
+    if (amount is not None or unit is not None) and (article := _ARTICLE_EN.match(rest)):
+        # "½ an onion", "pinch of a stock cube": the article is no part of the name.
+        rest = rest[article.end() :]
     if unit and (plus := _PLUS_AMOUNT.match(rest)):
         # "1 cup plus 2 tbsp flour": the sum's second part is kept as the note.
         lead_notes.append(plus.group("plus"))
@@ -423,6 +433,18 @@ _LEADING_SIZE = re.compile(
     r"(?P<size>scant|heaping|heaped|generous|rounded|level|good)\s+(?=[\d½⅓⅔¼¾⅛])", re.I
 )
 _SIZE_OR = re.compile(r"\s*(?P<size>[\w-]+)\s+(?:or|oder)\s+(?=[\d½⅓⅔¼¾⅛])", re.I)
+
+
+def _second_part(text: str, unit: UnitMatch, pos: int) -> int | None:
+    """Where "10 oz" ends in "1 lb 10 oz salmon", when a measure follows a measure."""
+    if unit.unit.rstrip(".").lower() not in MEASURES:
+        return None
+    gap = re.match(r"\s*", text[pos:])
+    second = match_amount(text, pos + gap.end()) if gap else None
+    part = match_unit(text, second.end) if second else None
+    if part is None or part.unit.rstrip(".").lower() not in MEASURES:
+        return None
+    return part.end
 
 
 def _size_alternative(text: str, pos: int) -> int | None:
