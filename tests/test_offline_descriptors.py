@@ -163,6 +163,20 @@ LINES: list[tuple[str, Row]] = [
     # more preparation: iced, uncooked, fresh-squeezed
     ("3 tbsp iced water", (3.0, "tbsp", "water", "iced")),
     ("1 tbsp fresh-squeezed lemon juice", (1.0, "tbsp", "lemon juice", "fresh-squeezed")),
+    # a word in brackets between the name's words is named; after the unit it is a note
+    ("1 cup heavy (whipping) cream", (1.0, "cup", "heavy whipping cream", None)),
+    ("½ cup (packed) brown sugar", (0.5, "cup", "brown sugar", "packed")),
+    # adjectives with hyphens and after a size; a list after "each"; "X, Y or Z"
+    (
+        "2 lg skinless, boneless chicken breasts",
+        (2.0, None, "skinless, boneless chicken breasts", "lg"),
+    ),
+    ("6 skin-on, bone-in pork chops", (6.0, None, "skin-on, bone-in pork chops", None)),
+    (
+        "1 tsp each ground cumin, coriander and paprika",
+        (1.0, "tsp", "ground cumin, coriander and paprika", "each"),
+    ),
+    ("300 g halibut, cod or haddock, skinned", (300.0, "g", "halibut, cod or haddock", "skinned")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

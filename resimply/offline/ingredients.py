@@ -76,11 +76,11 @@ _PARTICIPLE_END = re.compile(
     r"(?:\w{3,}ed|frozen|beaten|broken|ground|\w+[^l]ly|\w+ally|ge\w{3,}(?:t|en))$", re.I
 )
 _NOTE_PART = re.compile(
-    r"\b(?:divided|optional|taste|room temperature|plus|more|extra|nach|zum|zur|für|in|into|"
+    r"(?<![\w-])(?:divided|optional|taste|room temperature|plus|more|extra|nach|zum|zur|für|in|into|"
     r"cut|klein|about|for|to|with|from|per|at|on|off|only|if|such|see|left|like|until|then|"
     r"but|again|preferably|including|parts?|lengthwise|lengthways|crosswise|crossways|"
     r"widthways|up|dry|thick|thin|fine|possible|zest|juice|peel|rind|skin|halves|pieces|as|"
-    r"under|over|before|after|while|without|by|clean|etwa|ca)\b",
+    r"under|over|before|after|while|without|by|clean|etwa|ca)(?![\w-])",
     re.I,
 )
 _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
@@ -92,6 +92,9 @@ _BRACKETED_ALTERNATIVE = re.compile(
     r"substitute|use|mehr|weniger|any|other|another|something|the|an?|pinch)\b)"
     r"(?:[^()\d]*\)\s*(?=[^\W\d_])|(?:\s*[^\s()\d,]+){1,3}\)))\s*",
     re.I,
+)
+_INLINE_BRACKET = re.compile(
+    r"(?<=[^\W\d_])\s*\(\s*([^\W\d_][\w-]*(?:\s+[\w-]+)?)\s*\)(?=\s+[^\W\d_])"
 )
 _COLON = re.compile(r"\s*:\s*(?=\S)")
 _PART_OF = re.compile(
@@ -141,9 +144,21 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
     return None
 
 
-def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[str, str | None]:
+def _split_note(
+    rest: str, has_amount: bool, packaged: bool = False, listing: bool = False
+) -> tuple[str, str | None]:
     # "dried shiitake (or Chinese black) mushrooms": an alternative in brackets is named.
     rest = _BRACKETED_ALTERNATIVE.sub(lambda m: f" {m.group(1).rstrip(') ')} ", rest)
+    # "heavy (whipping) cream", "Roma (Italian) tomatoes": a word or two in brackets
+    # between the name's words is part of the name.
+    rest = _INLINE_BRACKET.sub(
+        lambda m: (
+            m.group(0)
+            if _is_note_part(m.group(1)) or any(c.isnumeric() for c in m.group(1))
+            else f" {m.group(1).strip()}"
+        ),
+        rest,
+    )
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
     if has_amount and (colon := _COLON.search(rest)) and colon.start() > 0:
@@ -190,7 +205,7 @@ def _split_note(rest: str, has_amount: bool, packaged: bool = False) -> tuple[st
             name, comma = name + ", " + part, comma2
         else:
             after = part + comma2 + after
-    if comma and _joins(name, after):
+    if comma and (listing or _joins(name, after)):
         # "potato starch, tapioca starch, or cornstarch", "skinless, boneless breast".
         name, comma, after = _cut_after_list(name + comma + after)
     if comma and after.strip() and (has_amount or _NOTE_WORD.search(after)):
@@ -215,6 +230,8 @@ def _cut(text: str) -> tuple[str, str, str]:
 
 
 _ALTERNATIVE = re.compile(r"or\s+(?![\d½⅓⅔¼¾⅛])(?=\S)", re.I)
+_EACH = re.compile(r"each\s+(?:of\s+)?(?=\S)", re.I)
+_ONE_WORD = re.compile(r"[^\W\d_A-ZÄÖÜ][\w-]*")
 _LIST_INSIDE = re.compile(r"\s(?:and/or|or|and|oder|und)\s+\S", re.I)
 
 
@@ -251,7 +268,11 @@ def _joins(name: str, after: str) -> bool:
             break
         if _LIST_END.match(segment.strip()):
             return i >= 2
-    return bool(_LESS.fullmatch(name)) and not _NOTE_WORD.search(segments[1])
+        if i == 1 and _ONE_WORD.fullmatch(name.strip()) and re.search(r"\sor\s", segment):
+            # "manila, littleneck or butter clams", "lard, dripping or vegetable oil"
+            return True
+    last = name.split()[-1] if name.split() else ""
+    return bool(_LESS.fullmatch(last)) and not _NOTE_WORD.search(segments[1])
 
 
 def _cut_after_list(text: str) -> tuple[str, str, str]:
@@ -413,8 +434,13 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         # "1 cup plus 2 tbsp flour": the sum's second part is kept as the note.
         lead_notes.append(plus.group("plus"))
         rest = rest[plus.end() :]
+    listing = False
+    if unit and (each := _EACH.match(rest)):
+        # "1 tsp each ground cinnamon, ginger and nutmeg": the list is the name.
+        lead_notes.append("each")
+        rest, listing = rest[each.end() :], True
     packaged = unit is not None and unit.unit.rstrip(".").lower() in CONTAINERS
-    name, note = _split_note(rest, amount is not None or unit is not None, packaged)
+    name, note = _split_note(rest, amount is not None or unit is not None, packaged, listing)
     if amount is not None and unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):
         name, unit = after.group("name"), UnitMatch(after.group("unit"), None, 0)
     note = "; ".join([*lead_notes, note] if note else lead_notes) or None
