@@ -177,6 +177,17 @@ LINES: list[tuple[str, Row]] = [
         (1.0, "tsp", "ground cumin, coriander and paprika", "each"),
     ),
     ("300 g halibut, cod or haddock, skinned", (300.0, "g", "halibut, cod or haddock", "skinned")),
+    # the part used of what is bought: the count is of what is bought
+    ("Leaves from 2 sprigs rosemary", (2.0, "sprigs", "rosemary", "Leaves")),
+    ("Seeds of 1 pomegranate", (1.0, None, "pomegranate", "Seeds")),
+    ("Zest of two oranges", (2.0, None, "oranges", "Zest")),
+    # a count unit without a number, before or after the name
+    ("Fresh thyme sprigs", (None, "sprigs", "Fresh thyme", None)),
+    ("bunch coriander, chopped", (None, "bunch", "coriander", "chopped")),
+    ("Stalks from a bunch of celery", (None, None, "Stalks from a bunch of celery", None)),
+    # a size after another adjective ("other small" names a kind)
+    ("2 ripe large avocados", (2.0, None, "ripe avocados", "large")),
+    ("1 other small onion", (1.0, None, "other small onion", None)),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

@@ -42,6 +42,11 @@ _HYPHENATED = re.compile(r"(?:[a-z]+ly|fresh|coarse|fine)-(?:[a-z]+(?:ed|en)|gro
 _SIZE_PAIR = re.compile(
     r"(?:extra|very|medium|small|large)[- ](?:large|small|big)|smallish|largish"
 )
+_SECOND_SIZE = re.compile(
+    r"(\s*(?!(?:other|an?|the|extra|very)\s)[^\W\d_][\w-]*\s+)"
+    r"(small|large|medium|big|tiny|jumbo)\s+(?=[^\W\d_][\w-]*\s*\S)",
+    re.I,
+)
 _WORD = re.compile(r"([^\s,]+)(,?)\s*")
 _CONNECTORS = frozenset({"or", "and", "oder", "und"})
 
@@ -133,6 +138,10 @@ def strip_descriptors(name: str, *, packaged: bool = False) -> tuple[str, str | 
         if words and part[pos:].strip():
             removed.extend(words)
             part = part[pos:]
+        if size := _SECOND_SIZE.match(part):
+            # "ripe large tomatoes", "cold large eggs": the size after another adjective.
+            removed.append(size.group(2))
+            part = size.group(1) + part[size.end() :]
         kept.append(part)
     if not removed:
         return name, None

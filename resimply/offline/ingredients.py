@@ -98,7 +98,7 @@ _INLINE_BRACKET = re.compile(
 )
 _COLON = re.compile(r"\s*:\s*(?=\S)")
 _PART_OF = re.compile(
-    r"(?P<part>(?:(?:finely )?grated )?(?:zest|juice|peel|rind)"
+    r"(?P<part>(?:(?:finely )?grated )?(?:zest|juice|peel|rind|leaves|stems|seeds|flesh)"
     r"(?:\s+and\s+(?:zest|juice|peel|rind))?)\s+(?:of|from)\s+",
     re.I,
 )
@@ -230,6 +230,9 @@ def _cut(text: str) -> tuple[str, str, str]:
 
 
 _ALTERNATIVE = re.compile(r"or\s+(?![\d½⅓⅔¼¾⅛])(?=\S)", re.I)
+# Units that start a line as a count of what follows ("sprigs fresh chives",
+# "bunch watercress"): none of them begins an ingredient's name.
+_BARE_COUNTS = frozenset({"bunch", "bunches", "sprig", "sprigs", "sheets", "handful"})
 _EACH = re.compile(r"each\s+(?:of\s+)?(?=\S)", re.I)
 _ONE_WORD = re.compile(r"[^\W\d_A-ZÄÖÜ][\w-]*")
 _LIST_INSIDE = re.compile(r"\s(?:and/or|or|and|oder|und)\s+\S", re.I)
@@ -363,7 +366,7 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     if optional := _LEADING_OPTIONAL.match(text):
         lead_notes.append("optional")
         pos = optional.end()
-    if (part := _PART_OF.match(text, pos)) and _LEADING_AMOUNT.match(text, part.end()):
+    if (part := _PART_OF.match(text, pos)) and match_amount(text, part.end()) is not None:
         # "zest and juice of 1 lime": the lime is bought, the part is what is used.
         lead_notes.append(part.group("part"))
         pos = part.end()
@@ -414,7 +417,11 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
                 bare.unit.lower() in VAGUE_UNITS
                 or (
                     bare.unit.lower() not in MEASURES
-                    and (bare.modifier or _OF.match(text_from[bare.end :].strip()))
+                    and (
+                        bare.modifier
+                        or _OF.match(text_from[bare.end :].strip())
+                        or bare.unit.lower() in _BARE_COUNTS
+                    )
                 )
             )
         ):
@@ -441,7 +448,8 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         rest, listing = rest[each.end() :], True
     packaged = unit is not None and unit.unit.rstrip(".").lower() in CONTAINERS
     name, note = _split_note(rest, amount is not None or unit is not None, packaged, listing)
-    if amount is not None and unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):
+    if unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):
+        # "4 garlic cloves", "Fresh mint sprigs": the unit after the name.
         name, unit = after.group("name"), UnitMatch(after.group("unit"), None, 0)
     note = "; ".join([*lead_notes, note] if note else lead_notes) or None
     return Ingredient(
