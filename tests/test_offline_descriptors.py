@@ -188,6 +188,24 @@ LINES: list[tuple[str, Row]] = [
     # a size after another adjective ("other small" names a kind)
     ("2 ripe large avocados", (2.0, None, "ripe avocados", "large")),
     ("1 other small onion", (1.0, None, "other small onion", None)),
+    # how it was prepared, after the name, and what it is like, are notes
+    ("1 egg yolk beaten with 2 tbsp cream", (1.0, None, "egg yolk", "beaten with 2 tbsp cream")),
+    (
+        "2 tsp cornflour dissolved in 1 tbsp water",
+        (2.0, "tsp", "cornflour", "dissolved in 1 tbsp water"),
+    ),
+    ("100 g mixed nuts like cashews", (100.0, "g", "mixed nuts", "like cashews")),
+    ("Water to cover", (None, None, "Water", "to cover")),
+    ("1 yellow onion chopped", (1.0, None, "yellow onion", "chopped")),
+    ("2 tbsp basil chiffonade", (2.0, "tbsp", "basil", "chiffonade")),
+    ("2 tbsp oil, or enough to coat", (2.0, "tbsp", "oil", "to coat; or enough")),
+    (
+        "¼ cup toasted, peeled, and crushed almonds",
+        (0.25, "cup", "almonds", "crushed; toasted; peeled"),
+    ),
+    # a second unit or "or more" after the unit
+    ("3 dashes or more of hot sauce", (3.0, "dashes", "hot sauce", "or more")),
+    ("1 bottle or can lager", (1.0, "bottle", "lager", "or can")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

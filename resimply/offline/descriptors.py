@@ -47,6 +47,12 @@ _SECOND_SIZE = re.compile(
     r"(small|large|medium|big|tiny|jumbo)\s+(?=[^\W\d_][\w-]*\s*\S)",
     re.I,
 )
+_CUT_BEFORE = re.compile(r"(?P<cut>chiffonade|julienne|brunoise)\s+of\s+(?=\S)", re.I)
+_CUT_AFTER = re.compile(
+    r"(?<=\S)\s+(?P<cut>chiffonade|julienne|(?:(?:finely|thinly|roughly|thick|thin)\s+)?"
+    r"(?:chopped|sliced|diced|minced|grated|chilled|peeled|halved|crushed|beaten))$",
+    re.I,
+)
 _WORD = re.compile(r"([^\s,]+)(,?)\s*")
 _CONNECTORS = frozenset({"or", "and", "oder", "und"})
 
@@ -143,9 +149,14 @@ def strip_descriptors(name: str, *, packaged: bool = False) -> tuple[str, str | 
             removed.append(size.group(2))
             part = size.group(1) + part[size.end() :]
         kept.append(part)
+    name = "".join(kept).strip()
+    if (cut := _CUT_BEFORE.match(name)) or (cut := _CUT_AFTER.search(name)):
+        # "chiffonade of basil", "mint chiffonade", "red onion chopped": how it is cut.
+        removed.append(cut.group("cut"))
+        name = (name[: cut.start()] + name[cut.end() :]).strip()
     if not removed:
         return name, None
-    return "".join(kept).strip(), " ".join(removed)
+    return name, " ".join(removed)
 
 
 def is_descriptor_only(text: str) -> bool:

@@ -48,8 +48,10 @@ _TRAILING_NOTE = re.compile(
     r"or (?:more|less|so)\b.*$|if (?:desired|using|needed|you like|available|possible|preferred)\b.*$|"
     r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
-    r"(?:such as|[a-z]+ed with|for\s(?![\d½¼¾])|per\s|"
-    r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush)|"
+    r"(?:such as|like\s|that\s|(?:[a-z]+ed|beaten)(?: together)? (?:with|in)\s|"
+    r"for\s(?![\d½¼¾])|per\s|"
+    r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush|cover|"
+    r"top|coat|thin|thicken|line)|"
     r"plus\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
     r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
@@ -190,10 +192,15 @@ def _split_note(
         notes.append(rest[other.start() :].strip())
         rest = rest[: other.start()]
     name, comma, after = _cut(rest)
-    if comma and is_descriptor_only(name) and after.strip():
-        # "6 large, ripe tomatoes, halved": the size is a note, the name follows.
+    while comma and is_descriptor_only(name) and after.strip():
+        # "6 large, ripe tomatoes, halved", "toasted, peeled, and crushed hazelnuts":
+        # the size or preparation is a note, the name follows.
         notes.append(name.strip())
         name, comma, after = _cut(after)
+        if (link := re.match(r"(?:and|or|und|oder)\s+", name)) and is_descriptor_only(
+            name[link.end() :].split()[0] if name[link.end() :].split() else ""
+        ):
+            name = name[link.end() :]
     if comma and has_amount and _adjective_before(name, after):
         # "4 firm, ripe peaches", "8 skin-on, bone-in chicken thighs": adjectives in a row.
         part, comma2, after = _cut(after)
@@ -229,10 +236,11 @@ def _cut(text: str) -> tuple[str, str, str]:
     return text[: comma.start()], comma.group(), text[comma.end() :]
 
 
-_ALTERNATIVE = re.compile(r"or\s+(?![\d½⅓⅔¼¾⅛])(?=\S)", re.I)
+_ALTERNATIVE = re.compile(r"or\s+(?![\d½⅓⅔¼¾⅛])(?!(?:enough|so|until|as|to)\b)(?=\S)", re.I)
 # Units that start a line as a count of what follows ("sprigs fresh chives",
 # "bunch watercress"): none of them begins an ingredient's name.
 _BARE_COUNTS = frozenset({"bunch", "bunches", "sprig", "sprigs", "sheets", "handful"})
+_UNIT_OR = re.compile(r"or\s+(?:(?P<more>more|less)|(?P<unit>[^\W\d_]+))\s+(?=\S)", re.I)
 _EACH = re.compile(r"each\s+(?:of\s+)?(?=\S)", re.I)
 _ONE_WORD = re.compile(r"[^\W\d_A-ZÄÖÜ][\w-]*")
 _LIST_INSIDE = re.compile(r"\s(?:and/or|or|and|oder|und)\s+\S", re.I)
@@ -258,6 +266,7 @@ def _adjective_before(name: str, after: str) -> bool:
         and 2 <= len(part.split()) <= 6
         and not _is_note_part(part)
         and not _LIST_INSIDE.search(part)
+        and not _LIST_END.match(part)
     )
 
 
@@ -441,6 +450,16 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         # "1 cup plus 2 tbsp flour": the sum's second part is kept as the note.
         lead_notes.append(plus.group("plus"))
         rest = rest[plus.end() :]
+    if (
+        unit
+        and (alt := _UNIT_OR.match(rest))
+        and (alt.group("more") or match_unit(alt.group("unit") or ""))
+    ):
+        # "5 dashes or more of bitters", "1 bottle or can (12 oz) soda".
+        lead_notes.append(alt.group(0).strip())
+        rest = rest[alt.end() :]
+        if of := _OF.match(rest):
+            rest = rest[of.end() :]
     listing = False
     if unit and (each := _EACH.match(rest)):
         # "1 tsp each ground cinnamon, ginger and nutmeg": the list is the name.
