@@ -26,6 +26,10 @@ LINES: list[tuple[str, Row]] = [
     ("salt and freshly ground pepper", (None, None, "salt and pepper", "freshly ground")),
     # in a can the preparation names the product
     ("1 tin chopped plum tomatoes", (1.0, "tin", "chopped plum tomatoes", None)),
+    # … and so do pitted, blanched, flaked, unless other preparation follows
+    ("200 g pitted dates", (200.0, "g", "pitted dates", None)),
+    ("50 g flaked almonds", (50.0, "g", "flaked almonds", None)),
+    ("1 cup pitted chopped olives", (1.0, "cup", "olives", "pitted chopped")),
     # size words
     ("1 small swede", (1.0, None, "swede", "small")),
     ("3 large leeks, trimmed", (3.0, None, "leeks", "large; trimmed")),

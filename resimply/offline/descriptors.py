@@ -13,17 +13,19 @@ import re
 
 from .text import word_set
 
-# Participles of preparation in English; "ground", "dried", "smoked" and
-# "roasted" are left out because they usually name the product.
+# Participles of preparation in English; "ground", "dried", "smoked", "roasted",
+# "pitted", "blanched" and "flaked" are left out because they usually name the
+# product ("pitted dates", "blanched almonds": so the labelled lines say).
 _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seeded removed crushed
     packed halved shredded squeezed crumbled trimmed cored washed drained toasted cubed quartered
-    pitted soaked beaten melted softened cooled chilled shaved cracked shelled stemmed deseeded
-    julienned hulled warmed blanched slivered flaked snipped skinned boned deboned filleted cleaned
+    soaked beaten melted softened cooled chilled shaved cracked shelled stemmed deseeded
+    julienned hulled warmed slivered snipped skinned boned deboned filleted cleaned
     thawed defrosted puréed pureed strained juiced spiralized segmented stoned destoned deveined
     butterflied pounded flattened whisked heated steamed poached sieved husked shucked picked
     divided wilted separated torn zested cut rinsed scrubbed sifted
     iced uncooked popped scalded hard-boiled hard-cooked
     additional""")
+_PRODUCT_PARTICIPLES = frozenset({"pitted", "blanched", "flaked"})
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
 _ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly thickly loosely firmly
     tightly evenly gently very well
@@ -97,6 +99,16 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
                 or (after.group(1).lower() in _ADVERBS and _leading(text[m.end() :])[0])
             ):
                 break
+            words.append(word)
+            previous, pos = word, m.end()
+            continue
+        if (
+            preparation
+            and word.lower() in _PRODUCT_PARTICIPLES
+            and (after := _WORD.match(text, m.end()))
+            and _descriptor(after.group(1), word, preparation)
+        ):
+            # "pitted peeled peaches": among other preparation it is one too.
             words.append(word)
             previous, pos = word, m.end()
             continue
