@@ -143,7 +143,13 @@ LINES: list[tuple[str, Row]] = [
         "Crackers, rye bread, or toast, to serve",
         (None, None, "Crackers, rye bread, or toast", "to serve"),
     ),
+    ("1 tbsp fresh, chopped dill", (1.0, "tbsp", "fresh dill", "chopped")),
+    ("2 tbsp chopped roasted, salted cashews", (2.0, "tbsp", "roasted, salted cashews", "chopped")),
     # … but what describes the ingredient after a comma is still the note
+    (
+        "2 onions, finely diced and fried in butter",
+        (2.0, None, "onions", "and fried in butter; finely diced"),
+    ),
     ("1 tsp fennel seeds, toasted and ground", (1.0, "tsp", "fennel seeds", "toasted and ground")),
     ("250 g mushrooms, wiped clean", (250.0, "g", "mushrooms", "wiped clean")),
     ("2 leeks, white and green parts", (2.0, None, "leeks", "white and green parts")),

@@ -48,7 +48,7 @@ _TRAILING_NOTE = re.compile(
     r"or (?:more|less|so)\b.*$|if (?:desired|using|needed|you like|available|possible|preferred)\b.*$|"
     r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
-    r"(?:such as|like\s|that\s|(?:[a-z]+ed|beaten)(?: together)? (?:with|in)\s|"
+    r"(?:such as|like\s|that\s|(?:(?:and|or) )?(?:[a-z]+ed|beaten)(?: together)? (?:with|in)\s|"
     r"for\s(?![\d½¼¾])|per\s|"
     r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush|cover|"
     r"top|coat|thin|thicken|line)|"
@@ -204,7 +204,13 @@ def _split_note(
     if comma and has_amount and _adjective_before(name, after):
         # "4 firm, ripe peaches", "8 skin-on, bone-in chicken thighs": adjectives in a row.
         part, comma2, after = _cut(after)
-        name, comma = name + comma + part, comma2
+        bare, described = strip_descriptors(part)
+        if described:
+            # "fresh, minced basil": the preparation after the comma is the note.
+            notes.append(described)
+            name, comma = f"{name} {bare}", comma2
+        else:
+            name, comma = name + comma + part, comma2
     if comma and (alternative := _ALTERNATIVE.match(after)):
         # "3 tbsp olive oil, or rapeseed oil": the alternative belongs to the name.
         part, comma2, after = _cut(after)
@@ -251,7 +257,7 @@ def _is_note_part(part: str) -> bool:
     return (
         not part
         or bool(_PARTICIPLE_END.search(part) or _NOTE_PART.search(part))
-        or bool(re.search(r"\d", part))
+        or bool(re.search(r"\d|\b(?:and|or|und|oder)$", part))
         or is_descriptor_only(part)
     )
 
@@ -262,7 +268,7 @@ def _adjective_before(name: str, after: str) -> bool:
     part = _cut(after)[0].strip()
     return (
         # lower case: a German noun before the comma is the name ("Kartoffeln, mehlig")
-        bool(re.fullmatch(r"[^\W\d_A-ZÄÖÜ][\w-]*", name.strip()))
+        bool(re.fullmatch(r"[^\W\d_A-ZÄÖÜ][\w-]*", strip_descriptors(name.strip())[0]))
         and 2 <= len(part.split()) <= 6
         and not _is_note_part(part)
         and not _LIST_INSIDE.search(part)
