@@ -89,7 +89,7 @@ def split_of(sentence: str) -> str:
 # Canonical unit ← the ways it is written (English and German), compared in lower
 # case without a final dot. Only "T"/"t" are case-sensitive (US tablespoon/teaspoon).
 _UNIT_FORMS = {
-    "tbsp": "tbsp tbsps tbs tbl tbls tblsp tablespoon tablespoons el essl esslöffel",
+    "tbsp": "tbsp tbsps tbs tb tbl tbls tblsp tablespoon tablespoons el essl esslöffel",
     "tsp": "tsp tsps teaspoon teaspoons tl teel teelöffel",
     "cup": "cup cups c tasse tassen",
     "g": "g gr grs gram grams gramme grammes gramm",

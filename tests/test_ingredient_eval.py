@@ -84,7 +84,7 @@ PINNED = {
 @pytest.mark.parametrize(
     ("written", "canonical"),
     [
-        ("Tablespoons", "tbsp"), ("tbsp.", "tbsp"), ("T", "tbsp"), ("EL", "tbsp"),
+        ("Tablespoons", "tbsp"), ("tbsp.", "tbsp"), ("T", "tbsp"), ("tb", "tbsp"), ("EL", "tbsp"),
         ("Esslöffel", "tbsp"), ("t", "tsp"), ("TL", "tsp"), ("c", "cup"), ("cups", "cup"),
         ("Tasse", "cup"), ("gramm", "g"), ("grams", "g"), ("Liter", "l"), ("fl oz", "fl oz"),
         ("ounces", "oz"), ("pound", "lb"), ("Zehen", "clove"), ("Dose", "can"), ("tin", "can"),

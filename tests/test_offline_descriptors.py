@@ -216,6 +216,12 @@ LINES: list[tuple[str, Row]] = [
     # a second unit or "or more" after the unit
     ("3 dashes or more of hot sauce", (3.0, "dashes", "hot sauce", "or more")),
     ("1 bottle or can lager", (1.0, "bottle", "lager", "or can")),
+    # "Tb", a unit with nothing after it, "preferably …", a colon without an amount
+    ("3 Tb butter", (3.0, "Tb", "butter", None)),
+    ("4 cloves", (4.0, None, "cloves", None)),
+    ("2 eggs. preferably free range", (2.0, None, "eggs", "preferably free range")),
+    ("Fresh herbs: parsley or dill", (None, None, "Fresh herbs", "parsley or dill")),
+    ("1 medium size, ripe pear", (1.0, None, "ripe pear", "medium size")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

@@ -124,8 +124,8 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
         previous = word
         pos = m.end()
         # "medium sized" and "extra large" are one size written as two words.
-        if sized := re.match(r"sized\s+", text[pos:], re.I):
-            words[-1] += " sized"
+        if sized := re.match(r"(sized?)(?:\s+|$)", text[pos:], re.I):
+            words[-1] += f" {sized.group(1)}"
             pos += sized.end()
     return words, pos
 

@@ -44,7 +44,7 @@ _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 # Purposes ("for dusting", "to garnish", "für die Form") and "plus extra …" run to the
 # end of the line whatever follows them.
 _TRAILING_NOTE = re.compile(
-    r"(?:[\s,;—–]+|^)(?P<note>(?:(?:or )?to taste|(?:or )?as needed|optional|as required)$|"
+    r"(?:[\s,;—–]+|\.\s+|^)(?P<note>(?:(?:or )?to taste|(?:or )?as needed|optional|as required)$|"
     r"or (?:more|less|so)\b.*$|if (?:desired|using|needed|you like|available|possible|preferred)\b.*$|"
     r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
@@ -52,7 +52,7 @@ _TRAILING_NOTE = re.compile(
     r"for\s(?![\d½¼¾])|per\s|"
     r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush|cover|"
     r"top|coat|thin|thicken|line)|"
-    r"plus\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
+    r"plus\b|preferably\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
     r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
     re.I,
@@ -163,7 +163,7 @@ def _split_note(
     )
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
-    if has_amount and (colon := _COLON.search(rest)) and colon.start() > 0:
+    if (colon := _COLON.search(rest)) and colon.start() > 0:
         # "2 pounds mixed ground meats: beef, veal, lamb": what follows a colon explains.
         notes.append(rest[colon.end() :].strip())
         rest = rest[: colon.start()]
@@ -473,6 +473,9 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
         rest, listing = rest[each.end() :], True
     packaged = unit is not None and unit.unit.rstrip(".").lower() in CONTAINERS
     name, note = _split_note(rest, amount is not None or unit is not None, packaged, listing)
+    if not name and unit and amount is not None and unit.unit.rstrip(".").lower() not in MEASURES:
+        # "4 cloves", "2 sprigs": nothing follows the unit, so it names what is counted.
+        name, unit = unit.unit, None
     if unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):
         # "4 garlic cloves", "Fresh mint sprigs": the unit after the name.
         name, unit = after.group("name"), UnitMatch(after.group("unit"), None, 0)
