@@ -222,6 +222,40 @@ LINES: list[tuple[str, Row]] = [
     ("2 eggs. preferably free range", (2.0, None, "eggs", "preferably free range")),
     ("Fresh herbs: parsley or dill", (None, None, "Fresh herbs", "parsley or dill")),
     ("1 medium size, ripe pear", (1.0, None, "ripe pear", "medium size")),
+    # purposes, cuts and lengths after the name are notes
+    ("olive oil, to mix", (None, None, "olive oil", "to mix")),
+    ("Whole figs as garnish", (None, None, "Whole figs", "as garnish")),
+    ("1 apple cut into wedges", (1.0, None, "apple", "cut into wedges")),
+    ("½ cup celery in ¼-inch dice", (0.5, "cup", "celery", "in ¼-inch dice")),
+    ("6 leeks 3 to 4 inches long", (6.0, None, "leeks", "3 to 4 inches long")),
+    (
+        "400g/14oz bread flour + extra for dusting",
+        (400.0, "g", "bread flour", "14oz; + extra for dusting"),
+    ),
+    (
+        "1/4 cup tahini, homemade or store bought",
+        (0.25, "cup", "tahini", "homemade or store bought"),
+    ),
+    ("1 pear, any variety", (1.0, None, "pear", "any variety")),
+    ("3 plums, not too ripe", (3.0, None, "plums", "not too ripe")),
+    # second amounts: minus, "to" another unit, "or two", measures in three units
+    ("1 cup minus 2 tbsp sugar", (1.0, "cup", "sugar", "minus 2 tbsp")),
+    (
+        "1 1/2 teaspoons to 1 tablespoon olive oil",
+        (1.5, "teaspoons", "olive oil", "to 1 tablespoon"),
+    ),
+    ("glug or two of wine", (None, "glug", "wine", "or two")),
+    ("500g/1lb2oz cherries", (500.0, "g", "cherries", "1lb2oz")),
+    ("227 g/8 oz/1 cup buttermilk", (227.0, "g", "buttermilk", "8 oz; 1 cup")),
+    (
+        "50ml/2fl oz each light and dark soy sauce",
+        (50.0, "ml", "light and dark soy sauce", "2fl oz; each"),
+    ),
+    ("1 each red and green pepper", (1.0, None, "red and green pepper", "each")),
+    ("2cm/¾in piece of ginger", (2.0, "cm", "ginger", "¾in; piece")),
+    # a range of sizes, a temperature word
+    ("1 medium to large onion", (1.0, None, "onion", "medium to large")),
+    ("4 tbsp lukewarm milk", (4.0, "tbsp", "milk", "lukewarm")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

@@ -23,7 +23,7 @@ _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seed
     thawed defrosted puréed pureed strained juiced spiralized segmented stoned destoned deveined
     butterflied pounded flattened whisked heated steamed poached sieved husked shucked picked
     divided wilted separated torn zested cut rinsed scrubbed sifted
-    iced uncooked popped scalded hard-boiled hard-cooked
+    iced uncooked popped scalded hard-boiled hard-cooked lukewarm
     additional""")
 _PRODUCT_PARTICIPLES = frozenset({"pitted", "blanched", "flaked"})
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
@@ -123,6 +123,14 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
         words.append(word)
         previous = word
         pos = m.end()
+        # "medium to large", "small to medium-sized": a range of sizes is one size.
+        if (
+            word.lower() in _SIZES
+            and (span := re.match(r"to\s+(\S+)\s+", text[pos:], re.I))
+            and _descriptor(span.group(1), None, False)
+        ):
+            words[-1] += f" to {span.group(1)}"
+            pos += span.end()
         # "medium sized" and "extra large" are one size written as two words.
         if sized := re.match(r"(sized?)(?:\s+|$)", text[pos:], re.I):
             words[-1] += f" {sized.group(1)}"

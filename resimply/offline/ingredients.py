@@ -46,13 +46,15 @@ _PARENTHESES = re.compile(r"\s*\(([^()]*)\)")
 _TRAILING_NOTE = re.compile(
     r"(?:[\s,;—–]+|\.\s+|^)(?P<note>(?:(?:or )?to taste|(?:or )?as needed|optional|as required)$|"
     r"or (?:more|less|so)\b.*$|if (?:desired|using|needed|you like|available|possible|preferred)\b.*$|"
-    r"(?:homemade|store-bought)(?: or (?:homemade|store-bought))?$|"
+    r"(?:homemade|store[- ]bought)(?: or (?:homemade|store[- ]bought))?$|"
     r"\d+(?:[.,]\d+)?\s*(?:ml|g|cm)$|"
     r"(?:such as|like\s|that\s|(?:(?:and|or) )?(?:[a-z]+ed|beaten)(?: together)? (?:with|in)\s|"
     r"for\s(?![\d½¼¾])|per\s|"
     r"to (?:garnish|serve|finish|decorate|dust|season|grease|drizzle|sprinkle|brush|cover|"
-    r"top|coat|thin|thicken|line)|"
-    r"plus\b|preferably\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
+    r"top|coat|thin|thicken|line)|(?<=[,;]\s)to\s[a-z]+|as (?:a )?(?:garnish|decoration|topping)|"
+    r"cut\s|into\s|in\s+[\d½¼¾]\S*\s+(?:dice|pieces|cubes|chunks|slices)|"
+    r"[\d½¼¾][\d½¼¾/.]*\s+(?:to\s+[\d½¼¾][\d½¼¾/.]*\s+)?(?:inch|inches|cm)\s+(?:long|wide|thick)|"
+    r"plus\b|\+\s*extra\b|preferably\b|at room temperature|nach (?:Geschmack|Belieben|Bedarf)|"
     r"zum (?:Garnieren|Bestreuen|Servieren|Braten|Anbraten|Frittieren|Dekorieren|Bestäuben|"
     r"Einfetten)|für (?:die|das|den) (?:Form|Blech|Pfanne|Deko\w*))\b.*$)",
     re.I,
@@ -75,14 +77,16 @@ _NOTE_WORD = re.compile(
 # adverb ("peeled and chopped", "thinly sliced"), or holds a word of the note.
 # A participle before a noun names the product ("clarified butter").
 _PARTICIPLE_END = re.compile(
-    r"(?:\w{3,}ed|frozen|beaten|broken|ground|\w+[^l]ly|\w+ally|ge\w{3,}(?:t|en))$", re.I
+    r"(?:\w{3,}ed|frozen|beaten|broken|ground|\w+[^l]ly|\w+ally|ge\w{3,}(?:t|en)|"
+    r"\bup|\bdry|\bthick|\bthin|\bfine|\bhalves|\bpieces)$",
+    re.I,
 )
 _NOTE_PART = re.compile(
     r"(?<![\w-])(?:divided|optional|taste|room temperature|plus|more|extra|nach|zum|zur|für|in|into|"
     r"cut|klein|about|for|to|with|from|per|at|on|off|only|if|such|see|left|like|until|then|"
     r"but|again|preferably|including|parts?|lengthwise|lengthways|crosswise|crossways|"
-    r"widthways|up|dry|thick|thin|fine|possible|zest|juice|peel|rind|skin|halves|pieces|as|"
-    r"under|over|before|after|while|without|by|clean|etwa|ca)(?![\w-])",
+    r"widthways|possible|zest|juice|peel|rind|skin|as|"
+    r"under|over|before|after|while|without|by|clean|(?<!or )any|not|etwa|ca)(?![\w-])",
     re.I,
 )
 _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
@@ -105,7 +109,8 @@ _PART_OF = re.compile(
     re.I,
 )
 _PLUS_AMOUNT = re.compile(
-    r"(?P<plus>(?:plus|\+|and|und)\s+[\d½⅓⅔¼¾⅛][\d\s/⁄.,½⅓⅔¼¾⅛]*\s*[^\W\d_]+\.?)\s+(?=\S)", re.I
+    r"(?P<plus>(?:plus|\+|and|und|minus|to)\s+[\d½⅓⅔¼¾⅛][\d\s/⁄.,½⅓⅔¼¾⅛]*\s*[^\W\d_]+\.?)\s+(?=\S)",
+    re.I,
 )
 _LESS = re.compile(r"\s*[a-z]+less\s*")
 _COMMA = re.compile(r"\s*[,;]\s*")
@@ -171,11 +176,18 @@ def _split_note(
         # "Danish Dough (recipe follows": a bracket cut off by the source.
         notes.append(unclosed.group(1).strip())
         rest = rest[: unclosed.start()]
-    if second := _second_measure(rest):
-        # "200 g / 7 oz spaghetti": the second measure is a note, like "(7 oz)".
+    at = 0
+    while second := _second_measure(rest):
+        # "200 g / 7 oz spaghetti": the second measure is a note, like "(7 oz)";
+        # "227 g/8 oz/1 cup buttermilk": so is a third.
         measure, end = second
-        notes.insert(0, measure)
+        notes.insert(at, measure)
+        at += 1
         rest = rest[end:]
+    if has_amount and (each := _EACH.match(rest.lstrip())):
+        # "50ml/2fl oz each light and dark soy sauce", "1 each red and green pepper"
+        notes.append("each")
+        rest, listing = rest.lstrip()[each.end() :], True
     if has_amount and (package := _package_after_measure(rest)):
         # "400 g can condensed milk", "3-inch knob ginger": the measure is the amount.
         notes.append(package.unit)
@@ -246,7 +258,9 @@ _ALTERNATIVE = re.compile(r"or\s+(?![\d½⅓⅔¼¾⅛])(?!(?:enough|so|until|as
 # Units that start a line as a count of what follows ("sprigs fresh chives",
 # "bunch watercress"): none of them begins an ingredient's name.
 _BARE_COUNTS = frozenset({"bunch", "bunches", "sprig", "sprigs", "sheets", "handful"})
-_UNIT_OR = re.compile(r"or\s+(?:(?P<more>more|less)|(?P<unit>[^\W\d_]+))\s+(?=\S)", re.I)
+_UNIT_OR = re.compile(
+    r"or\s+(?:(?P<more>more|less|two|three|so)|(?P<unit>[^\W\d_]+))\s+(?=\S)", re.I
+)
 _EACH = re.compile(r"each\s+(?:of\s+)?(?=\S)", re.I)
 _ONE_WORD = re.compile(r"[^\W\d_A-ZÄÖÜ][\w-]*")
 _LIST_INSIDE = re.compile(r"\s(?:and/or|or|and|oder|und)\s+\S", re.I)
@@ -337,8 +351,11 @@ def _package_after_measure(rest: str) -> UnitMatch | None:
     """The package or piece after a measure ("can" in "400 g can condensed milk",
     "knob" in "3-inch knob ginger", "piece" in "2cm/1in piece ginger")."""
     unit = match_unit(rest)
-    if unit is None or not rest[unit.end :].strip() or _OF.match(rest[unit.end :].strip()):
+    if unit is None or not rest[unit.end :].strip():
         return None
+    if of := _OF.match(rest, unit.end + len(rest[unit.end :]) - len(rest[unit.end :].lstrip())):
+        # "2cm/¾in piece of root ginger"
+        return UnitMatch(unit.unit, unit.modifier, of.end())
     return unit
 
 
