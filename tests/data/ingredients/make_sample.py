@@ -24,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SEED = 13
 PER_SOURCE = 500
-TUNE_PER_SOURCE = 1000  # en-tune.jsonl: at most this many more per source, tune side only
+TUNE_PER_SOURCE = 3000  # en-tune.jsonl: at most this many more per source, tune side only
 SOURCES = {
     "bbc": "train/data/bbc/bbc-ingredients-snapshot-2017.csv",
     "cookstr": "train/data/cookstr/cookstr-ingredients-snapshot-2017.csv",
