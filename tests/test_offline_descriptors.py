@@ -256,6 +256,11 @@ LINES: list[tuple[str, Row]] = [
     # a range of sizes, a temperature word
     ("1 medium to large onion", (1.0, None, "onion", "medium to large")),
     ("4 tbsp lukewarm milk", (4.0, "tbsp", "milk", "lukewarm")),
+    # preparation after the name without a comma, and an adverb reaching past "or"
+    ("1 pear cored, peeled and chopped", (1.0, None, "pear", "cored; peeled and chopped")),
+    ("2 jalapeños seeded and deribbed", (2.0, None, "jalapeños", "seeded and deribbed")),
+    ("½ tsp freshly grated or ground nutmeg", (0.5, "tsp", "nutmeg", "freshly grated or ground")),
+    ("1 cup mashed bananas", (1.0, "cup", "bananas", "mashed")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

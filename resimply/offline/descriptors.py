@@ -23,7 +23,7 @@ _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seed
     thawed defrosted puréed pureed strained juiced spiralized segmented stoned destoned deveined
     butterflied pounded flattened whisked heated steamed poached sieved husked shucked picked
     divided wilted separated torn zested cut rinsed scrubbed sifted
-    iced uncooked popped scalded hard-boiled hard-cooked lukewarm
+    iced uncooked popped scalded hard-boiled hard-cooked lukewarm mashed unsifted
     additional""")
 _PRODUCT_PARTICIPLES = frozenset({"pitted", "blanched", "flaked"})
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
@@ -52,7 +52,7 @@ _SECOND_SIZE = re.compile(
 _CUT_BEFORE = re.compile(r"(?P<cut>chiffonade|julienne|brunoise)\s+of\s+(?=\S)", re.I)
 _CUT_AFTER = re.compile(
     r"(?<=\S)\s+(?P<cut>chiffonade|julienne|(?:(?:finely|thinly|roughly|thick|thin)\s+)?"
-    r"(?:chopped|sliced|diced|minced|grated|chilled|peeled|halved|crushed|beaten))$",
+    r"(?P<participle>[a-z]+)(?:\s+and\s+[a-z]+ed)?)$",
     re.I,
 )
 _WORD = re.compile(r"([^\s,]+)(,?)\s*")
@@ -115,6 +115,17 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
         if not _descriptor(word, previous, preparation):
             if words and word.lower() in _CONNECTORS and (after := _WORD.match(text, m.end())):
                 following, _ = _leading(text[m.end() :], preparation)
+                # "freshly grated or ground nutmeg": the adverb reaches past "or".
+                adverbed = (
+                    preparation
+                    and after.group(1).lower() in _AFTER_ADVERB
+                    and any(w.lower() in _ADVERBS for w in words)
+                    and _WORD.match(text, after.end()) is not None
+                )
+                if adverbed:
+                    words.extend((word, after.group(1)))
+                    previous, pos = after.group(1), after.end()
+                    continue
                 if following:
                     words.append(word)
                     previous, pos = word, m.end()
@@ -170,7 +181,14 @@ def strip_descriptors(name: str, *, packaged: bool = False) -> tuple[str, str | 
             part = size.group(1) + part[size.end() :]
         kept.append(part)
     name = "".join(kept).strip()
-    if (cut := _CUT_BEFORE.match(name)) or (cut := _CUT_AFTER.search(name)):
+    cut = _CUT_BEFORE.match(name) or _CUT_AFTER.search(name)
+    if (
+        cut
+        and cut.groupdict().get("participle")
+        and not (cut.group("participle").lower() in _PREPARATION and not packaged)
+    ):
+        cut = None
+    if cut:
         # "chiffonade of basil", "mint chiffonade", "red onion chopped": how it is cut.
         removed.append(cut.group("cut"))
         name = (name[: cut.start()] + name[cut.end() :]).strip()
