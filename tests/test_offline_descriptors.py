@@ -26,6 +26,13 @@ LINES: list[tuple[str, Row]] = [
     ("salt and freshly ground pepper", (None, None, "salt and pepper", "freshly ground")),
     # in a can the preparation names the product
     ("1 tin chopped plum tomatoes", (1.0, "tin", "chopped plum tomatoes", None)),
+    # … and so do products sold prepared
+    ("½ cup shredded coconut", (0.5, "cup", "shredded coconut", None)),
+    ("1 cup chopped tomatoes", (1.0, "cup", "chopped tomatoes", None)),
+    (
+        "1 tbsp rapeseed, sunflower, or other neutral oil",
+        (1.0, "tbsp", "rapeseed, sunflower, or other neutral oil", None),
+    ),
     # … and so do pitted, blanched, flaked, unless other preparation follows
     ("200 g pitted dates", (200.0, "g", "pitted dates", None)),
     ("50 g flaked almonds", (50.0, "g", "flaked almonds", None)),

@@ -25,6 +25,8 @@ _PREPARATION = word_set("""chopped sliced peeled grated minced diced cooked seed
     divided wilted separated torn zested cut rinsed scrubbed sifted
     iced uncooked popped scalded hard-boiled hard-cooked lukewarm mashed unsifted
     additional""")
+# Prepared products that shops sell under that name (the labelled lines keep them).
+_PRODUCT = re.compile(r"(?:shredded|desiccated)\s+coconut|(?:crushed|diced|chopped)\s+tomato", re.I)
 _PRODUCT_PARTICIPLES = frozenset({"pitted", "blanched", "flaked"})
 # Adverbs of preparation: "freshly ground" is preparation though "ground" alone is not.
 _ADVERBS = word_set("""finely freshly thinly roughly coarsely lightly thickly loosely firmly
@@ -112,6 +114,9 @@ def _leading(text: str, preparation: bool = True) -> tuple[list[str], int]:
             words.append(word)
             previous, pos = word, m.end()
             continue
+        if _PRODUCT.match(text, m.start()):
+            # "shredded coconut", "chopped tomatoes" are sold so: the product's name.
+            break
         if not _descriptor(word, previous, preparation):
             if words and word.lower() in _CONNECTORS and (after := _WORD.match(text, m.end())):
                 following, _ = _leading(text[m.end() :], preparation)

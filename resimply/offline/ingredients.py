@@ -69,7 +69,7 @@ _UNIT_AFTER_NAME = re.compile(
 # A comma starts a note when what follows describes the ingredient ("chopped",
 # "fein gehackt", "to taste"); without an amount, "Salz, Pfeffer" is a list.
 _NOTE_WORD = re.compile(
-    r"\b(?:\w{3,}ed|ge\w{3,}(?:t|en)|divided|optional|taste|room temperature|"
+    r"\b(?:\w{2,}[^e\W]ed|ge\w{3,}(?:t|en)|divided|optional|taste|room temperature|"
     r"plus|more|extra|fresh|frisch|nach|zum|zur|für|in|into|cut|in Scheiben|klein)\b",
     re.I,
 )
@@ -77,7 +77,7 @@ _NOTE_WORD = re.compile(
 # adverb ("peeled and chopped", "thinly sliced"), or holds a word of the note.
 # A participle before a noun names the product ("clarified butter").
 _PARTICIPLE_END = re.compile(
-    r"(?:\w{3,}ed|frozen|beaten|broken|ground|\w+[^l]ly|\w+ally|ge\w{3,}(?:t|en)|"
+    r"(?:\w{2,}[^e\W]ed|frozen|beaten|broken|ground|\w+[^l]ly|\w+ally|ge\w{3,}(?:t|en)|"
     r"\bup|\bdry|\bthick|\bthin|\bfine|\bhalves|\bpieces)$",
     re.I,
 )
@@ -300,7 +300,11 @@ def _joins(name: str, after: str) -> bool:
             break
         if _LIST_END.match(segment.strip()):
             return i >= 2
-        if i == 1 and _ONE_WORD.fullmatch(name.strip()) and re.search(r"\sor\s", segment):
+        if (
+            i == 1
+            and re.fullmatch(r"[^\W\d_][\w-]*", name.strip())
+            and re.search(r"\sor\s", segment)
+        ):
             # "manila, littleneck or butter clams", "lard, dripping or vegetable oil"
             return True
     last = name.split()[-1] if name.split() else ""
