@@ -268,6 +268,18 @@ LINES: list[tuple[str, Row]] = [
     ("2 jalapeños seeded and deribbed", (2.0, None, "jalapeños", "seeded and deribbed")),
     ("½ tsp freshly grated or ground nutmeg", (0.5, "tsp", "nutmeg", "freshly grated or ground")),
     ("1 cup mashed bananas", (1.0, "cup", "bananas", "mashed")),
+    # "or a combination", "or use …" after a comma comment; "up to" is like "about"
+    (
+        "3 tbsp lemon or lime juice, or a combination",
+        (3.0, "tbsp", "lemon or lime juice", "or a combination"),
+    ),
+    (
+        "1 cup chicken stock, or use vegetable stock",
+        (1.0, "cup", "chicken stock", "or use vegetable stock"),
+    ),
+    ("Up to 200 g bacon", (200.0, "g", "bacon", None)),
+    ("2 pounds 4 ounces pork shoulder", (2.0, "pounds", "pork shoulder", "4 ounces")),
+    ("½ tsp (or to taste) salt", (0.5, "tsp", "salt", "or to taste")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

@@ -24,12 +24,12 @@ import re
 from ..models import Ingredient
 from .descriptors import is_descriptor_only, strip_descriptors
 from .quantities import Amount, match_amount
-from .text import clean_line, word_count
+from .text import clean_line, word_count, word_set
 from .units import CONTAINERS, MEASURES, VAGUE_UNITS, UnitMatch, is_unit, match_unit
 
 # "etwa" but not "etwas", which is a vague amount of its own.
 _APPROXIMATELY = re.compile(
-    r"(?:(?:ca|circa|approx|about|around|etwa|ungefähr)(?!\w)\.?|~)\s*", re.I
+    r"(?:(?:ca|circa|approx|about|around|up to|etwa|ungefähr)(?!\w)\.?|~)\s*", re.I
 )
 _ARTICLE = re.compile(r"(?:an?|one|eine?[nmrs]?)\s+", re.I)
 _ARTICLE_EN = re.compile(r"(?:an?)\s+(?!(?:few|couple|little|bit|lot|lots)\b)(?=\S)", re.I)
@@ -95,7 +95,7 @@ _MEASURE_UNIT = re.compile(r"\s*([^\W\d_]+)(?:(-)|\.?(?=[\s,;)]|$))")
 # favourite)" only comment, and so does a long one at the end of the line.
 _BRACKETED_ALTERNATIVE = re.compile(
     r"\s*\(((?:or|oder)\s(?![^()]*\b(?:combination|mixture|more|less|both|your|similar|"
-    r"substitute|use|mehr|weniger|any|other|another|something|the|an?|pinch)\b)"
+    r"substitute|use|mehr|weniger|any|other|another|something|the|an?|pinch|to)\b)"
     r"(?:[^()\d]*\)\s*(?=[^\W\d_])|(?:\s*[^\s()\d,]+){1,3}\)))\s*",
     re.I,
 )
@@ -254,7 +254,11 @@ def _cut(text: str) -> tuple[str, str, str]:
     return text[: comma.start()], comma.group(), text[comma.end() :]
 
 
-_ALTERNATIVE = re.compile(r"or\s+(?![\d½⅓⅔¼¾⅛])(?!(?:enough|so|until|as|to)\b)(?=\S)", re.I)
+_ALTERNATIVE = re.compile(
+    r"or\s+(?![\d½⅓⅔¼¾⅛])(?!(?:enough|so|until|as|to|use|both|"
+    r"an?\s+(?:combination|mixture|mix|blend))\b)(?=\S)",
+    re.I,
+)
 # Units that start a line as a count of what follows ("sprigs fresh chives",
 # "bunch watercress"): none of them begins an ingredient's name.
 _BARE_COUNTS = frozenset({"bunch", "bunches", "sprig", "sprigs", "sheets", "handful"})
@@ -518,14 +522,19 @@ _LEADING_SIZE = re.compile(
 _SIZE_OR = re.compile(r"\s*(?P<size>[\w-]+)\s+(?:or|oder)\s+(?=[\d½⅓⅔¼¾⅛])", re.I)
 
 
+_WEIGHTS_AND_VOLUMES = MEASURES | word_set("""pound pounds ounce ounces gram kilogram kilograms
+    litre litres liter liters millilitre millilitres milliliter milliliters tablespoon tablespoons
+    teaspoon teaspoons""")
+
+
 def _second_part(text: str, unit: UnitMatch, pos: int) -> int | None:
     """Where "10 oz" ends in "1 lb 10 oz salmon", when a measure follows a measure."""
-    if unit.unit.rstrip(".").lower() not in MEASURES:
+    if unit.unit.rstrip(".").lower() not in _WEIGHTS_AND_VOLUMES:
         return None
     gap = re.match(r"\s*", text[pos:])
     second = match_amount(text, pos + gap.end()) if gap else None
     part = match_unit(text, second.end) if second else None
-    if part is None or part.unit.rstrip(".").lower() not in MEASURES:
+    if part is None or part.unit.rstrip(".").lower() not in _WEIGHTS_AND_VOLUMES:
         return None
     return part.end
 
