@@ -228,3 +228,21 @@ def test_a_count_before_a_size_is_left_out_of_the_labels() -> None:
     assert not sample.unit_of_a_size(row("1 ½ cups flour", "cups"))
     assert not sample.unit_of_a_size(row("14-oz can coconut milk", "oz"))
     assert not any(sample.unit_of_a_size(dataclasses.asdict(x)) for x in load("en"))
+
+
+def test_reference_parser_runs_offline_with_the_tagger_make_install_built() -> None:
+    """`make install` builds the tagger (scripts/nltk_tagger.py), so the bench's
+    reference column runs without a download; outside CI a bare venv may lack it."""
+    import nltk.data
+
+    try:
+        nltk.data.find("taggers/averaged_perceptron_tagger_eng/")
+    except LookupError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("no NLTK tagger here: python scripts/nltk_tagger.py .venv builds it")
+    parser, why = reference()
+    assert parser is not None, why
+    assert "tagger" in why
+    got = parser("2 cups plain flour")
+    assert (got.quantity, canonical_unit(got.unit), got.name) == (2.0, "cup", "plain flour")
