@@ -280,6 +280,9 @@ LINES: list[tuple[str, Row]] = [
     ("Up to 200 g bacon", (200.0, "g", "bacon", None)),
     ("2 pounds 4 ounces pork shoulder", (2.0, "pounds", "pork shoulder", "4 ounces")),
     ("½ tsp (or to taste) salt", (0.5, "tsp", "salt", "or to taste")),
+    # a purpose before a colon: the ingredient follows it
+    ("Garnish: parsley sprigs", (None, "sprigs", "parsley", "Garnish")),
+    ("Zum Garnieren: Petersilie", (None, None, "Petersilie", "Zum Garnieren")),
     # the size of a measure before it, and a second count with its size
     ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
     ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),

@@ -102,6 +102,11 @@ _BRACKETED_ALTERNATIVE = re.compile(
 _INLINE_BRACKET = re.compile(
     r"(?<=[^\W\d_])\s*\(\s*([^\W\d_][\w-]*(?:\s+[\w-]+)?)\s*\)(?=\s+[^\W\d_])"
 )
+_PURPOSE_HEAD = re.compile(
+    r"(?:for|to|zum|zur|für)\s.*|garnish|topping|decoration|optional|to serve|"
+    r"(?:for )?serving|deko|dekoration|garnitur",
+    re.I,
+)
 _COLON = re.compile(r"\s*:\s*(?=\S)")
 _PART_OF = re.compile(
     r"(?P<part>(?:(?:finely )?grated )?(?:zest|juice|peel|rind|leaves|stems|seeds|flesh)"
@@ -169,9 +174,14 @@ def _split_note(
     notes = [n.strip() for n in _PARENTHESES.findall(rest) if n.strip()]
     rest = _PARENTHESES.sub("", rest).strip()
     if (colon := _COLON.search(rest)) and colon.start() > 0:
-        # "2 pounds mixed ground meats: beef, veal, lamb": what follows a colon explains.
-        notes.append(rest[colon.end() :].strip())
-        rest = rest[: colon.start()]
+        if _PURPOSE_HEAD.fullmatch(rest[: colon.start()].strip()):
+            # "Garnish: parsley sprigs", "For the sauce: 1 onion": the head is the purpose.
+            notes.append(rest[: colon.start()].strip())
+            rest = rest[colon.end() :]
+        else:
+            # "2 pounds mixed ground meats: beef, veal, lamb": what follows a colon explains.
+            notes.append(rest[colon.end() :].strip())
+            rest = rest[: colon.start()]
     if unclosed := _UNCLOSED.search(rest):
         # "Danish Dough (recipe follows": a bracket cut off by the source.
         notes.append(unclosed.group(1).strip())
