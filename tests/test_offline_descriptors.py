@@ -280,6 +280,10 @@ LINES: list[tuple[str, Row]] = [
     ("Up to 200 g bacon", (200.0, "g", "bacon", None)),
     ("2 pounds 4 ounces pork shoulder", (2.0, "pounds", "pork shoulder", "4 ounces")),
     ("½ tsp (or to taste) salt", (0.5, "tsp", "salt", "or to taste")),
+    # a unit word after a measure with nothing after it names the ingredient;
+    # a separator right after the amount
+    ("¼ tsp cloves, roughly broken up", (0.25, "tsp", "cloves", "roughly broken up")),
+    ("1 lb 2 oz, rainbow chard, trimmed", (1.0, "lb", "rainbow chard", "2 oz; trimmed")),
     # a purpose before a colon: the ingredient follows it
     ("Garnish: parsley sprigs", (None, "sprigs", "parsley", "Garnish")),
     ("Zum Garnieren: Petersilie", (None, None, "Petersilie", "Zum Garnieren")),

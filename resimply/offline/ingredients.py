@@ -214,6 +214,9 @@ def _split_note(
         notes.append(rest[other.start() :].strip())
         rest = rest[: other.start()]
     name, comma, after = _cut(rest)
+    if comma and not name.strip(" -") and after.strip():
+        # "1 lb 1 oz, rainbow chard": a separator right after the amount.
+        name, comma, after = _cut(after)
     while comma and is_descriptor_only(name) and after.strip():
         # "6 large, ripe tomatoes, halved", "toasted, peeled, and crushed hazelnuts":
         # the size or preparation is a note, the name follows.
@@ -369,8 +372,8 @@ def _package_after_measure(rest: str) -> UnitMatch | None:
     """The package or piece after a measure ("can" in "400 g can condensed milk",
     "knob" in "3-inch knob ginger", "piece" in "2cm/1in piece ginger")."""
     unit = match_unit(rest)
-    if unit is None or not rest[unit.end :].strip():
-        return None
+    if unit is None or not re.match(r"\s*[^\W\d_]", rest[unit.end :]):
+        return None  # "¼ tsp cloves, broken up": nothing follows, so it is the name
     if of := _OF.match(rest, unit.end + len(rest[unit.end :]) - len(rest[unit.end :].lstrip())):
         # "2cm/¾in piece of root ginger"
         return UnitMatch(unit.unit, unit.modifier, of.end())
