@@ -284,6 +284,15 @@ LINES: list[tuple[str, Row]] = [
     # a separator right after the amount
     ("¼ tsp cloves, roughly broken up", (0.25, "tsp", "cloves", "roughly broken up")),
     ("1 lb 2 oz, rainbow chard, trimmed", (1.0, "lb", "rainbow chard", "2 oz; trimmed")),
+    # a range written with its unit twice; a trailing amount with a bracket
+    ("¼pint-½pint milk", (0.25, "pint", "milk", None)),
+    ("¾ cup to 1 cup milk", (0.75, "cup", "milk", None)),
+    ("Salt 1 teaspoon (4 grams)", (1.0, "teaspoon", "Salt", "4 grams")),
+    ("A generous ½ teaspoon salt", (0.5, "teaspoon", "salt", "generous")),
+    ("Juice and grated zest of 1 lemon", (1.0, None, "lemon", "Juice and grated zest")),
+    # without an amount, a cut after the name is the name ("Jicama sticks")
+    ("Jicama sticks", (None, None, "Jicama sticks", None)),
+    ("orange segments or slices", (None, None, "orange segments or slices", None)),
     # a purpose before a colon: the ingredient follows it
     ("Garnish: parsley sprigs", (None, "sprigs", "parsley", "Garnish")),
     ("Zum Garnieren: Petersilie", (None, None, "Petersilie", "Zum Garnieren")),

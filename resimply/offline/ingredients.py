@@ -110,7 +110,7 @@ _PURPOSE_HEAD = re.compile(
 _COLON = re.compile(r"\s*:\s*(?=\S)")
 _PART_OF = re.compile(
     r"(?P<part>(?:(?:finely )?grated )?(?:zest|juice|peel|rind|leaves|stems|seeds|flesh)"
-    r"(?:\s+and\s+(?:zest|juice|peel|rind))?)\s+(?:of|from)\s+",
+    r"(?:\s+and\s+(?:(?:finely )?grated )?(?:zest|juice|peel|rind))?)\s+(?:(?:of|from)\s+)?",
     re.I,
 )
 _PLUS_AMOUNT = re.compile(
@@ -137,7 +137,7 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
     A bare trailing number needs a colon or dash, or a name of at most three
     words: "Eier 4" is a German list line, "Top 10 tips for 2024" is not.
     """
-    for sep in re.finditer(r"\s*[:–—-]\s*|\s+", text):
+    for sep in re.finditer(r"\s*[:–—,-]\s*|\s+", text):
         start = sep.end()
         if start >= len(text) or not _LEADING_AMOUNT.match(text, start):
             continue
@@ -147,8 +147,14 @@ def _trailing_amount(text: str) -> tuple[str, Amount, UnitMatch | None] | None:
         if not name or amount is None:
             continue
         unit, end = _read_unit(text, amount.end)
-        if text[end:].strip(" .") or not (unit or sep.group().strip() or word_count(name) <= 3):
+        # "Powdered sugar 1/4 cup (30 grams)": a bracket after it stays for the note.
+        bracket = re.fullmatch(r"\s*(\([^()]*\))\s*\.?", text[end:]) if unit else None
+        if (text[end:].strip(" .") and not bracket) or not (
+            unit or sep.group().strip() or word_count(name) <= 3
+        ):
             continue
+        if bracket:
+            name = f"{name} {bracket.group(1)}"
         if unit is None and (lead := match_unit(name)) and name[lead.end :].strip():
             # "Dose Tomaten 1": the unit leads, the count trails.
             return name[lead.end :].strip(), amount, lead
@@ -278,6 +284,9 @@ _BARE_COUNTS = frozenset({"bunch", "bunches", "sprig", "sprigs", "sheets", "hand
 _UNIT_OR = re.compile(
     r"or\s+(?:(?P<more>more|less|two|three|so)|(?P<unit>[^\W\d_]+))\s+(?=\S)", re.I
 )
+# Without an amount only these read as a unit after the name ("Garlic cloves");
+# "Jicama sticks", "lemon slices" name a cut of their own.
+_BARE_AFTER = frozenset({"clove", "sprig", "stalk", "bulb"})
 _EACH = re.compile(r"each\s+(?:of\s+)?(?=\S)", re.I)
 _ONE_WORD = re.compile(r"[^\W\d_A-ZÄÖÜ][\w-]*")
 _LIST_INSIDE = re.compile(r"\s(?:and/or|or|and|oder|und)\s+\S", re.I)
@@ -438,6 +447,9 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
             lead_notes.append(measure)
         else:
             unit, end = _read_unit(text, end)
+            if unit and amount.quantity_max is None and (span := _unit_range(text, unit, end)):
+                # "¼pint-½pint milk", "¾ cup to 1 cup milk": a range written with its unit twice.
+                amount, end = Amount(amount.quantity, span[0], amount.end), span[1]
             if unit and (part_end := _second_part(text, unit, end)):
                 # "1 lb 10 oz salmon": the measure's second part is a note.
                 lead_notes.append(text[end:part_end].strip())
@@ -514,7 +526,12 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
     if not name and unit and amount is not None and unit.unit.rstrip(".").lower() not in MEASURES:
         # "4 cloves", "2 sprigs": nothing follows the unit, so it names what is counted.
         name, unit = unit.unit, None
-    if unit is None and (after := _UNIT_AFTER_NAME.fullmatch(name)):
+    if (
+        unit is None
+        and (after := _UNIT_AFTER_NAME.fullmatch(name))
+        and (amount is not None or after.group("unit").lower().rstrip("s") in _BARE_AFTER)
+        and not re.search(r"\s(?:or|and|oder|und)$", after.group("name"))
+    ):
         # "4 garlic cloves", "Fresh mint sprigs": the unit after the name.
         name, unit = after.group("name"), UnitMatch(after.group("unit"), None, 0)
     note = "; ".join([*lead_notes, note] if note else lead_notes) or None
@@ -530,7 +547,8 @@ def parse_ingredient(line: str, group: str | None = None) -> Ingredient:
 
 
 _LEADING_SIZE = re.compile(
-    r"(?P<size>scant|heaping|heaped|generous|rounded|level|good)\s+(?=[\d½⅓⅔¼¾⅛])", re.I
+    r"(?:an?\s+)?(?P<size>scant|heaping|heaped|generous|rounded|level|good)\s+(?=[\d½⅓⅔¼¾⅛])",
+    re.I,
 )
 _SIZE_OR = re.compile(r"\s*(?P<size>[\w-]+)\s+(?:or|oder)\s+(?=[\d½⅓⅔¼¾⅛])", re.I)
 
@@ -538,6 +556,27 @@ _SIZE_OR = re.compile(r"\s*(?P<size>[\w-]+)\s+(?:or|oder)\s+(?=[\d½⅓⅔¼¾�
 _WEIGHTS_AND_VOLUMES = MEASURES | word_set("""pound pounds ounce ounces gram kilogram kilograms
     litre litres liter liters millilitre millilitres milliliter milliliters tablespoon tablespoons
     teaspoon teaspoons""")
+
+
+_RANGE_LINK = re.compile(r"\s*(?:-|–|to|bis)\s*(?=[\d½⅓⅔¼¾⅛])", re.I)
+
+
+def _same_unit(a: str, b: str) -> bool:
+    def form(u: str) -> str:
+        u = u.rstrip(".").lower()
+        return {"c": "cup"}.get(u, u.rstrip("s"))
+
+    return form(a) == form(b)
+
+
+def _unit_range(text: str, unit: UnitMatch, pos: int) -> tuple[float, int] | None:
+    """(high end, where it stops) for "-½pint" / " to 1 cup" after "¼pint", or None."""
+    link = _RANGE_LINK.match(text, pos)
+    high = match_amount(text, link.end()) if link else None
+    again = match_unit(text, high.end) if high else None
+    if high is None or again is None or not _same_unit(unit.unit, again.unit):
+        return None
+    return high.quantity, again.end
 
 
 def _second_part(text: str, unit: UnitMatch, pos: int) -> int | None:

@@ -57,7 +57,7 @@ MODIFIERS = word_set("""heaped heaping level rounded scant generous large small 
     gehäufter gehäufte gehäuftes gestrichener gestrichene gestrichenes geh gestr
     große großer großes kleine kleiner kleines""")
 
-_WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/\d]|$)")
+_WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/\d]|[-–][\d½⅓⅔¼¾⅛]|$)")
 # "1 thumb-sized piece ginger": a size written with a hyphen qualifies the unit.
 _SIZED = re.compile(r"\s*([^\W\d_]+-sized?)\s+")
 # "c" (cup) and "t"/"T" (teaspoon/tablespoon) need an ingredient after them.
