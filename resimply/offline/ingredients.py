@@ -11,6 +11,10 @@
 "200g/7oz shallots, diced"          → 200 g "shallots" (note "7oz; diced")
 "2 tbsp finely chopped fresh herbs" → 2 tbsp "fresh herbs" (note "finely chopped")
 "2 garlic cloves"                   → 2 cloves "garlic"
+"4 firm, ripe peaches, halved"      → 4 "firm, ripe peaches" (note "halved")
+"1 lb 4 oz pork belly"              → 1 lb "pork belly" (note "4 oz")
+"¾ cup to 1 cup milk"               → 0.75..1 cup "milk"
+"Leaves from 2 sprigs rosemary"     → 2 sprigs "rosemary" (note "Leaves")
 
 The conventions are those of the labelled lines in tests/data/ingredients
 (issue 13): the name is the ingredient as bought, without preparation, size,
