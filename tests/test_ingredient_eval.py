@@ -6,6 +6,13 @@ Not the parser's accuracy: that is measured by `python -m bench.ingredients`.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import importlib.util
+import json
+import os
+import pickle
+import types
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +23,7 @@ from bench.ingredients import (
     Parsed,
     canonical_name,
     canonical_unit,
+    lines_of,
     load,
     reference,
     same_amount,
@@ -76,7 +84,7 @@ PINNED = {
 @pytest.mark.parametrize(
     ("written", "canonical"),
     [
-        ("Tablespoons", "tbsp"), ("tbsp.", "tbsp"), ("T", "tbsp"), ("EL", "tbsp"),
+        ("Tablespoons", "tbsp"), ("tbsp.", "tbsp"), ("T", "tbsp"), ("tb", "tbsp"), ("EL", "tbsp"),
         ("Esslöffel", "tbsp"), ("t", "tsp"), ("TL", "tsp"), ("c", "cup"), ("cups", "cup"),
         ("Tasse", "cup"), ("gramm", "g"), ("grams", "g"), ("Liter", "l"), ("fl oz", "fl oz"),
         ("ounces", "oz"), ("pound", "lb"), ("Zehen", "clove"), ("Dose", "can"), ("tin", "can"),
@@ -140,3 +148,101 @@ def test_reference_parser_without_its_tagger_is_reported_not_downloaded(
     parser, why = reference()
     assert parser is None
     assert "tagger" in why  # and ingredient_parser was not imported: its import would download it
+
+
+def _nltk_tagger_script() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "nltk_tagger", Path(__file__).resolve().parent.parent / "scripts" / "nltk_tagger.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tagger_pickle_becomes_nltk_json_that_nltk_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nltk.data
+    from nltk.tag import PerceptronTagger
+
+    script = _nltk_tagger_script()
+    # The shape of textblob-aptagger's model: features → tag → weight, word → tag, tags.
+    # Its bias says "(" for any unknown word: a tag no real model gives "flour".
+    weights = {"bias": {"NN": 0.5, "-LRB-": 1.0}, "i word (": {"-LRB-": 9.0, "NN": -1.0}}
+    model = (weights, {"the": "DT", "(": "-LRB-"}, {"NN", "DT", "-LRB-"})
+    documents = script.convert(pickle.dumps(model, protocol=2))
+    assert documents["classes"] == ["(", "DT", "NN"]
+    assert documents["tagdict"] == {"the": "DT", "(": "("}
+    assert documents["weights"]["i word ("] == {"(": 9.0, "NN": -1.0}
+    venv = tmp_path / "venv"
+    script.target(venv).mkdir(parents=True)
+    for part, document in documents.items():
+        (script.target(venv) / f"{script.TAGGER}.{part}.json").write_text(json.dumps(document))
+    assert script.present(venv)
+    # NLTK loads models only from its data path: this venv's comes first, as sys.prefix's would.
+    monkeypatch.setattr(nltk.data, "path", [str(venv / "nltk_data"), *nltk.data.path])
+    tagger = PerceptronTagger()
+    assert tagger.tag(["the", "flour"]) == [("the", "DT"), ("flour", "(")]
+
+
+def test_tagger_pickle_that_would_run_code_is_refused() -> None:
+    script = _nltk_tagger_script()
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("true",))
+
+    with pytest.raises(pickle.UnpicklingError, match="system"):
+        script.convert(pickle.dumps(({}, {}, Evil()), protocol=2))
+
+
+def test_extra_tune_lines_never_reach_the_report() -> None:
+    extra = load("en", "{lang}-tune.jsonl")
+    assert len(extra) >= 1000
+    assert {split_of(x.sentence) for x in extra} == {"tune"}
+    sentences = [x.sentence for x in extra]
+    assert len(set(sentences)) == len(sentences)
+    assert not set(sentences) & {x.sentence for x in load("en")}
+    assert lines_of("en", "report") == [x for x in load("en") if split_of(x.sentence) == "report"]
+    assert len(lines_of("en", "tune")) == len(load("en")) - len(lines_of("en", "report")) + len(
+        extra
+    )
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    assert {x.licence for x in extra} <= {x.licence for x in load("en")}
+    assert "en-tune.jsonl" in readme
+
+
+def test_a_count_before_a_size_is_left_out_of_the_labels() -> None:
+    spec = importlib.util.spec_from_file_location("make_sample", DATA / "make_sample.py")
+    assert spec and spec.loader
+    sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sample)
+
+    def row(sentence: str, unit: str) -> dict[str, object]:
+        return {"sentence": sentence, "quantity": 1.0, "unit": unit}
+
+    assert sample.unit_of_a_size(row("1 14-oz can coconut milk", "oz"))
+    assert sample.unit_of_a_size(row("2 4 inch pieces ginger", "inch"))
+    assert not sample.unit_of_a_size(row("1 1/2 cups flour", "cups"))
+    assert not sample.unit_of_a_size(row("1 ½ cups flour", "cups"))
+    assert not sample.unit_of_a_size(row("14-oz can coconut milk", "oz"))
+    assert not any(sample.unit_of_a_size(dataclasses.asdict(x)) for x in load("en"))
+
+
+def test_reference_parser_runs_offline_with_the_tagger_make_install_built() -> None:
+    """`make install` builds the tagger (scripts/nltk_tagger.py), so the bench's
+    reference column runs without a download; outside CI a bare venv may lack it."""
+    import nltk.data
+
+    try:
+        nltk.data.find("taggers/averaged_perceptron_tagger_eng/")
+    except LookupError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("no NLTK tagger here: python scripts/nltk_tagger.py .venv builds it")
+    parser, why = reference()
+    assert parser is not None, why
+    assert "tagger" in why
+    got = parser("2 cups plain flour")
+    assert (got.quantity, canonical_unit(got.unit), got.name) == (2.0, "cup", "plain flour")

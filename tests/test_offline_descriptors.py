@@ -26,6 +26,17 @@ LINES: list[tuple[str, Row]] = [
     ("salt and freshly ground pepper", (None, None, "salt and pepper", "freshly ground")),
     # in a can the preparation names the product
     ("1 tin chopped plum tomatoes", (1.0, "tin", "chopped plum tomatoes", None)),
+    # … and so do products sold prepared
+    ("½ cup shredded coconut", (0.5, "cup", "shredded coconut", None)),
+    ("1 cup chopped tomatoes", (1.0, "cup", "chopped tomatoes", None)),
+    (
+        "1 tbsp rapeseed, sunflower, or other neutral oil",
+        (1.0, "tbsp", "rapeseed, sunflower, or other neutral oil", None),
+    ),
+    # … and so do pitted, blanched, flaked, unless other preparation follows
+    ("200 g pitted dates", (200.0, "g", "pitted dates", None)),
+    ("50 g flaked almonds", (50.0, "g", "flaked almonds", None)),
+    ("1 cup pitted chopped olives", (1.0, "cup", "olives", "pitted chopped")),
     # size words
     ("1 small swede", (1.0, None, "swede", "small")),
     ("3 large leeks, trimmed", (3.0, None, "leeks", "large; trimmed")),
@@ -110,7 +121,7 @@ LINES: list[tuple[str, Row]] = [
     ("butter, to grease", (None, None, "butter", "to grease")),
     ("large bunch dill", (None, "bunch", "dill", "large")),
     ("3 extra large egg yolks", (3.0, None, "egg yolks", "extra large")),
-    ("1 thinly-sliced fennel bulb", (1.0, None, "fennel bulb", "thinly-sliced")),
+    ("1 thinly-sliced fennel bulb", (1.0, "bulb", "fennel", "thinly-sliced")),
     ("1 tbsp honey or more to taste", (1.0, "tbsp", "honey", "or more to taste")),
     ("1 tsp capers, if using", (1.0, "tsp", "capers", "if using")),
     ("2 tbsp extra-virgin olive oil", (2.0, "tbsp", "extra-virgin olive oil", None)),
@@ -126,6 +137,169 @@ LINES: list[tuple[str, Row]] = [
     ("4 garlic cloves", (4.0, "cloves", "garlic", None)),
     ("1 garlic clove, sliced", (1.0, "clove", "garlic", "sliced")),
     ("3 celery stalks", (3.0, "stalks", "celery", None)),
+    ("2 celery sticks", (2.0, "sticks", "celery", None)),
+    ("4 lemon slices", (4.0, "slices", "lemon", None)),
+    ("1 cinnamon stick", (1.0, None, "cinnamon stick", None)),  # the product itself
+    # adjectives in a row, alternatives and lists after a comma stay in the name
+    ("3 crisp, sweet apples", (3.0, None, "crisp, sweet apples", None)),
+    (
+        "2 tbsp sunflower oil, or groundnut oil",
+        (2.0, "tbsp", "sunflower oil, or groundnut oil", None),
+    ),
+    (
+        "Crackers, rye bread, or toast, to serve",
+        (None, None, "Crackers, rye bread, or toast", "to serve"),
+    ),
+    ("1 tbsp fresh, chopped dill", (1.0, "tbsp", "fresh dill", "chopped")),
+    ("2 tbsp chopped roasted, salted cashews", (2.0, "tbsp", "roasted, salted cashews", "chopped")),
+    # … but what describes the ingredient after a comma is still the note
+    (
+        "2 onions, finely diced and fried in butter",
+        (2.0, None, "onions", "and fried in butter; finely diced"),
+    ),
+    ("1 tsp fennel seeds, toasted and ground", (1.0, "tsp", "fennel seeds", "toasted and ground")),
+    ("250 g mushrooms, wiped clean", (250.0, "g", "mushrooms", "wiped clean")),
+    ("2 leeks, white and green parts", (2.0, None, "leeks", "white and green parts")),
+    ("1 chicken, about 1.5 kg", (1.0, None, "chicken", "about 1.5 kg")),
+    ("4 chicken thighs, skin on", (4.0, None, "chicken thighs", "skin on")),
+    ("2 onions, halved lengthways", (2.0, None, "onions", "halved lengthways")),
+    # a measure in two parts, a sum with "and", an article after the amount
+    ("1 lb 4 oz pork belly", (1.0, "lb", "pork belly", "4 oz")),
+    ("1 cup and 2 tbsp flour", (1.0, "cup", "flour", "and 2 tbsp")),
+    ("½ an avocado", (0.5, None, "avocado", None)),
+    ("a pinch of a spice mix", (1.0, "pinch", "spice mix", None)),
+    # a short alternative in brackets is named, a comment in brackets is a note
+    ("2 tbsp miso (or tahini)", (2.0, "tbsp", "miso or tahini", None)),
+    (
+        "3 tbsp almond butter (or any other nut butter)",
+        (3.0, "tbsp", "almond butter", "or any other nut butter"),
+    ),
+    # "for …" and "per …" at the end are a note; a time after "for" is not
+    ("1 tbsp coarse salt for the pasta water", (1.0, "tbsp", "coarse salt", "for the pasta water")),
+    ("2 eggs per person", (2.0, None, "eggs", "per person")),
+    # more preparation: iced, uncooked, fresh-squeezed
+    ("3 tbsp iced water", (3.0, "tbsp", "water", "iced")),
+    ("1 tbsp fresh-squeezed lemon juice", (1.0, "tbsp", "lemon juice", "fresh-squeezed")),
+    # a word in brackets between the name's words is named; after the unit it is a note
+    ("1 cup heavy (whipping) cream", (1.0, "cup", "heavy whipping cream", None)),
+    ("½ cup (packed) brown sugar", (0.5, "cup", "brown sugar", "packed")),
+    # adjectives with hyphens and after a size; a list after "each"; "X, Y or Z"
+    (
+        "2 lg skinless, boneless chicken breasts",
+        (2.0, None, "skinless, boneless chicken breasts", "lg"),
+    ),
+    ("6 skin-on, bone-in pork chops", (6.0, None, "skin-on, bone-in pork chops", None)),
+    (
+        "1 tsp each ground cumin, coriander and paprika",
+        (1.0, "tsp", "ground cumin, coriander and paprika", "each"),
+    ),
+    ("300 g halibut, cod or haddock, skinned", (300.0, "g", "halibut, cod or haddock", "skinned")),
+    # the part used of what is bought: the count is of what is bought
+    ("Leaves from 2 sprigs rosemary", (2.0, "sprigs", "rosemary", "Leaves")),
+    ("Seeds of 1 pomegranate", (1.0, None, "pomegranate", "Seeds")),
+    ("Zest of two oranges", (2.0, None, "oranges", "Zest")),
+    # a count unit without a number, before or after the name
+    ("Fresh thyme sprigs", (None, "sprigs", "Fresh thyme", None)),
+    ("bunch coriander, chopped", (None, "bunch", "coriander", "chopped")),
+    ("Stalks from a bunch of celery", (None, None, "Stalks from a bunch of celery", None)),
+    # a size after another adjective ("other small" names a kind)
+    ("2 ripe large avocados", (2.0, None, "ripe avocados", "large")),
+    ("1 other small onion", (1.0, None, "other small onion", None)),
+    # how it was prepared, after the name, and what it is like, are notes
+    ("1 egg yolk beaten with 2 tbsp cream", (1.0, None, "egg yolk", "beaten with 2 tbsp cream")),
+    (
+        "2 tsp cornflour dissolved in 1 tbsp water",
+        (2.0, "tsp", "cornflour", "dissolved in 1 tbsp water"),
+    ),
+    ("100 g mixed nuts like cashews", (100.0, "g", "mixed nuts", "like cashews")),
+    ("Water to cover", (None, None, "Water", "to cover")),
+    ("1 yellow onion chopped", (1.0, None, "yellow onion", "chopped")),
+    ("2 tbsp basil chiffonade", (2.0, "tbsp", "basil", "chiffonade")),
+    ("2 tbsp oil, or enough to coat", (2.0, "tbsp", "oil", "to coat; or enough")),
+    (
+        "¼ cup toasted, peeled, and crushed almonds",
+        (0.25, "cup", "almonds", "crushed; toasted; peeled"),
+    ),
+    # a second unit or "or more" after the unit
+    ("3 dashes or more of hot sauce", (3.0, "dashes", "hot sauce", "or more")),
+    ("1 bottle or can lager", (1.0, "bottle", "lager", "or can")),
+    # "Tb", a unit with nothing after it, "preferably …", a colon without an amount
+    ("3 Tb butter", (3.0, "Tb", "butter", None)),
+    ("4 cloves", (4.0, None, "cloves", None)),
+    ("2 eggs. preferably free range", (2.0, None, "eggs", "preferably free range")),
+    ("Fresh herbs: parsley or dill", (None, None, "Fresh herbs", "parsley or dill")),
+    ("1 medium size, ripe pear", (1.0, None, "ripe pear", "medium size")),
+    # purposes, cuts and lengths after the name are notes
+    ("olive oil, to mix", (None, None, "olive oil", "to mix")),
+    ("Whole figs as garnish", (None, None, "Whole figs", "as garnish")),
+    ("1 apple cut into wedges", (1.0, None, "apple", "cut into wedges")),
+    ("½ cup celery in ¼-inch dice", (0.5, "cup", "celery", "in ¼-inch dice")),
+    ("6 leeks 3 to 4 inches long", (6.0, None, "leeks", "3 to 4 inches long")),
+    (
+        "400g/14oz bread flour + extra for dusting",
+        (400.0, "g", "bread flour", "14oz; + extra for dusting"),
+    ),
+    (
+        "1/4 cup tahini, homemade or store bought",
+        (0.25, "cup", "tahini", "homemade or store bought"),
+    ),
+    ("1 pear, any variety", (1.0, None, "pear", "any variety")),
+    ("3 plums, not too ripe", (3.0, None, "plums", "not too ripe")),
+    # second amounts: minus, "to" another unit, "or two", measures in three units
+    ("1 cup minus 2 tbsp sugar", (1.0, "cup", "sugar", "minus 2 tbsp")),
+    (
+        "1 1/2 teaspoons to 1 tablespoon olive oil",
+        (1.5, "teaspoons", "olive oil", "to 1 tablespoon"),
+    ),
+    ("glug or two of wine", (None, "glug", "wine", "or two")),
+    ("500g/1lb2oz cherries", (500.0, "g", "cherries", "1lb2oz")),
+    ("227 g/8 oz/1 cup buttermilk", (227.0, "g", "buttermilk", "8 oz; 1 cup")),
+    (
+        "50ml/2fl oz each light and dark soy sauce",
+        (50.0, "ml", "light and dark soy sauce", "2fl oz; each"),
+    ),
+    ("1 each red and green pepper", (1.0, None, "red and green pepper", "each")),
+    ("2cm/¾in piece of ginger", (2.0, "cm", "ginger", "¾in; piece")),
+    # a range of sizes, a temperature word
+    ("1 medium to large onion", (1.0, None, "onion", "medium to large")),
+    ("4 tbsp lukewarm milk", (4.0, "tbsp", "milk", "lukewarm")),
+    # preparation after the name without a comma, and an adverb reaching past "or"
+    ("1 pear cored, peeled and chopped", (1.0, None, "pear", "cored; peeled and chopped")),
+    ("2 jalapeños seeded and deribbed", (2.0, None, "jalapeños", "seeded and deribbed")),
+    ("½ tsp freshly grated or ground nutmeg", (0.5, "tsp", "nutmeg", "freshly grated or ground")),
+    ("1 cup mashed bananas", (1.0, "cup", "bananas", "mashed")),
+    # "or a combination", "or use …" after a comma comment; "up to" is like "about"
+    (
+        "3 tbsp lemon or lime juice, or a combination",
+        (3.0, "tbsp", "lemon or lime juice", "or a combination"),
+    ),
+    (
+        "1 cup chicken stock, or use vegetable stock",
+        (1.0, "cup", "chicken stock", "or use vegetable stock"),
+    ),
+    ("Up to 200 g bacon", (200.0, "g", "bacon", None)),
+    ("2 pounds 4 ounces pork shoulder", (2.0, "pounds", "pork shoulder", "4 ounces")),
+    ("½ tsp (or to taste) salt", (0.5, "tsp", "salt", "or to taste")),
+    # a unit word after a measure with nothing after it names the ingredient;
+    # a separator right after the amount
+    ("¼ tsp cloves, roughly broken up", (0.25, "tsp", "cloves", "roughly broken up")),
+    ("1 lb 2 oz, rainbow chard, trimmed", (1.0, "lb", "rainbow chard", "2 oz; trimmed")),
+    # a range written with its unit twice; a trailing amount with a bracket
+    ("¼pint-½pint milk", (0.25, "pint", "milk", None)),
+    ("¾ cup to 1 cup milk", (0.75, "cup", "milk", None)),
+    ("Salt 1 teaspoon (4 grams)", (1.0, "teaspoon", "Salt", "4 grams")),
+    ("A generous ½ teaspoon salt", (0.5, "teaspoon", "salt", "generous")),
+    ("Juice and grated zest of 1 lemon", (1.0, None, "lemon", "Juice and grated zest")),
+    # without an amount, a cut after the name is the name ("Jicama sticks")
+    ("Jicama sticks", (None, None, "Jicama sticks", None)),
+    ("orange segments or slices", (None, None, "orange segments or slices", None)),
+    # a purpose before a colon: the ingredient follows it
+    ("Garnish: parsley sprigs", (None, "sprigs", "parsley", "Garnish")),
+    ("Zum Garnieren: Petersilie", (None, None, "Petersilie", "Zum Garnieren")),
+    # the size of a measure before it, and a second count with its size
+    ("Scant 1 cup milk", (1.0, "cup", "milk", "Scant")),
+    ("heaping 2 tbsp cocoa", (2.0, "tbsp", "cocoa", "heaping")),
+    ("3 medium or 2 large carrots, diced", (3.0, None, "carrots", "medium or 2 large; diced")),
     # more units
     ("1 rack of pork ribs", (1.0, "rack", "pork ribs", None)),
     ("1 pt double cream", (1.0, "pt", "double cream", None)),

@@ -64,8 +64,8 @@ def test_text_is_the_line_without_bullets_and_emoji() -> None:
 
 
 def test_a_unit_inside_a_word_is_not_a_unit() -> None:
-    ingredient = parse_ingredient("2 garlic bulbs")
-    assert (ingredient.quantity, ingredient.unit, ingredient.name) == (2.0, None, "garlic bulbs")
+    ingredient = parse_ingredient("2 garlic heads")
+    assert (ingredient.quantity, ingredient.unit, ingredient.name) == (2.0, None, "garlic heads")
 
 
 def test_looks_like_ingredient() -> None:
@@ -74,3 +74,20 @@ def test_looks_like_ingredient() -> None:
     assert not looks_like_ingredient("3 days until vacation!!")
     assert not looks_like_ingredient("Sunday vibes")
     assert not looks_like_ingredient("Top 10 tips for 2024")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("¼pint-½pint milk", (0.25, 0.5, "pint", "milk")),
+        ("75ml-110ml/3-4fl oz chicken stock", (75.0, 110.0, "ml", "chicken stock")),
+        ("¾ cup to 1 cup milk", (0.75, 1.0, "cup", "milk")),
+        ("1 cup to 2 tbsp sugar", (1.0, None, "cup", "sugar")),  # not one unit: a note
+    ],
+)
+def test_a_range_written_with_its_unit_twice(
+    line: str, expected: tuple[float, float | None, str, str]
+) -> None:
+    ingredient = parse_ingredient(line)
+    got = (ingredient.quantity, ingredient.quantity_max, ingredient.unit, ingredient.name)
+    assert got == expected

@@ -17,7 +17,7 @@ from .text import word_set
 _ENGLISH = """
 g gr grs gram grams gramme grammes kg kgs kilo kilos kilogram kilograms mg
 ml mls millilitre millilitres milliliter milliliters l ltr litre litres liter liters
-dl cl tsp tsps teaspoon teaspoons tbsp tbsps tbs tbl tbls tablespoon tablespoons
+dl cl tsp tsps teaspoon teaspoons tbsp tbsps tbs tb tbl tbls tablespoon tablespoons
 cup cups oz ounce ounces lb lbs pound pounds pint pints quart quarts gallon gallons
 pinch pinches dash dashes splash splashes drop drops clove cloves can cans tin tins
 jar jars pack packs packet packets package packages pkg bag bags bottle bottles box boxes
@@ -57,7 +57,7 @@ MODIFIERS = word_set("""heaped heaping level rounded scant generous large small 
     gehäufter gehäufte gehäuftes gestrichener gestrichene gestrichenes geh gestr
     große großer großes kleine kleiner kleines""")
 
-_WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/]|$)")
+_WORD = re.compile(r"\s*-?\s*(?P<word>[^\W\d_]+)(?P<dot>\.)?(?=[\s,;:)(/\d]|[-–][\d½⅓⅔¼¾⅛]|$)")
 # "1 thumb-sized piece ginger": a size written with a hyphen qualifies the unit.
 _SIZED = re.compile(r"\s*([^\W\d_]+-sized?)\s+")
 # "c" (cup) and "t"/"T" (teaspoon/tablespoon) need an ingredient after them.

@@ -1,11 +1,13 @@
-"""Rebuild en.jsonl from ingredient-parser's labelled CSVs (see README.md).
+"""Rebuild en.jsonl and en-tune.jsonl from ingredient-parser's labelled CSVs (see README.md).
 
     python tests/data/ingredients/make_sample.py <ingredient-parser checkout or git dir>
 
 Reads train/data/{bbc,cookstr,tastecooking}/*.csv at the checkout's HEAD, keeps
 the lines whose labels map without guessing onto one amount (rules in README.md),
-draws a seeded random sample per source and writes en.jsonl next to this file.
-Run it only to refresh the sample; the bench and the tests read en.jsonl.
+draws a seeded random sample per source and writes en.jsonl next to this file;
+then a second seeded sample of other lines that fall on the `tune` side of the
+split, en-tune.jsonl (more lines to find failure classes in, none of them ever
+reported). Run it only to refresh the sample; the bench and the tests read the files.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SEED = 13
 PER_SOURCE = 500
+TUNE_PER_SOURCE = 3000  # en-tune.jsonl: at most this many more per source, tune side only
 SOURCES = {
     "bbc": "train/data/bbc/bbc-ingredients-snapshot-2017.csv",
     "cookstr": "train/data/cookstr/cookstr-ingredients-snapshot-2017.csv",
@@ -94,6 +97,21 @@ def unit_follows_first_amount(sentence: str, unit: str) -> bool:
     return not re.search(f"[{_DIGITS}]", sentence[first.end() : at])
 
 
+def unit_of_a_size(line: dict[str, object]) -> bool:
+    """True for "1 14-oz can coconut milk", "2 4-inch pieces ginger": a count, then a
+    size whose unit the labels pair with the count ("1 oz"). `unit_follows_first_amount`
+    meant to leave these out but read "1 14" as one mixed number; a mixed number
+    ends in a fraction ("1 1/2", "1 ½"), a count before a size does not."""
+    unit = str(line["unit"] or "").split()
+    sentence = str(line["sentence"])
+    if not unit or line["quantity"] is None:
+        return False
+    m = re.search(
+        rf"[{_DIGITS}]+\s+([{_DIGITS}][{_DIGITS}.]*)\s*-?\s*{re.escape(unit[0])}", sentence, re.I
+    )
+    return bool(m) and not re.search(r"[½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅛⅜⅝⅞]", m.group(1))
+
+
 def convert(row: dict[str, str]) -> dict[str, object] | None:
     """One labelled CSV row → one evaluation line, or None when it does not map cleanly."""
     name = " ".join(row["name"].split())
@@ -126,7 +144,10 @@ def convert(row: dict[str, str]) -> dict[str, object] | None:
 
 
 def main(repo: str) -> None:
-    out = []
+    sys.path.insert(0, str(HERE.parent.parent.parent))
+    from bench.ingredients import split_of
+
+    out, tune = [], []
     for source, path in SOURCES.items():
         text = subprocess.run(
             ["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True, check=True
@@ -139,11 +160,24 @@ def main(repo: str) -> None:
                 seen.add(str(line["sentence"]))
                 lines.append(line)
         sample = random.Random(f"{SEED}:{source}").sample(lines, PER_SOURCE)
-        out += [{"source": source, "licence": LICENCE, **line} for line in sample]
-        print(f"{source}: {len(lines)} usable lines, {PER_SOURCE} sampled", file=sys.stderr)
-    with open(HERE / "en.jsonl", "w", encoding="utf-8") as f:
-        for line in out:
-            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+        # Dropped after drawing, so the lines that stay are the ones drawn before.
+        kept = [line for line in sample if not unit_of_a_size(line)]
+        out += [{"source": source, "licence": LICENCE, **line} for line in kept]
+        taken = {str(x["sentence"]) for x in out + tune}  # the sources share a few lines
+        rest = [x for x in lines if x["sentence"] not in taken]
+        rest = [x for x in rest if split_of(str(x["sentence"])) == "tune"]
+        more = random.Random(f"{SEED}:tune:{source}").sample(rest, min(TUNE_PER_SOURCE, len(rest)))
+        more = [line for line in more if not unit_of_a_size(line)]
+        tune += [{"source": source, "licence": LICENCE, **line} for line in more]
+        print(
+            f"{source}: {len(lines)} usable lines, {len(kept)} of {PER_SOURCE} sampled kept,"
+            f" {len(more)} tune-only",
+            file=sys.stderr,
+        )
+    for name, rows in (("en.jsonl", out), ("en-tune.jsonl", tune)):
+        with open(HERE / name, "w", encoding="utf-8") as f:
+            for line in rows:
+                f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
