@@ -173,7 +173,10 @@ class DraftStore:
             pipe.zadd(index, {draft.draft_id: now + self.ttl_s})
             # Expired drafts' ids leave the index as new drafts come in.
             pipe.zremrangebyscore(index, "-inf", now)
-            pipe.expire(index, self.ttl_s)
+            # The index lives as long as its longest-lived draft (a draft saved
+            # under a shorter TTL must not cut the others' listing short).
+            pipe.expire(index, self.ttl_s, nx=True)
+            pipe.expire(index, self.ttl_s, gt=True)
             await pipe.execute()
 
     async def get(self, user_id: str, draft_id: str) -> Draft | None:

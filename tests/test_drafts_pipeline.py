@@ -1,0 +1,305 @@
+"""Failed imports kept as drafts, through the real local pipeline (direct scraper on
+a generated video → media → extractor → store, real Redis): what the draft holds,
+what it never holds, its expiry, and a retry that reads it without a second scrape."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+from redis.asyncio import Redis
+
+from resimply.drafts import MAX_FRAME_BYTES, MAX_FRAMES, DraftStore
+from resimply.errors import ExtractionFailed
+from resimply.keys import Keys
+from resimply.media.analyze import MediaLimits
+from resimply.models import ScrapeRequest
+from resimply.pipeline import PipelineDeps, run_task
+from resimply.providers.base import (
+    Extraction,
+    ExtractionInput,
+    ProgressReporter,
+    ScrapedPost,
+    VideoRef,
+)
+from resimply.providers.direct import DirectScraper
+from resimply.providers.offline import OfflineExtractor
+from resimply.providers.sqlite_store import SqliteRecipeStore
+from resimply.settings import Settings
+from resimply.tasks import TaskStore
+from tests.mediagen import make_video
+
+USER = "u-drafts"
+OTHER = "u-other"
+SECRET = "Cookie-secret-7f3a9"
+NOT_A_RECIPE_CAPTION = "Sunset at the beach, what a day 🌅 #travel #summer"
+TRAVEL_VTT = """WEBVTT
+
+00:00:00.500 --> 00:00:02.500
+Look at those waves, the water is so blue today.
+"""
+PANCAKES_VTT = """WEBVTT
+
+00:00:00.500 --> 00:00:03.000
+You need 200 g flour, 2 eggs, 300 ml milk and a pinch of salt.
+
+00:00:03.000 --> 00:00:05.000
+Mix everything, then bake for 2 minutes on each side.
+"""
+
+
+class CountingScraper:
+    """The real direct scraper, counted; its video reference carries a header standing
+    for the cookies a platform's CDN wants (which a draft must never keep)."""
+
+    def __init__(self) -> None:
+        self.inner = DirectScraper(dev=True, allow_private_urls=True)
+        self.name = self.inner.name
+        self.calls = 0
+
+    def accepts(self, url: str) -> bool:
+        return self.inner.accepts(url)
+
+    async def scrape(self, request: ScrapeRequest, progress: ProgressReporter) -> ScrapedPost:
+        self.calls += 1
+        post = await self.inner.scrape(request, progress)
+        video = VideoRef(path=post.video.path, headers={"Cookie": SECRET})
+        return dataclasses.replace(post, video=video)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class RecordingExtractor:
+    """The offline extractor; the first `fail_first` calls end as a model outage would."""
+
+    name = "offline"
+
+    def __init__(self, fail_first: int = 0, delay_s: float = 0.0) -> None:
+        self.inputs: list[ExtractionInput] = []
+        self.fail_first = fail_first
+        self.delay_s = delay_s
+
+    async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Extraction:
+        self.inputs.append(data)
+        await asyncio.sleep(self.delay_s)
+        if len(self.inputs) <= self.fail_first:
+            raise ExtractionFailed()
+        return await OfflineExtractor().extract(data, progress)
+
+    async def aclose(self) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class Rig:
+    deps: PipelineDeps
+    scraper: CountingScraper
+    extractor: RecordingExtractor
+    drafts: DraftStore
+    videos: Path
+
+    def with_(self, **changes: object) -> Rig:
+        return dataclasses.replace(self, deps=dataclasses.replace(self.deps, **changes))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def rig(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[Rig]:
+    executor = concurrent.futures.ThreadPoolExecutor(2)
+    keys = Keys(key_prefix)
+    scraper = CountingScraper()
+    extractor = RecordingExtractor()
+    drafts = DraftStore(redis, keys, ttl_s=3600)
+    deps = PipelineDeps(
+        tasks=TaskStore(redis, keys, ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
+        scraper=scraper,
+        extractor=extractor,
+        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
+        transcriber=None,
+        executor=executor,
+        limits=MediaLimits.from_settings(Settings()),
+        work_dir=tmp_path / "work",
+        download_timeout_s=30,
+        job_timeout_s=60,
+        drafts=drafts,
+    )
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    yield Rig(deps, scraper, extractor, drafts, videos)
+    await deps.store.aclose()
+    executor.shutdown()
+
+
+def _video(rig: Rig, name: str, vtt: str, caption: str) -> Path:
+    video = make_video(rig.videos / f"{name}.mp4", seconds=4.0, scenes=[(200, 40, 40)] * 1)
+    video.with_suffix(".txt").write_text(caption)
+    video.with_suffix(".en.vtt").write_text(vtt)
+    return video
+
+
+async def _submit(deps: PipelineDeps, url: str, **extra: str | None) -> str:
+    submission = await deps.tasks.create(
+        user_id=USER,
+        url=url,
+        canonical_url=f"{url}#{extra}",
+        language=extra.pop("language", None),
+        caption=None,
+        idempotency_key=None,
+        **extra,  # type: ignore[arg-type]
+    )
+    return submission.task_id
+
+
+async def test_a_video_with_no_recipe_leaves_a_draft_of_what_was_read(rig: Rig) -> None:
+    rig = rig.with_(extractor=OfflineExtractor())
+    video = _video(rig, "beach", TRAVEL_VTT, NOT_A_RECIPE_CAPTION)
+    task_id = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, task_id) == "FAILURE"
+    record = await rig.deps.tasks.get(task_id)
+    assert record is not None and record.error is not None
+    assert record.error.error == "not_a_recipe"
+    draft_id = record.error.draft_id
+    assert isinstance(draft_id, str)
+
+    draft = await rig.drafts.get(USER, draft_id)
+    assert draft is not None
+    assert (draft.task_id, draft.error, draft.url) == (task_id, "not_a_recipe", str(video))
+    assert draft.caption == NOT_A_RECIPE_CAPTION
+    assert draft.subtitles is not None and "waves" in draft.subtitles
+    assert draft.source.caption == NOT_A_RECIPE_CAPTION
+    assert 1 <= len(draft.frames) <= MAX_FRAMES
+    for frame in draft.frames:
+        assert frame.jpeg.startswith(b"\xff\xd8") and len(frame.jpeg) <= MAX_FRAME_BYTES
+    # Another user, and an unknown id, see nothing.
+    assert await rig.drafts.get(OTHER, draft_id) is None
+    assert await rig.drafts.list(OTHER) == []
+    assert [d.draft_id for d in await rig.drafts.list(USER)] == [draft_id]
+
+
+async def test_a_draft_holds_neither_a_secret_nor_the_video(rig: Rig, redis: Redis) -> None:
+    rig = rig.with_(extractor=OfflineExtractor())
+    video = _video(rig, "beach", TRAVEL_VTT, NOT_A_RECIPE_CAPTION)
+    task_id = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, task_id) == "FAILURE"
+    raw = await redis.get(f"{rig.drafts._prefix}draft:{(await rig.drafts.list(USER))[0].draft_id}")
+    assert raw is not None
+    assert SECRET.encode() not in raw and b"Cookie" not in raw
+    # No part of the video file: its container header, and no long run of its bytes.
+    data = video.read_bytes()
+    assert b"ftyp" not in raw and data[:4096] not in raw and data[-4096:] not in raw
+    assert len(raw) < len(data) + MAX_FRAMES * MAX_FRAME_BYTES
+    # And the error message's wire form carries the draft id, no secret either.
+    record = await rig.deps.tasks.get(task_id)
+    assert record is not None and record.error is not None
+    assert SECRET not in msgspec.json.encode(record.error).decode()
+
+
+async def test_a_retry_reads_the_draft_in_the_new_language_without_a_second_scrape(
+    rig: Rig,
+) -> None:
+    rig.extractor.fail_first = 1  # the model is away the first time
+    video = _video(rig, "pancakes", PANCAKES_VTT, "Pancakes for Sunday")
+    first = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, first) == "FAILURE"
+    failed = await rig.deps.tasks.get(first)
+    assert failed is not None and failed.error is not None
+    assert failed.error.error == "extraction_failed"
+    draft_id = failed.error.draft_id
+    assert isinstance(draft_id, str) and rig.scraper.calls == 1
+    # The video is gone: a retry that scraped or downloaded it again would fail.
+    video.unlink()
+
+    retry = await _submit(rig.deps, str(video), language="de", draft_id=draft_id)
+    assert await run_task(rig.deps, retry) == "SUCCESS"
+    assert rig.scraper.calls == 1
+    assert [i.language for i in rig.extractor.inputs] == [None, "de"]
+    first_input, second_input = rig.extractor.inputs
+    assert second_input.subtitles == first_input.subtitles and second_input.subtitles
+    assert second_input.caption == "Pancakes for Sunday"
+    assert 1 <= len(second_input.frames) == min(len(first_input.frames), MAX_FRAMES)
+    done = await rig.deps.tasks.get(retry)
+    assert done is not None and done.result is not None
+    names = [i.name for i in done.result.recipe.ingredients]
+    assert names[:2] == ["flour", "eggs"]
+    assert done.result.recipe.source is not None
+    assert done.result.recipe.source.caption == "Pancakes for Sunday"
+    # The draft became a recipe: it is gone.
+    assert await rig.drafts.get(USER, draft_id) is None
+
+
+async def test_a_retry_that_fails_again_updates_the_same_draft(rig: Rig) -> None:
+    rig = rig.with_(extractor=OfflineExtractor())
+    video = _video(rig, "beach", TRAVEL_VTT, NOT_A_RECIPE_CAPTION)
+    first = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, first) == "FAILURE"
+    draft_id = (await rig.drafts.list(USER))[0].draft_id
+    retry = await _submit(rig.deps, str(video), language="fr", draft_id=draft_id)
+    assert await run_task(rig.deps, retry) == "FAILURE"
+    record = await rig.deps.tasks.get(retry)
+    assert record is not None and record.error is not None
+    assert (record.error.error, record.error.draft_id) == ("not_a_recipe", draft_id)
+    draft = await rig.drafts.get(USER, draft_id)
+    assert draft is not None and (draft.task_id, draft.language) == (retry, "fr")
+    assert rig.scraper.calls == 1
+
+
+async def test_a_timeout_after_the_media_step_leaves_a_draft_one_before_it_none(
+    rig: Rig,
+) -> None:
+    video = _video(rig, "slow", PANCAKES_VTT, "Pancakes")
+    slow_model = rig.with_(extractor=RecordingExtractor(delay_s=30), job_timeout_s=3)
+    task_id = await _submit(slow_model.deps, str(video))
+    assert await run_task(slow_model.deps, task_id) == "FAILURE"
+    record = await rig.deps.tasks.get(task_id)
+    assert record is not None and record.error is not None
+    assert record.error.error == "timeout" and isinstance(record.error.draft_id, str)
+
+    # Stopped while scraping: nothing was read, no draft.
+    class SlowScraper(CountingScraper):
+        async def scrape(self, request: ScrapeRequest, progress: ProgressReporter) -> ScrapedPost:
+            await asyncio.sleep(30)
+            raise AssertionError("unreachable")
+
+    slow_scrape = rig.with_(scraper=SlowScraper(), job_timeout_s=1)
+    other = await _submit(slow_scrape.deps, str(video))
+    assert await run_task(slow_scrape.deps, other) == "FAILURE"
+    record = await rig.deps.tasks.get(other)
+    assert record is not None and record.error is not None
+    assert record.error.error == "timeout" and record.error.draft_id is msgspec.UNSET
+
+
+async def test_drafts_expire_after_their_ttl_and_can_be_turned_off(
+    rig: Rig, redis: Redis, key_prefix: str
+) -> None:
+    rig = rig.with_(extractor=OfflineExtractor())
+    video = _video(rig, "beach", TRAVEL_VTT, NOT_A_RECIPE_CAPTION)
+    task_id = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, task_id) == "FAILURE"
+    (draft,) = await rig.drafts.list(USER)
+    key = f"{key_prefix}draft:{draft.draft_id}"
+    assert 3590 <= await redis.ttl(key) <= 3600
+    # A store whose TTL is one second: the draft is gone from get and list after it.
+    short = DraftStore(redis, Keys(key_prefix), ttl_s=1)
+    await short.save(USER, msgspec.structs.replace(draft, draft_id="short-lived"))
+    assert await short.get(USER, "short-lived") is not None
+    await asyncio.sleep(1.2)
+    assert await short.get(USER, "short-lived") is None
+    assert [d.draft_id for d in await short.list(USER)] == [draft.draft_id]
+
+    off = rig.with_(drafts=DraftStore(redis, Keys(key_prefix), ttl_s=0))
+    again = await _submit(off.deps, str(video))
+    assert await run_task(off.deps, again) == "FAILURE"
+    record = await rig.deps.tasks.get(again)
+    assert record is not None and record.error is not None
+    assert record.error.error == "not_a_recipe" and record.error.draft_id is msgspec.UNSET
+
+
+def test_the_draft_ttl_is_a_setting() -> None:
+    assert Settings.from_env({"RESIMPLY_DRAFT_TTL_S": "3600"}).draft_ttl_s == 3600
+    assert Settings.from_env({"RESIMPLY_DRAFT_TTL_S": "0"}).draft_ttl_s == 0
+    assert Settings.from_env({}).draft_ttl_s == 7 * 24 * 3600
