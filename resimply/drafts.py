@@ -38,9 +38,15 @@ from .keys import Keys
 from .models import Recipe, Source
 
 # A handful of frames is what a person needs to see the dish and the amounts
-# shown on screen; they are the analysis' JPEGs (~50 KB), a bigger one is left out.
-MAX_FRAMES = 6
-MAX_FRAME_BYTES = 128 * 1024
+# shown on screen. They live in Redis (noeviction: a full Redis refuses new
+# tasks), so they are made small: at most FRAME_EDGE px on the long side (what a
+# model's low-detail image is anyway), one that is still over MAX_FRAME_BYTES is
+# left out. A draft is then ~100 KB at most (docs/api.md, "Drafts").
+MAX_FRAMES = 4
+FRAME_EDGE = 512
+MAX_FRAME_BYTES = 48 * 1024
+# The oldest drafts of a user beyond this many are dropped.
+MAX_DRAFTS_PER_USER = 20
 MAX_TEXT_CHARS = 20_000
 # The error codes whose tasks leave a draft (when the media step had finished).
 DRAFT_ERRORS = frozenset({"not_a_recipe", "extraction_failed", "timeout"})
@@ -112,14 +118,14 @@ def cut(text: str | None) -> str | None:
 
 
 def pick_frames(frames: list[DraftFrame]) -> list[DraftFrame]:
-    """At most MAX_FRAMES small JPEGs, spread over the video, the last one kept
-    (usually the finished dish)."""
-    small = [f for f in frames if f.jpeg.startswith(b"\xff\xd8") and len(f.jpeg) <= MAX_FRAME_BYTES]
-    if len(small) <= MAX_FRAMES:
-        return small
-    last = len(small) - 1
+    """At most MAX_FRAMES JPEGs, spread over the video, the first and the last
+    kept (the last is usually the finished dish)."""
+    jpegs = [f for f in frames if f.jpeg.startswith(b"\xff\xd8")]
+    if len(jpegs) <= MAX_FRAMES:
+        return jpegs
+    last = len(jpegs) - 1
     picks = sorted({round(i * last / (MAX_FRAMES - 1)) for i in range(MAX_FRAMES)})
-    return [small[i] for i in picks]
+    return [jpegs[i] for i in picks]
 
 
 def summary(draft: Draft) -> DraftSummary:
@@ -173,11 +179,16 @@ class DraftStore:
             pipe.zadd(index, {draft.draft_id: now + self.ttl_s})
             # Expired drafts' ids leave the index as new drafts come in.
             pipe.zremrangebyscore(index, "-inf", now)
+            pipe.zrange(index, 0, -MAX_DRAFTS_PER_USER - 1)  # the ones over the cap
             # The index lives as long as its longest-lived draft (a draft saved
             # under a shorter TTL must not cut the others' listing short).
             pipe.expire(index, self.ttl_s, nx=True)
             pipe.expire(index, self.ttl_s, gt=True)
-            await pipe.execute()
+            over: list[bytes] = (await pipe.execute())[3]
+        if over:
+            # A user's oldest drafts beyond the cap go (their failures stay in the logs).
+            await self._redis.delete(*(self._key(i.decode()) for i in over))
+            await self._redis.zrem(index, *over)
 
     async def get(self, user_id: str, draft_id: str) -> Draft | None:
         """The draft, or None when it does not exist, expired *or belongs to someone else*."""

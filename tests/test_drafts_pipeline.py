@@ -7,19 +7,33 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import io
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import av
 import msgspec
 import pytest
+from av.video.frame import VideoFrame
 from redis.asyncio import Redis
 
-from resimply.drafts import MAX_FRAME_BYTES, MAX_FRAMES, DraftStore
+from resimply.drafts import (
+    FRAME_EDGE,
+    MAX_DRAFTS_PER_USER,
+    MAX_FRAME_BYTES,
+    MAX_FRAMES,
+    Draft,
+    DraftFrame,
+    DraftStore,
+    pick_frames,
+)
 from resimply.errors import ExtractionFailed
 from resimply.keys import Keys
 from resimply.media.analyze import MediaLimits
-from resimply.models import ScrapeRequest
+from resimply.models import ScrapeRequest, Source
 from resimply.pipeline import PipelineDeps, run_task
+from resimply.pipeline.drafts import _shrink
 from resimply.providers.base import (
     Extraction,
     ExtractionInput,
@@ -303,3 +317,65 @@ def test_the_draft_ttl_is_a_setting() -> None:
     assert Settings.from_env({"RESIMPLY_DRAFT_TTL_S": "3600"}).draft_ttl_s == 3600
     assert Settings.from_env({"RESIMPLY_DRAFT_TTL_S": "0"}).draft_ttl_s == 0
     assert Settings.from_env({}).draft_ttl_s == 7 * 24 * 3600
+
+
+def _busy_jpeg(width: int, height: int) -> bytes:
+    """A JPEG with enough detail to be large (a camera frame rather than a flat colour)."""
+    rnd = random.Random(7)
+    pixels = bytes(
+        v
+        for y in range(height)
+        for x in range(width)
+        for v in ((x // 3 + y) % 256, (x * 3) % 256, rnd.randrange(0, 60), 255)
+    )
+    picture = VideoFrame.from_bytes(pixels, width, height, format="rgba")
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="image2pipe") as out:
+        stream = out.add_stream("mjpeg", rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj420p"
+        for packet in [*stream.encode(picture.reformat(format="yuvj420p")), *stream.encode(None)]:
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+async def test_a_drafts_frames_are_made_small(rig: Rig) -> None:
+    big = _busy_jpeg(1280, 720)
+    assert len(big) > MAX_FRAME_BYTES
+    frames = [DraftFrame(timestamp=t, jpeg=big, width=1280, height=720) for t in range(9)]
+    picked = pick_frames(frames)
+    assert [f.timestamp for f in picked] == [0, 3, 5, 8]  # spread, first and last kept
+    small = await _shrink(rig.deps, picked)
+    assert len(small) == MAX_FRAMES
+    for frame in small:
+        assert frame.jpeg.startswith(b"\xff\xd8") and len(frame.jpeg) <= MAX_FRAME_BYTES
+        assert (frame.width, frame.height) == (FRAME_EDGE, 288)
+        with av.open(io.BytesIO(frame.jpeg)) as container:
+            decoded = next(container.decode(video=0))
+            assert (decoded.width, decoded.height) == (frame.width, frame.height)
+
+
+async def test_a_user_keeps_at_most_the_newest_drafts(redis: Redis, key_prefix: str) -> None:
+    store = DraftStore(redis, Keys(key_prefix), ttl_s=3600)
+    ids = []
+    for n in range(MAX_DRAFTS_PER_USER + 2):
+        draft_id, created, expires = store.stamp()
+        ids.append(draft_id)
+        await store.save(
+            USER,
+            Draft(
+                draft_id=draft_id,
+                task_id=f"t{n}",
+                url="https://example.com/v.mp4",
+                error="not_a_recipe",
+                message="…",
+                language=None,
+                created_at=created,
+                expires_at=expires,
+                source=Source(platform="direct", url="https://example.com/v.mp4"),
+            ),
+        )
+        await asyncio.sleep(0.002)  # distinct expiry scores, in creation order
+    listed = [d.draft_id for d in await store.list(USER)]
+    assert listed == ids[::-1][:MAX_DRAFTS_PER_USER]
+    assert await store.get(USER, ids[0]) is None and await store.get(USER, ids[2]) is not None
+    assert await redis.exists(f"{key_prefix}draft:{ids[1]}") == 0

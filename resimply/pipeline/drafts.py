@@ -3,15 +3,27 @@ read, and run a task again from a draft instead of from its link."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import functools
 import time
 
 import msgspec
 import structlog
 
-from ..drafts import DRAFT_ERRORS, Draft, DraftFrame, cut, iso, pick_frames
+from ..drafts import (
+    DRAFT_ERRORS,
+    FRAME_EDGE,
+    MAX_FRAME_BYTES,
+    Draft,
+    DraftFrame,
+    cut,
+    iso,
+    pick_frames,
+)
 from ..errors import ExtractionFailed, ResimplyError
 from ..models import Source
+from ..pages.images import thumbnail_jpeg
 from ..providers.base import Extraction, ExtractionInput, Extractor, Frame, ScrapedPost
 from ..providers.offline import OfflineExtractor
 from ..tasks import TaskRecord
@@ -54,6 +66,7 @@ async def keep(
         )
     elif reading.post is not None and reading.media is not None:
         draft = _from_media(record, reading.post, reading.media, error, store.stamp())
+        draft = msgspec.structs.replace(draft, frames=await _shrink(deps, draft.frames))
     else:
         return None  # the media step had not finished: nothing worth keeping was read
     try:
@@ -107,9 +120,30 @@ def _from_media(
         transcript=cut(media.transcript.text if media.transcript else None),
         # On-screen text when the media step reads it (OCR, issue 13).
         screen_text=cut(getattr(media, "screen_text", None)),
-        frames=pick_frames(frames),
+        frames=pick_frames(frames),  # made small by `_shrink`
         text_complete=media.text_complete,
     )
+
+
+async def _shrink(deps: PipelineDeps, frames: list[DraftFrame]) -> list[DraftFrame]:
+    """Each frame at most FRAME_EDGE px and MAX_FRAME_BYTES (JPEG work: in the executor)."""
+    loop = asyncio.get_running_loop()
+    small: list[DraftFrame] = []
+    for frame in frames:
+        encode = functools.partial(
+            thumbnail_jpeg, frame.jpeg, keep_jpeg_bytes=MAX_FRAME_BYTES // 2, max_edge=FRAME_EDGE
+        )
+        jpeg = await loop.run_in_executor(deps.executor, encode)
+        if jpeg is None or len(jpeg) > MAX_FRAME_BYTES:
+            continue
+        if jpeg is not frame.jpeg:  # encoded again, scaled as thumbnail_jpeg scales
+            scale = min(1.0, FRAME_EDGE / max(frame.width, frame.height, 1))
+            width, height = (
+                max(2, int(side * scale) // 2 * 2) for side in (frame.width, frame.height)
+            )
+            frame = DraftFrame(timestamp=frame.timestamp, jpeg=jpeg, width=width, height=height)
+        small.append(frame)
+    return small
 
 
 def extractor_for(deps: PipelineDeps, name: str | None) -> Extractor:
