@@ -27,11 +27,12 @@ from resimply.drafts import (
     DraftFrame,
     DraftStore,
     pick_frames,
+    summary,
 )
 from resimply.errors import ExtractionFailed
 from resimply.keys import Keys
 from resimply.media.analyze import MediaLimits
-from resimply.models import ScrapeRequest, Source
+from resimply.models import Ingredient, Recipe, ScrapeRequest, Source
 from resimply.pipeline import PipelineDeps, run_task
 from resimply.pipeline.drafts import _shrink
 from resimply.providers.base import (
@@ -379,3 +380,30 @@ async def test_a_user_keeps_at_most_the_newest_drafts(redis: Redis, key_prefix: 
     assert listed == ids[::-1][:MAX_DRAFTS_PER_USER]
     assert await store.get(USER, ids[0]) is None and await store.get(USER, ids[2]) is not None
     assert await redis.exists(f"{key_prefix}draft:{ids[1]}") == 0
+
+
+async def test_a_partial_recipe_the_extractor_had_read_is_in_the_draft(rig: Rig) -> None:
+    class StopsHalfway(RecordingExtractor):
+        async def extract(self, data: ExtractionInput, progress: ProgressReporter) -> Extraction:
+            error = ExtractionFailed()
+            error.partial = Recipe(title="Pancakes", ingredients=[Ingredient(text="200 g flour")])  # type: ignore[attr-defined]
+            raise error
+
+    rig = rig.with_(extractor=StopsHalfway())
+    video = _video(rig, "halfway", PANCAKES_VTT, "Pancakes")
+    task_id = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, task_id) == "FAILURE"
+    (draft,) = await rig.drafts.list(USER)
+    assert draft.partial is not None and draft.partial.title == "Pancakes"
+    assert [i.text for i in draft.partial.ingredients] == ["200 g flour"]
+    assert summary(draft).title == "Pancakes"
+
+
+async def test_a_retry_of_an_expired_draft_ends_without_scraping(rig: Rig) -> None:
+    task_id = await _submit(rig.deps, "/nowhere/video.mp4", draft_id="no-such-draft")
+    assert await run_task(rig.deps, task_id) == "FAILURE"
+    record = await rig.deps.tasks.get(task_id)
+    assert record is not None and record.error is not None
+    assert record.error.error == "extraction_failed" and not record.error.retryable
+    assert "send the link again" in record.error.message
+    assert rig.scraper.calls == 0 and rig.extractor.inputs == []

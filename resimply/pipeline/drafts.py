@@ -22,7 +22,7 @@ from ..drafts import (
     pick_frames,
 )
 from ..errors import ExtractionFailed, ResimplyError
-from ..models import Source
+from ..models import Recipe, Source
 from ..pages.images import thumbnail_jpeg
 from ..providers.base import Extraction, ExtractionInput, Extractor, Frame, ScrapedPost
 from ..providers.offline import OfflineExtractor
@@ -43,6 +43,10 @@ class Reading:
     post: ScrapedPost | None = None
     media: MediaResult | None = None
     draft: Draft | None = None  # the task runs from this draft (a retry)
+    # What the extractor had read when the task stopped, for a streaming extractor
+    # to set as it goes (issue 15, partial recipes); also read from the error's
+    # `partial` attribute when it has one.
+    partial: Recipe | None = None
 
 
 async def keep(
@@ -69,6 +73,10 @@ async def keep(
         draft = msgspec.structs.replace(draft, frames=await _shrink(deps, draft.frames))
     else:
         return None  # the media step had not finished: nothing worth keeping was read
+    partial = getattr(error, "partial", None)
+    partial = partial if isinstance(partial, Recipe) else reading.partial
+    if partial is not None:
+        draft = msgspec.structs.replace(draft, partial=partial)
     try:
         await store.save(record.user_id, draft)
     except Exception as exc:
