@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -17,6 +18,7 @@ from .requests import _LANGUAGE, identify, read_json, web_state
 from .rest import json
 from .state import WebState
 
+_DRAFT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NO_DRAFT = "No such draft (it may have expired, or been saved as a recipe)."
 
 _Short = Annotated[str, msgspec.Meta(max_length=200)]
@@ -95,7 +97,11 @@ async def list_drafts(request: Request) -> Response:
 
 
 async def _owned(request: Request, state: WebState, user_id: str) -> Draft:
-    draft = await _drafts(state).get(user_id, request.path_params["draft_id"])
+    draft_id = request.path_params["draft_id"]
+    # Draft ids are UUIDs: anything else is no draft, without a Redis key built from it.
+    if not _DRAFT_ID.fullmatch(draft_id):
+        raise NotFound(NO_DRAFT)
+    draft = await _drafts(state).get(user_id, draft_id)
     if draft is None:
         raise NotFound(NO_DRAFT)
     return draft
