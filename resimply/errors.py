@@ -233,3 +233,28 @@ class ServingsUnknown(RequestError):
         "This recipe does not say how many servings it makes, so it cannot be scaled to a "
         "number of servings; ask with scale=<factor> (e.g. scale=2) instead."
     )
+
+
+# --- added for issue 15 (failed imports kept as drafts) ----------------------
+
+
+class InvalidRecipe(RequestError):
+    """`POST /drafts/{id}/recipe` with a body that is not a recipe (resimply/web/drafts.py)."""
+
+    code = "invalid_recipe"
+    http_status = 400
+    default_message = (
+        'The body must be a recipe: {"title": "...", "ingredients": [{"text": "..."}], '
+        '"steps": [{"text": "..."}]}, with a title and at least one ingredient or step.'
+    )
+
+
+class InvalidRetry(RequestError):
+    """`POST /drafts/{id}/retry` with an unknown language or extractor."""
+
+    code = "invalid_retry"
+    http_status = 400
+    default_message = (
+        'The body may name a "language" (two letters, such as "de") and an "extractor" '
+        "this server has (see the message for which)."
+    )

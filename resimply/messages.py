@@ -41,6 +41,8 @@ class ErrorMessage(msgspec.Struct, tag="error", tag_field="type", kw_only=True):
     retryable: bool = False
     status: str = "FAILURE"  # or "CANCELLED"
     timestamp: float = msgspec.field(default_factory=time.time)
+    # The draft keeping what the task read (`GET /drafts/{draft_id}`); absent when none.
+    draft_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 Message = Progress | Completion | ErrorMessage

@@ -110,6 +110,8 @@ class TaskErrorInfo(msgspec.Struct, kw_only=True):
     error: str
     message: str
     retryable: bool = False
+    # The draft that keeps what this task read (resimply/drafts.py); absent when none.
+    draft_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class ScrapeRequest(msgspec.Struct, kw_only=True):

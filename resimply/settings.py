@@ -139,6 +139,9 @@ class Settings:
     # Cost (issue 4). The extraction cache: seconds a recipe read from a video is
     # reused for other users sharing the same video (0 turns the cache off).
     cache_ttl_s: int = 3 * 24 * 3600
+    # Issue 15: seconds a failed task's reading is kept as a draft (resimply/drafts.py);
+    # 0: no drafts.
+    draft_ttl_s: int = 7 * 24 * 3600
     # Image tokens one task may send (by OpenAI's rules for the model); over it,
     # fewer or lower-detail frames are sent. 0: no frames at all.
     max_image_tokens: int = 20_000
@@ -390,6 +393,7 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         ),
         trusted_proxies=_networks(env, "RESIMPLY_TRUSTED_PROXIES", base.trusted_proxies),
         cache_ttl_s=_count(env, "RESIMPLY_CACHE_TTL_S", base.cache_ttl_s),
+        draft_ttl_s=_count(env, "RESIMPLY_DRAFT_TTL_S", base.draft_ttl_s),
         max_image_tokens=_count(env, "RESIMPLY_MAX_IMAGE_TOKENS", base.max_image_tokens),
         caption_first_frames=_count(
             env, "RESIMPLY_CAPTION_FIRST_FRAMES", base.caption_first_frames

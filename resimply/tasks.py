@@ -129,6 +129,10 @@ class TaskRecord:
     result: TaskResult | None
     error: TaskErrorInfo | None
     terminal_event_id: str | None
+    # A retry of a draft (`POST /drafts/{id}/retry`): the draft it reads, and the
+    # extractor it asked for (None: the worker's own).
+    draft_id: str | None = None
+    extractor: str | None = None
 
     @property
     def request(self) -> ScrapeRequest:
@@ -206,6 +210,8 @@ class TaskStore:
         caption: str | None,
         idempotency_key: str | None,
         rate_limit_per_minute: int = 1_000_000,
+        draft_id: str | None = None,
+        extractor: str | None = None,
     ) -> Submission:
         """The task for this submission: a new one (202), the user's unfinished task
         for the same video (200), or the first answer for a repeated Idempotency-Key.
@@ -228,6 +234,11 @@ class TaskStore:
             "created_at": repr(now),
             "updated_at": repr(now),
         }
+        # A retry of a draft runs from the draft, not from the link (pipeline/drafts.py).
+        if draft_id is not None:
+            fields["draft_id"] = draft_id
+        if extractor is not None:
+            fields["extractor"] = extractor
         record = msgspec.json.encode([item for pair in fields.items() for item in pair])
         idem_key = self._keys.idempotency(user_id, idempotency_key) if idempotency_key else ""
         answer, created = await self._run_script(
@@ -293,6 +304,8 @@ class TaskStore:
             result=_result_decoder.decode(result) if result else None,
             error=_error_decoder.decode(error) if error else None,
             terminal_event_id=_text(raw, "terminal_event_id"),
+            draft_id=_text(raw, "draft_id"),
+            extractor=_text(raw, "extractor"),
         )
 
     async def get_owned(self, task_id: str, user_id: str) -> TaskRecord | None:
@@ -345,9 +358,18 @@ class TaskStore:
         return await self._end(record, TaskStatus.SUCCESS, message, message.message, result, None)
 
     async def fail(
-        self, record: TaskRecord, *, code: str, text: str, retryable: bool, cancelled: bool = False
+        self,
+        record: TaskRecord,
+        *,
+        code: str,
+        text: str,
+        retryable: bool,
+        cancelled: bool = False,
+        draft_id: str | None = None,
     ) -> str | None:
-        """Write the terminal `error` message; None when the task had already finished."""
+        """Write the terminal `error` message; None when the task had already finished.
+        `draft_id`: the draft that keeps what the task read (an addition to API.md)."""
+        draft: str | msgspec.UnsetType = msgspec.UNSET if draft_id is None else draft_id
         status = TaskStatus.CANCELLED if cancelled else TaskStatus.FAILURE
         message = ErrorMessage(
             task_id=record.task_id,
@@ -355,8 +377,9 @@ class TaskStore:
             message=text,
             retryable=retryable,
             status=status.value,
+            draft_id=draft,
         )
-        info = TaskErrorInfo(error=code, message=text, retryable=retryable)
+        info = TaskErrorInfo(error=code, message=text, retryable=retryable, draft_id=draft)
         return await self._end(record, status, message, text, None, info)
 
     async def _end(

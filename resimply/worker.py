@@ -36,6 +36,7 @@ from redis.exceptions import RedisError
 
 from . import metrics
 from .costs import pricing_of
+from .drafts import DraftStore
 from .heartbeat import Heartbeat
 from .jobs import JOB_NAME, job_deserializer, job_serializer
 from .keys import Keys
@@ -179,6 +180,7 @@ def pipeline_deps(
         ),
         pricing=pricing_of(settings),
         media_processes=processes,
+        drafts=DraftStore(redis, Keys(settings.key_prefix), ttl_s=settings.draft_ttl_s),
     )
 
 

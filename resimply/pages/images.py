@@ -20,8 +20,10 @@ _JPEG = b"\xff\xd8\xff"
 _QSCALE = 5  # FFmpeg's mjpeg quantiser: ~ quality 90
 
 
-def thumbnail_jpeg(data: bytes, *, keep_jpeg_bytes: int = 300 * 1024) -> bytes | None:
-    """`data` as a JPEG of at most `MAX_EDGE` px on its long side, or None."""
+def thumbnail_jpeg(
+    data: bytes, *, keep_jpeg_bytes: int = 300 * 1024, max_edge: int = MAX_EDGE
+) -> bytes | None:
+    """`data` as a JPEG of at most `max_edge` px on its long side, or None."""
     if data.startswith(_JPEG) and len(data) <= keep_jpeg_bytes:
         return data
     try:
@@ -34,7 +36,7 @@ def thumbnail_jpeg(data: bytes, *, keep_jpeg_bytes: int = 300 * 1024) -> bytes |
         return None
     if picture is None or not picture.width or not picture.height:
         return None
-    scale = min(1.0, MAX_EDGE / max(picture.width, picture.height))
+    scale = min(1.0, max_edge / max(picture.width, picture.height))
     width = max(2, int(picture.width * scale) // 2 * 2)
     height = max(2, int(picture.height * scale) // 2 * 2)
     image = picture.reformat(width=width, height=height, format="yuvj420p")

@@ -7,6 +7,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from ..costs import Pricing
+from ..drafts import DraftStore
 from ..media.analyze import MediaLimits
 from ..media.processes import MediaProcesses
 from ..providers.base import Extractor, RecipeStore, Scraper, Transcriber
@@ -33,3 +34,5 @@ class PipelineDeps:
     # Links found in captions (`steps.linked_recipe`) may reach private addresses
     # (development and tests); posts whose own video may do so allow it too.
     allow_private_urls: bool = False
+    # Where failed tasks keep what they read (resimply/drafts.py); None: nowhere.
+    drafts: DraftStore | None = None

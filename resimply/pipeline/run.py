@@ -12,12 +12,19 @@ import structlog
 
 from .. import metrics
 from ..costs import Pricing
-from ..errors import Cancelled, InternalError, ResimplyError, StepTimeout, TaskError
+from ..errors import (
+    Cancelled,
+    ExtractionFailed,
+    InternalError,
+    ResimplyError,
+    StepTimeout,
+    TaskError,
+)
 from ..models import Usage
 from ..outages import is_unavailable
 from ..providers.base import Extraction, ScrapedPost
 from ..tasks import TaskRecord
-from . import steps
+from . import drafts, steps
 from .cache import CachedExtraction
 from .deps import PipelineDeps
 from .progress import TaskProgress
@@ -51,12 +58,15 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
     progress = TaskProgress(deps.tasks, task_id)
     work_dir = deps.work_dir / task_id
     meter = CostMeter()
+    reading = drafts.Reading()  # kept as a draft should the task fail after the media step
     status = "INTERRUPTED"  # shutdown or abort: the job runs again elsewhere
     try:
         async with asyncio.timeout(deps.job_timeout_s):
-            status = await _run_steps(deps, record, progress, work_dir, meter, attempt)
+            status = await _run_steps(deps, record, progress, work_dir, meter, attempt, reading)
     except TimeoutError:
-        await _fail(deps, record, StepTimeout(), progress.step)
+        timeout = StepTimeout()
+        draft_id = await drafts.keep(deps, record, reading, timeout)
+        await _fail(deps, record, timeout, progress.step, draft_id=draft_id)
         status = "FAILURE"
     except Cancelled:
         # The task ended underneath us (DELETE); its terminal message is written.
@@ -64,7 +74,8 @@ async def run_task(deps: PipelineDeps, task_id: str, *, attempt: int = 1) -> str
     except TaskError as exc:
         if exc.spent is not None:
             meter.extraction = exc.spent
-        await _fail(deps, record, exc, progress.step)
+        draft_id = await drafts.keep(deps, record, reading, exc)
+        await _fail(deps, record, exc, progress.step, draft_id=draft_id)
         status = "FAILURE"
     except asyncio.CancelledError:
         # arq aborts a cancelled job this way, and shuts down this way: in both
@@ -130,8 +141,11 @@ async def _run_steps(
     work_dir: Path,
     meter: CostMeter,
     attempt: int,
+    reading: drafts.Reading,
 ) -> str:
     request = record.request
+    if record.draft_id is not None:
+        return await _from_draft(deps, record, progress, meter, reading, record.draft_id)
     await steps.init(deps, request, progress, restarted=attempt > 1)
     # A link that names its video may need no scrape at all (pipeline.cache).
     hit = await steps.cached_for_link(deps, request)
@@ -153,6 +167,7 @@ async def _run_steps(
         return await _from_page(deps, record, progress, meter, post, written)
     await asyncio.to_thread(work_dir.mkdir, parents=True, exist_ok=True)
     media = await steps.media(deps, post, work_dir, progress, request.language)
+    reading.post, reading.media = post, media
     if media.transcript is not None:
         meter.transcription_seconds = media.transcript.seconds
     extraction = await steps.extract(deps, request, post, media, progress)
@@ -167,6 +182,37 @@ async def _run_steps(
     await deps.tasks.succeed(
         record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)
     )
+    return "SUCCESS"
+
+
+async def _from_draft(
+    deps: PipelineDeps,
+    record: TaskRecord,
+    progress: TaskProgress,
+    meter: CostMeter,
+    reading: drafts.Reading,
+    draft_id: str,
+) -> str:
+    """A retry of a draft: what an earlier task read goes to the extractor again
+    (`POST /drafts/{id}/retry`), with no scrape and no download."""
+    await progress.begin(1, "Validating link", drafts.FROM_DRAFT)
+    draft = await deps.drafts.get(record.user_id, draft_id) if deps.drafts else None
+    if draft is None:
+        raise ExtractionFailed(
+            "The draft this task was to read has expired; send the link again.", retryable=False
+        )
+    reading.draft = draft
+    extraction = await drafts.extract(deps, record, draft, progress)
+    meter.extraction = extraction.usage
+    thumbnail = draft.frames[-1].jpeg if draft.frames else None
+    stored = await steps.store(
+        deps, record.request, record.task_id, extraction.recipe, thumbnail, progress
+    )
+    await deps.tasks.succeed(
+        record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)
+    )
+    if deps.drafts is not None:
+        await deps.drafts.delete(record.user_id, draft_id)  # it is a recipe now
     return "SUCCESS"
 
 
@@ -213,7 +259,14 @@ async def _from_cache(
     return "SUCCESS"
 
 
-async def _fail(deps: PipelineDeps, record: TaskRecord, error: ResimplyError, step: int) -> None:
+async def _fail(
+    deps: PipelineDeps,
+    record: TaskRecord,
+    error: ResimplyError,
+    step: int,
+    *,
+    draft_id: str | None = None,
+) -> None:
     log.info("task_failed", error=error.code, step=step, retryable=error.retryable)
     metrics.task_failed(error.code, step)
     await deps.tasks.fail(
@@ -222,4 +275,5 @@ async def _fail(deps: PipelineDeps, record: TaskRecord, error: ResimplyError, st
         text=error.message,
         retryable=error.retryable,
         cancelled=isinstance(error, Cancelled),
+        draft_id=draft_id,
     )

@@ -19,7 +19,7 @@ from ..keys import Keys
 from ..providers.registry import build_scraper, build_store
 from ..resources import open_redis, open_request_redis, task_store
 from ..settings import Settings
-from . import openapi, page, rest, streams
+from . import drafts, openapi, page, rest, streams
 from .access_log import AccessLog
 from .errors import EXCEPTION_HANDLERS
 from .metrics_endpoint import metrics_endpoint
@@ -43,6 +43,11 @@ ROUTES: list[BaseRoute] = [
     *streams.ROUTES,  # /events/{task_id}, /ws/{task_id}, /wss/{task_id}
     Route("/recipes", rest.list_recipes, methods=["GET"]),
     Route("/recipes/{recipe_id}", rest.get_recipe, methods=["GET"]),
+    # Failed imports kept (issue 15; resimply/drafts.py).
+    Route("/drafts", drafts.list_drafts, methods=["GET"]),
+    Route("/drafts/{draft_id}", drafts.get_draft, methods=["GET"]),
+    Route("/drafts/{draft_id}/recipe", drafts.save_draft_recipe, methods=["POST"]),
+    Route("/drafts/{draft_id}/retry", drafts.retry_draft, methods=["POST"]),
     Route("/dev/token", page.dev_token, methods=["GET"]),
     Route("/dev/sample", page.dev_sample, methods=["GET"]),
     # For Prometheus on the internal network; Caddy answers 404 (docs/metrics.md).

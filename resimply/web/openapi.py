@@ -102,6 +102,7 @@ def document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
             {"name": "tasks", "description": "Submit a link, follow and cancel the task."},
             {"name": "streams", "description": "Live progress: SSE and WebSocket."},
             {"name": "recipes", "description": "The caller's stored recipes."},
+            {"name": "drafts", "description": "Failed imports kept, to fix or read again."},
             {"name": "service", "description": "Health, capabilities, this document."},
             {"name": "page", "description": "The landing page and its development helpers."},
         ],

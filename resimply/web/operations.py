@@ -21,9 +21,12 @@ import msgspec
 
 from ..cooking.options import MAX_SCALE, MAX_SERVINGS, MIN_SCALE, MIN_SERVINGS
 from ..cooking.scale import ScaledRecipe
+from ..drafts import Draft, DraftPage
 from ..errors import (
     AlreadyFinished,
+    InvalidRecipe,
     InvalidRequest,
+    InvalidRetry,
     InvalidServings,
     InvalidUnits,
     NotFound,
@@ -37,8 +40,10 @@ from ..errors import (
     Unauthorized,
     UnsupportedUrl,
 )
+from ..models import Recipe
 from ..tasks import TaskView
 from . import bodies
+from .drafts import RecipeBody, RetryBody
 from .requests import ScrapeRequestBody
 
 Auth = Literal["bearer", "public", "stream"]  # stream: bearer, or ?token= (browsers)
@@ -96,6 +101,7 @@ class Operation:
 PATH_PARAMS = {
     "task_id": "The task's id, as `POST /scrape/async` returned it.",
     "asset": "A file name, such as `swagger-ui-bundle.js`.",
+    "draft_id": "The draft's id (`error.draft_id` of a failed task, or `draft_id` in `GET /drafts`).",
     "recipe_id": "The recipe's id (`result.recipe_id` of a finished task, or `id` in `GET /recipes`).",
 }
 
@@ -394,6 +400,98 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         params=SCALE_PARAMS,
         answers=(Answer(200, "The recipe (scaled when asked).", ScaledRecipe),),
         errors=(NotFound, *_SCALE_ERRORS, *_SIGNED_IN),
+    ),
+    ("GET", "/drafts"): Operation(
+        summary="The caller's drafts: failed imports kept, newest first.",
+        description="A task that ends in `not_a_recipe`, `extraction_failed` or `timeout` "
+        "after the video was read keeps what it read as a draft (its `error` message and "
+        "`error` object carry `draft_id`). Drafts expire (`expires_at`, "
+        "`RESIMPLY_DRAFT_TTL_S`).",
+        tag="drafts",
+        answers=(Answer(200, "The caller's unexpired drafts (without frames).", DraftPage),),
+        errors=_SIGNED_IN,
+    ),
+    ("GET", "/drafts/{draft_id}"): Operation(
+        summary="One draft of the caller: caption, subtitles, transcript, frames, partial recipe.",
+        description="Frames are small JPEGs, base64 in JSON. A draft of another user is "
+        "a 404, as an unknown or expired one.",
+        tag="drafts",
+        answers=(Answer(200, "The draft.", Draft),),
+        errors=(NotFound, *_SIGNED_IN),
+    ),
+    ("POST", "/drafts/{draft_id}/recipe"): Operation(
+        summary="Save a draft, as the user fixed it, as a recipe.",
+        description="The body is the recipe (a title, at least one ingredient or step); "
+        "the server adds `id`, `created_at` and the draft's `source`. The draft is then "
+        "gone (404 afterwards).",
+        tag="drafts",
+        body=RecipeBody,
+        body_examples={
+            "fixed": {
+                "summary": "A recipe typed from the draft's caption",
+                "value": {
+                    "title": "Pancakes",
+                    "servings": 2,
+                    "ingredients": [{"text": "200 g flour", "quantity": 200, "unit": "g"}],
+                    "steps": [{"text": "Mix and fry."}],
+                },
+            }
+        },
+        answers=(
+            Answer(
+                201,
+                "The stored recipe.",
+                Recipe,
+                headers={"Location": "The recipe's URL, `/recipes/{recipe_id}`."},
+            ),
+        ),
+        errors=(
+            NotFound,
+            InvalidRecipe,
+            InvalidRequest,
+            RequestTimeout,
+            PayloadTooLarge,
+            *_SIGNED_IN,
+        ),
+    ),
+    ("POST", "/drafts/{draft_id}/retry"): Operation(
+        summary="Read a draft again, in another language or with another extractor.",
+        description="A new task (follow it as any other) that reads what the draft holds: "
+        "nothing is scraped or downloaded again. Success stores the recipe and removes "
+        "the draft; failure updates the draft. An empty body or `{}` retries as it was.",
+        tag="drafts",
+        body=RetryBody,
+        body_examples={"german": {"summary": "In German", "value": {"language": "de"}}},
+        params=(
+            Param(
+                "Idempotency-Key",
+                "header",
+                "Any string: a repeat with the same key (and user) returns the first answer.",
+            ),
+        ),
+        answers=(
+            Answer(
+                202,
+                "A new task.",
+                bodies.Submitted,
+                headers={"Location": "The task's status URL, `/task/{task_id}`."},
+            ),
+            Answer(
+                200,
+                "The unfinished retry of this draft with the same options, or an idempotent repeat.",
+                bodies.Submitted,
+                headers={"Location": "The task's status URL, `/task/{task_id}`."},
+            ),
+        ),
+        errors=(
+            NotFound,
+            InvalidRetry,
+            InvalidRequest,
+            RequestTimeout,
+            PayloadTooLarge,
+            RateLimited,
+            *_SIGNED_IN,
+        ),
     ),
     ("GET", "/dev/token"): Operation(
         summary="A token for the demo user (local development mode only; 404 otherwise).",
