@@ -126,8 +126,8 @@ def _from_media(
         caption=cut(post.caption),
         subtitles=cut(media.subtitles),
         transcript=cut(media.transcript.text if media.transcript else None),
-        # On-screen text when the media step reads it (OCR, issue 13).
-        screen_text=cut(getattr(media, "screen_text", None)),
+        # On-screen text the media step read (OCR: media/ocr.py).
+        screen_text=cut(media.analysis.screen.text()),
         frames=pick_frames(frames),  # made small by `_shrink`
         text_complete=media.text_complete,
     )
@@ -188,6 +188,9 @@ async def extract(
         language=record.language,
         source_language=draft.source_language,
         text_complete=draft.text_complete,
+        # Read again like the first time: the text shown on screen counts as a source.
+        screen=draft.screen_text,
+        screen_status="read" if draft.screen_text else "off",
     )
     extraction = await extractor.extract(data, progress)
     return Extraction(
