@@ -13,8 +13,10 @@ import pytest
 
 from tests.client import auth, sse_messages, submit
 from tests.mediagen import make_video
+from tests.screengen import Overlay, make_screen_video
 from tests.servers import Service
 from tests.test_e2e import wait_until_finished
+from tests.test_screen_text import require_ocr
 
 USER = "d7af7000-0000-4000-8000-000000000001"
 OTHER = "d7af7000-0000-4000-8000-000000000002"
@@ -163,6 +165,23 @@ def test_a_retry_reads_the_draft_not_the_video(
     assert stages and all("draft" in (d or "") for d in stages)
     draft = _get(service, token, f"/drafts/{draft_id}").json()
     assert (draft["task_id"], draft["language"]) == (retry_id, "de")
+
+
+def test_a_draft_shows_the_text_read_on_screen(
+    service: Service, tokens: tuple[str, str], tmp_path: Path
+) -> None:
+    require_ocr()
+    token, _ = tokens
+    cards = (Overlay(0.0, 1.5, ("Lake Bled",)), Overlay(1.5, 3.0, ("Sunrise swim", "day 2")))
+    video = make_screen_video(tmp_path / "bled.mp4", cards, seconds=3.0, keyframe_s=1.5)
+    response = submit(service, token, {"url": str(video), "caption": CAPTION})
+    assert response.status_code == 202, response.text
+    task = wait_until_finished(service, token, response.json()["task_id"])
+    assert task["status"] == "FAILURE" and task["error"]["error"] == "not_a_recipe", task
+    draft = _get(service, token, f"/drafts/{task['error']['draft_id']}")
+    assert draft.status_code == 200
+    shown = [line for line in (draft.json()["screen_text"] or "").splitlines() if line.strip()]
+    assert shown == [line for card in cards for line in card.lines]
 
 
 def test_drafts_need_a_token(service: Service) -> None:

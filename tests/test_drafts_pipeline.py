@@ -48,6 +48,8 @@ from resimply.providers.sqlite_store import SqliteRecipeStore
 from resimply.settings import Settings
 from resimply.tasks import TaskStore
 from tests.mediagen import make_video
+from tests.screengen import Overlay, make_screen_video
+from tests.test_screen_text import require_ocr
 
 USER = "u-drafts"
 OTHER = "u-other"
@@ -407,3 +409,82 @@ async def test_a_retry_of_an_expired_draft_ends_without_scraping(rig: Rig) -> No
     assert record.error.error == "extraction_failed" and not record.error.retryable
     assert "send the link again" in record.error.message
     assert rig.scraper.calls == 0 and rig.extractor.inputs == []
+
+
+# --- with the text read on screen (OCR: media/ocr.py) ---------------------------------
+
+# Short videos (OCR reads each distinct shot, ~0.3–1 s each): a title card and a
+# list, each held long enough for a shot of its own.
+TRAVEL_CARDS = (
+    Overlay(0.0, 1.5, ("Lisbon, day 3",)),
+    Overlay(1.5, 3.0, ("Best sunset view", "in town")),
+)
+PANCAKE_CARDS = (
+    Overlay(0.0, 1.5, ("Pancakes",)),
+    Overlay(1.5, 3.0, ("Ingredients", "200 g flour", "2 eggs", "300 ml milk")),
+)
+
+
+def _screen_video(rig: Rig, name: str, overlays: tuple[Overlay, ...]) -> Path:
+    return make_screen_video(rig.videos / f"{name}.mp4", overlays, seconds=3.0, keyframe_s=1.5)
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line for line in (text or "").splitlines() if line.strip()]
+
+
+async def test_text_on_screen_that_is_no_recipe_is_kept_in_the_draft(rig: Rig) -> None:
+    require_ocr()
+    rig = rig.with_(extractor=OfflineExtractor())
+    video = _screen_video(rig, "lisbon", TRAVEL_CARDS)
+    video.with_suffix(".txt").write_text(NOT_A_RECIPE_CAPTION)
+    task_id = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, task_id) == "FAILURE"
+    record = await rig.deps.tasks.get(task_id)
+    assert record is not None and record.error is not None
+    assert record.error.error == "not_a_recipe" and isinstance(record.error.draft_id, str)
+
+    draft = await rig.drafts.get(USER, record.error.draft_id)
+    assert draft is not None and draft.caption == NOT_A_RECIPE_CAPTION
+    # What OCR read, each card's lines once, in the order shown.
+    assert _lines(draft.screen_text) == [line for card in TRAVEL_CARDS for line in card.lines]
+
+
+async def test_a_retry_reads_the_list_shown_on_screen_from_the_draft(rig: Rig) -> None:
+    require_ocr()
+
+    class ModelAway(RecordingExtractor):
+        name = "openai"  # the server's model, down for this first reading
+
+    away = ModelAway(fail_first=1_000)
+    rig = rig.with_(extractor=away)
+    video = _screen_video(rig, "pancakes-on-screen", PANCAKE_CARDS)  # no caption, no speech
+    first = await _submit(rig.deps, str(video))
+    assert await run_task(rig.deps, first) == "FAILURE"
+    failed = await rig.deps.tasks.get(first)
+    assert failed is not None and failed.error is not None
+    assert failed.error.error == "extraction_failed"
+    draft_id = failed.error.draft_id
+    assert isinstance(draft_id, str) and rig.scraper.calls == 1
+    (seen,) = away.inputs  # the model was handed the screen's text, and failed
+    assert seen.screen and "200 g flour" in seen.screen
+    draft = await rig.drafts.get(USER, draft_id)
+    assert draft is not None and draft.screen_text == seen.screen
+    assert (draft.caption, draft.subtitles, draft.transcript) == (None, None, None)
+    # The video is gone: a retry that scraped or downloaded it again would fail.
+    video.unlink()
+
+    retry = await _submit(rig.deps, str(video), extractor="offline", draft_id=draft_id)
+    assert await run_task(rig.deps, retry) == "SUCCESS"
+    assert rig.scraper.calls == 1 and len(away.inputs) == 1  # neither scraped nor the model
+    done = await rig.deps.tasks.get(retry)
+    assert done is not None and done.result is not None
+    recipe = done.result.recipe
+    assert recipe.title == "Pancakes"
+    assert [(i.quantity, i.unit, i.name) for i in recipe.ingredients] == [
+        (200.0, "g", "flour"),
+        (2.0, None, "eggs"),
+        (300.0, "ml", "milk"),
+    ]
+    assert list(done.result.evidence or []) == ["screen"]
+    assert await rig.drafts.get(USER, draft_id) is None
