@@ -44,7 +44,7 @@ def openai_service(
 def test_ingredients_appear_before_the_completion_then_the_whole_recipe(
     openai_service: Service,
     fakes: FakeStack,
-    browser: Any,
+    browser: Any,  # noqa: F811
     shots: Path,  # noqa: F811
 ) -> None:
     fakes.openai.answer_recipe(ANSWER)
