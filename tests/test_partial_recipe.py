@@ -13,6 +13,7 @@ from resimply.errors import ExtractionFailed
 from resimply.providers.offline import OfflineExtractor
 from resimply.providers.openai_extractor import OpenAIExtractor
 from resimply.providers.partial_recipe import (
+    MAX_PARTIALS,
     PARTIAL_INTERVAL_S,
     PartialPublisher,
     PartialRecipe,
@@ -136,6 +137,16 @@ async def test_the_publisher_sends_at_most_one_per_interval_and_only_changes() -
     await publisher.offer(text)
     await publisher.offer(text)
     assert publisher.sent <= sent + 1
+
+
+async def test_a_runaway_answer_stops_at_the_cap_per_task() -> None:
+    sink = RecordingSink()
+    publisher = PartialPublisher(sink, interval_s=0)
+    items = [ingredient(text=f"{n} g salt", quantity=n) for n in range(1, MAX_PARTIALS + 30)]
+    for n in range(len(items)):
+        await publisher.offer(lambda n=n: json.dumps({"ingredients": items[: n + 1], "steps": []}))
+    assert publisher.sent == len(sink.partials) == MAX_PARTIALS
+    assert len(sink.partials[-1].ingredients) == MAX_PARTIALS
 
 
 async def test_without_a_sink_nothing_is_parsed_or_sent() -> None:

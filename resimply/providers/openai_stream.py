@@ -6,8 +6,9 @@
 `stream_options.include_usage`, one more chunk with no choices and the `usage`
 (billing is the same as without streaming), then `data: [DONE]`.
 
-`stream_completion` hands the text written so far to `on_text` after every
-chunk and returns the same `ChatCompletion` the unstreamed call would have, so
+`stream_completion` calls `on_text` after every chunk that adds text, with a
+function returning the text so far (joined only when asked: most calls only
+check the time), and returns the same `ChatCompletion` the unstreamed call would have, so
 everything after it (validation, refusals, usage) stays as it was. A stream
 that does not finish — the connection breaks, an `error` event arrives
 mid-way, or the body ends before a `finish_reason` — raises `Transient`: the
@@ -35,7 +36,7 @@ log = structlog.get_logger(__name__)
 async def stream_completion(
     client: AsyncOpenAI,
     *,
-    on_text: Callable[[str], Awaitable[None]],
+    on_text: Callable[[Callable[[], str]], Awaitable[None]],
     **params: Any,
 ) -> ChatCompletion:
     """`client.chat.completions.create(**params)`, streamed (see the module docstring)."""
@@ -47,7 +48,7 @@ async def stream_completion(
         async with stream:
             async for chunk in stream:
                 if answer.add(chunk):
-                    await on_text(answer.text)
+                    await on_text(answer.joined)
     except (openai.APITimeoutError, openai.APIConnectionError, openai.APIStatusError):
         _log_broken(answer, "connection")
         raise  # `call_openai` retries these like any other attempt
@@ -61,7 +62,7 @@ async def stream_completion(
 
 
 def _log_broken(answer: _Answer, how: str) -> None:
-    log.warning("openai_stream_broken", how=how, chunks=answer.chunks, chars=len(answer.text))
+    log.warning("openai_stream_broken", how=how, chunks=answer.chunks, chars=len(answer.joined()))
 
 
 class _Answer:
@@ -69,7 +70,6 @@ class _Answer:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
-        self.text = ""
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
         self.usage: CompletionUsage | None = None
@@ -94,10 +94,13 @@ class _Answer:
                 self.refusal.append(delta.refusal)
             if choice.finish_reason is not None:
                 self.finish_reason = choice.finish_reason
-        if grew:
-            self.text = "".join(self.parts)
-            self.parts = [self.text]
         return grew
+
+    def joined(self) -> str:
+        """The text so far (the parts are joined once, then kept joined)."""
+        if len(self.parts) != 1:
+            self.parts = ["".join(self.parts)]
+        return self.parts[0]
 
     def completion(self) -> ChatCompletion:
         first = self.first
@@ -113,7 +116,7 @@ class _Answer:
                         "index": 0,
                         "message": {
                             "role": "assistant",
-                            "content": self.text or None,
+                            "content": self.joined() or None,
                             "refusal": "".join(self.refusal) or None,
                         },
                         "finish_reason": self.finish_reason,

@@ -37,6 +37,10 @@ T = TypeVar("T")
 # At most this often per task: a few a second is as fast as anyone reads, and
 # each one is a Redis stream entry every watching client is sent.
 PARTIAL_INTERVAL_S = 0.3
+# And at most this many per task: each is a stream entry kept as long as the task
+# (RESIMPLY_TASK_TTL_S) and replayed to late clients. A recipe takes 10–40 (one
+# per finished item at most); the cap only stops a runaway answer.
+MAX_PARTIALS = 100
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -159,14 +163,15 @@ class PartialPublisher:
         """A new answer begins: what it writes is compared with nothing yet."""
         self._last_sent = None
 
-    async def offer(self, text: str) -> None:
-        """`text`: the whole answer so far."""
-        if self._sink is None:
+    async def offer(self, text: str | Callable[[], str]) -> None:
+        """`text`: the whole answer so far, or a function that returns it (called
+        only when a message may be sent)."""
+        if self._sink is None or self.sent >= MAX_PARTIALS:
             return
         now = self._clock()
         if self._sent_at is not None and now - self._sent_at < self._interval_s:
             return
-        recipe = read_partial(text)
+        recipe = read_partial(text if isinstance(text, str) else text())
         if recipe.empty or recipe == self._last_sent:
             return
         self._last_sent = recipe
