@@ -399,9 +399,8 @@ class StreamHub:
         if not self.available:
             raise Unavailable  # the reader cannot read: this watch would see nothing
         key = self._keys.events(task_id).encode()
-        watcher = Watcher(
-            self._buffer_size, after, partial=partial
-        )  # parses `after` before it can be a cursor
+        # Made first: it parses `after` before `after` can become a cursor.
+        watcher = Watcher(self._buffer_size, after, partial=partial)
         watched = self._streams.get(key)
         if watched is None:
             # Start the reader where this watcher starts; a later watcher of the
