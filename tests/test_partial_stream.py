@@ -42,9 +42,9 @@ async def running(
 
 
 def stream_request(kind: str, task_id: str, token: str, query: str = "") -> bytes:
-    path = "events" if kind == "sse" else "ws"
+    path = "events" if kind == "sse" else kind
     head = f"GET /{path}/{task_id}?token={token}{query} HTTP/1.1\r\nHost: x\r\n"
-    if kind == "ws":
+    if kind != "sse":
         head += (
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -98,7 +98,7 @@ async def read_stream(kind: str, stream: Stream) -> list[tuple[str, str]]:
     return received(kind, data)
 
 
-@pytest.mark.parametrize("kind", ["sse", "ws"])
+@pytest.mark.parametrize("kind", ["sse", "ws", "wss"])
 async def test_only_clients_that_opt_in_get_partial_messages_replayed_and_live(
     running: Running, kind: str
 ) -> None:
