@@ -8,8 +8,10 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from resimply.errors import ExtractionFailed
+from resimply.keys import Keys
 from resimply.providers.offline import OfflineExtractor
 from resimply.providers.openai_extractor import OpenAIExtractor
 from resimply.providers.partial_recipe import (
@@ -224,3 +226,32 @@ async def test_the_offline_extractor_publishes_no_partial() -> None:
     sink = RecordingSink()
     extraction = await OfflineExtractor().extract(data(frames=()), sink)
     assert extraction.recipe.ingredients and sink.partials == []
+
+
+# --- into the task's stream -----------------------------------------------------------
+
+
+async def test_a_partial_goes_into_the_stream_without_touching_the_status_and_stops_at_the_end(
+    redis: Redis, key_prefix: str
+) -> None:
+    from resimply.errors import Cancelled
+    from resimply.pipeline.progress import TaskProgress
+    from tests.test_tasks import create, make_store
+
+    store = make_store(redis, key_prefix)
+    sub = await create(store)
+    progress = TaskProgress(store, sub.task_id)
+    await progress.begin(4, "Reading the recipe")
+    await progress.partial(read_partial(json.dumps(LONG)))
+    record = await store.get(sub.task_id)
+    assert record is not None and record.step == 4 and record.message == "Reading the recipe"
+    entries = await redis.xrange(Keys(key_prefix).events(sub.task_id))
+    kind, body = entries[-1][1][b"t"], json.loads(entries[-1][1][b"d"])
+    assert kind == b"partial" and body["type"] == "partial" and body["task_id"] == sub.task_id
+    assert [i["quantity"] for i in body["ingredients"]] == [n * 100 for n in range(1, 7)]
+    assert body["title"] == "Spaghetti Carbonara" and len(body["steps"]) == 2
+    # Once the task has ended (here: cancelled), a partial is refused and the step stops.
+    await store.fail(record, code="cancelled", text="c", retryable=False, cancelled=True)
+    with pytest.raises(Cancelled):
+        await progress.partial(read_partial(json.dumps(LONG)))
+    assert len(await redis.xrange(Keys(key_prefix).events(sub.task_id))) == len(entries) + 1
