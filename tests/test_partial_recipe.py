@@ -255,3 +255,40 @@ async def test_a_partial_goes_into_the_stream_without_touching_the_status_and_st
     with pytest.raises(Cancelled):
         await progress.partial(read_partial(json.dumps(LONG)))
     assert len(await redis.xrange(Keys(key_prefix).events(sub.task_id))) == len(entries) + 1
+
+
+async def test_the_fake_streams_openais_wire_format(slow_fake: Fake) -> None:
+    """What the SDK reads: `data:` lines of `chat.completion.chunk`s, the role first,
+    then text deltas, a `finish_reason` with an empty delta, the usage alone in the
+    last chunk (`"usage": null` before it), then `[DONE]`."""
+    import httpx
+
+    slow_fake.state.answer_recipe(CARBONARA)
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "x"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"Authorization": f"Bearer {slow_fake.state.api_key}"}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{slow_fake.url}/v1/chat/completions", json=body, headers=headers
+        )
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [e for e in response.text.split("\n\n") if e]
+    assert all(e.startswith("data: ") for e in events) and events[-1] == "data: [DONE]"
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert json.loads(text) == CARBONARA
+    assert chunks[-2]["choices"][0] == {
+        "index": 0,
+        "delta": {},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    assert all(c["usage"] is None for c in chunks[:-1])
