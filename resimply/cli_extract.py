@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .errors import ResimplyError
-from .messages import Completion, ErrorMessage, Message
+from .messages import Completion, ErrorMessage, Message, Partial
 from .models import TOTAL_STEPS, Recipe, TaskResult
 from .oneshot import ExtractFailed, Outcome, extract
 from .recipe_text import recipe_markdown
@@ -62,6 +62,8 @@ class LiveProgress:
         if isinstance(message, Completion | ErrorMessage):
             self._finish_step(ok=isinstance(message, Completion))
             return
+        if isinstance(message, Partial):
+            return  # the bar shows steps; the recipe is printed once it is read
         if message.step != self._step:
             self._finish_step(ok=True)
             self._step = message.step

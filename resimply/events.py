@@ -44,6 +44,9 @@ from .keys import Keys
 log = structlog.get_logger(__name__)
 
 TERMINAL_TYPES = frozenset({"completion", "error"})
+# Sent only to watchers that asked for them (`?partial=1`); the others never see
+# them, replayed or live, so a client that knows only the seed's types is unchanged.
+OPT_IN_TYPES = frozenset({"partial"})
 # Stream set-ups (a replay here, the owner lookup in `web.streams`) running at
 # once, at most: each holds a pooled Redis connection, and redis-py's pool grows
 # to its peak and never shrinks — after a restart, thousands of clients
@@ -162,9 +165,10 @@ class Watcher:
         "lagged",
         "last_id",
         "listener",
+        "partial",
     )
 
-    def __init__(self, limit: int, after: str | None) -> None:
+    def __init__(self, limit: int, after: str | None, *, partial: bool = False) -> None:
         self._buffer: list[Event] = []
         self._head = 0
         self._limit = limit
@@ -178,6 +182,10 @@ class Watcher:
         # may be something new to `poll`; the stream server's connections use it
         # instead of a task waiting in `next()`.
         self.listener: Callable[[], None] | None = None
+        self.partial = partial  # whether this client takes `OPT_IN_TYPES`
+
+    def _wants(self, event: Event) -> bool:
+        return self.partial or event.type not in OPT_IN_TYPES
 
     def _wake(self) -> None:
         if self.listener is not None:
@@ -193,13 +201,15 @@ class Watcher:
         It goes in front of whatever the reader offered while the replay was being
         read: those live events are either in the replay too (then dropped as
         seen) or newer than all of it, so the watcher still yields in id order."""
+        if not self.partial:
+            events = [event for event in events if event.type not in OPT_IN_TYPES]
         self._buffer[self._head : self._head] = events
         self._limit += len(events)
         self._wake()
 
     def offer(self, event: Event) -> None:
         """Called by the reader; never blocks."""
-        if self.lagged or self.abandoned:
+        if self.lagged or self.abandoned or not self._wants(event):
             return
         if len(self._buffer) - self._head >= self._limit:
             self.lagged = True
@@ -279,18 +289,23 @@ class Watch:
     `asynccontextmanager` generator: one is held open per connected client, and
     a suspended generator with its frame costs several times these few slots."""
 
-    __slots__ = ("_after", "_hub", "_task_id", "_watched", "_watcher")
+    __slots__ = ("_after", "_hub", "_partial", "_task_id", "_watched", "_watcher")
 
-    def __init__(self, hub: StreamHub, task_id: str, after: str | None) -> None:
+    def __init__(
+        self, hub: StreamHub, task_id: str, after: str | None, *, partial: bool = False
+    ) -> None:
         self._hub = hub
         self._task_id = task_id
         self._after = after
+        self._partial = partial
         self._watcher: Watcher | None = None
         self._watched: _Watched | None = None
 
     async def open(self) -> Watcher:
         """Subscribe (and replay): the watcher, until `end()`."""
-        self._watcher, self._watched = await self._hub._subscribe(self._task_id, self._after)
+        self._watcher, self._watched = await self._hub._subscribe(
+            self._task_id, self._after, self._partial
+        )
         return self._watcher
 
     def end(self) -> None:
@@ -367,21 +382,25 @@ class StreamHub:
             async with asyncio.timeout(2):
                 await self._redis.delete(self._wakeup_key)
 
-    def watch(self, task_id: str, after: str | None = None) -> Watch:
+    def watch(self, task_id: str, after: str | None = None, *, partial: bool = False) -> Watch:
         """Follow a task's stream from after `after` (or its start): `async with
         hub.watch(task_id) as watcher`. Replay is queued before the block is entered,
         so nothing between replay and live is lost. Raises `Closing` on entering
         once `close()` was called, `Unavailable` if Redis cannot be reached, and
-        ValueError if `after` is not a stream id (`parse_id`)."""
-        return Watch(self, task_id, after)
+        ValueError if `after` is not a stream id (`parse_id`). `partial`: whether
+        the watcher gets `partial` messages (`OPT_IN_TYPES`)."""
+        return Watch(self, task_id, after, partial=partial)
 
-    async def _subscribe(self, task_id: str, after: str | None) -> tuple[Watcher, _Watched]:
+    async def _subscribe(
+        self, task_id: str, after: str | None, partial: bool = False
+    ) -> tuple[Watcher, _Watched]:
         if self._closing:
             raise Closing
         if not self.available:
             raise Unavailable  # the reader cannot read: this watch would see nothing
         key = self._keys.events(task_id).encode()
-        watcher = Watcher(self._buffer_size, after)  # parses `after` before it can be a cursor
+        # Made first: it parses `after` before `after` can become a cursor.
+        watcher = Watcher(self._buffer_size, after, partial=partial)
         watched = self._streams.get(key)
         if watched is None:
             # Start the reader where this watcher starts; a later watcher of the

@@ -10,7 +10,7 @@ import time
 
 import msgspec
 
-from .models import TOTAL_STEPS, Recipe
+from .models import TOTAL_STEPS, Ingredient, Recipe, Step
 
 
 class Progress(msgspec.Struct, tag="progress", tag_field="type", kw_only=True, omit_defaults=False):
@@ -45,7 +45,21 @@ class ErrorMessage(msgspec.Struct, tag="error", tag_field="type", kw_only=True):
     draft_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
-Message = Progress | Completion | ErrorMessage
+class Partial(msgspec.Struct, tag="partial", tag_field="type", kw_only=True):
+    """The recipe as far as the model has written it (OpenAI extractor only).
+
+    Sent only to clients that opt in (`?partial=1`); each replaces the one
+    before (a retried answer starts again from fewer items). Only items the model
+    has finished writing are in it; the `completion` that follows is the recipe."""
+
+    task_id: str
+    title: str | None = None
+    ingredients: list[Ingredient] = msgspec.field(default_factory=list)
+    steps: list[Step] = msgspec.field(default_factory=list)
+    timestamp: float = msgspec.field(default_factory=time.time)
+
+
+Message = Progress | Partial | Completion | ErrorMessage
 
 STAGES = ("init", "scrape", "media", "extract", "store")
 

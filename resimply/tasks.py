@@ -25,7 +25,7 @@ from . import metrics
 from .errors import RateLimited
 from .jobs import JobQueue
 from .keys import Keys
-from .messages import Completion, ErrorMessage, Message, Progress, encode
+from .messages import Completion, ErrorMessage, Message, Partial, Progress, encode
 from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus, Usage
 from .redis_lean import LeanCommands
 
@@ -74,6 +74,19 @@ for _, s in ipairs({{{_TERMINAL}}}) do if status == s then return false end end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'step', ARGV[2], 'message', ARGV[3], 'updated_at', ARGV[4])
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 't', ARGV[5], 'd', ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[8])
+return id
+"""
+
+# A `partial` message: into the stream only (the task's status and step stay as
+# the last progress message set them), and only while the task runs.
+# KEYS: task, events
+# ARGV: type, message, maxlen, ttl
+_PARTIAL = f"""
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+for _, s in ipairs({{{_TERMINAL}}}) do if status == s then return false end end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 't', ARGV[1], 'd', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 return id
 """
 
@@ -199,6 +212,7 @@ class TaskStore:
         self._create = redis.register_script(_CREATE)
         self._progress = redis.register_script(_PROGRESS)
         self._finish = redis.register_script(_FINISH)
+        self._partial = redis.register_script(_PARTIAL)
 
     async def create(
         self,
@@ -333,6 +347,15 @@ class TaskStore:
                 self._stream_maxlen,
                 self._ttl_s,
             ],
+        )
+        return event_id.decode() if event_id else None
+
+    async def partial(self, message: Partial) -> str | None:
+        """Publish a `partial` message; None when the task is already finished."""
+        event_id = await self._run_script(
+            self._partial,
+            keys=[self._keys.task(message.task_id), self._keys.events(message.task_id)],
+            args=["partial", encode(message), self._stream_maxlen, self._ttl_s],
         )
         return event_id.decode() if event_id else None
 

@@ -24,7 +24,13 @@ def submit(svc: Service, token: str, body: Any, **headers: str) -> httpx.Respons
 
 
 def sse_messages(
-    svc: Service, token: str, task_id: str, *, last_event_id: str | None = None, timeout: float = 60
+    svc: Service,
+    token: str,
+    task_id: str,
+    *,
+    last_event_id: str | None = None,
+    timeout: float = 60,
+    partial: bool = False,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Read a task's SSE stream to its end; returns the status and the messages,
     each with its SSE `id` and `event` fields checked against the JSON."""
@@ -33,7 +39,7 @@ def sse_messages(
     with httpx.stream(
         "GET",
         f"{svc.base_url}/events/{task_id}",
-        params={"token": token},
+        params={"token": token, **({"partial": "1"} if partial else {})},
         headers=headers,
         timeout=timeout,
     ) as response:
@@ -65,6 +71,7 @@ async def ws_messages(
     *,
     last_event_id: str | None = None,
     path: str = "ws",
+    partial: bool = False,
 ) -> tuple[int | None, list[dict[str, Any]]]:
     """Follow a task over WebSocket until the server closes; returns the close code
     and the messages."""
@@ -73,6 +80,8 @@ async def ws_messages(
         query.append(f"token={token}")
     if last_event_id:
         query.append(f"last_event_id={last_event_id}")
+    if partial:
+        query.append("partial=1")
     url = f"ws://127.0.0.1:{svc.port}/{path}/{task_id}" + ("?" + "&".join(query) if query else "")
     messages: list[dict[str, Any]] = []
     async with websockets.connect(url, open_timeout=10, close_timeout=5) as ws:

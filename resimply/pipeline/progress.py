@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..errors import Cancelled
-from ..messages import STAGES, Progress
+from ..messages import STAGES, Partial, Progress
 from ..models import TaskStatus
+from ..providers.partial_recipe import PartialRecipe
 from ..tasks import TaskStore
 
 
@@ -35,6 +36,17 @@ class TaskProgress:
         if fraction is not None:
             fraction = round(min(max(fraction, 0.0), 1.0), 3)
         await self._publish(details, fraction, TaskStatus.PROGRESS)
+
+    async def partial(self, recipe: PartialRecipe) -> None:
+        """Publish a `partial` message (the extractor limits how often)."""
+        message = Partial(
+            task_id=self._task_id,
+            title=recipe.title,
+            ingredients=list(recipe.ingredients),
+            steps=list(recipe.steps),
+        )
+        if await self._tasks.partial(message) is None:
+            raise Cancelled()
 
     async def _publish(
         self, details: str | None, fraction: float | None, status: TaskStatus

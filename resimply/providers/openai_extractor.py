@@ -21,6 +21,11 @@ Outcomes:
   API key or the upstream response body (the SDK's `str(err)` does, so it is
   never used).
 
+The answer is streamed (`openai_stream`): while the model writes it, the
+ingredients and steps it has finished go to the task as `partial` messages
+(`partial_recipe`), at most a few a second; a stream that breaks is asked for
+again like a failed call.
+
 The SDK's own retries are off (`max_retries=0`): every retry goes through
 `RetryPolicy`, so one deadline bounds them all and each is logged.
 """
@@ -52,6 +57,8 @@ from ..retry import TRANSIENT_STATUSES, GaveUp, RetryPolicy, Transient, parse_re
 from ..settings import Settings, SettingsError
 from . import recipe_schema
 from .base import Extraction, ExtractionInput, Frame, ProgressReporter, screen_evidence
+from .openai_stream import stream_completion
+from .partial_recipe import PARTIAL_INTERVAL_S, PartialPublisher, PartialSink
 
 log = structlog.get_logger(__name__)
 
@@ -381,8 +388,13 @@ class OpenAIExtractor:
             image_detail=detail if sent.frames else None,
             image_tokens=image_tokens,
         )
+        # One per task, across the answers asked for: the rate limit is the task's.
+        partials = PartialPublisher(
+            progress if isinstance(progress, PartialSink) else None,
+            interval_s=PARTIAL_INTERVAL_S,
+        )
         try:
-            return await self._extract(sent, detail, totals, progress)
+            return await self._extract(sent, detail, totals, progress, partials)
         except TaskError as exc:
             if totals.requests:
                 exc.spent = totals.usage()  # billed even though the task ends here
@@ -394,6 +406,7 @@ class OpenAIExtractor:
         detail: ImageDetail,
         totals: _Totals,
         progress: ProgressReporter,
+        partials: PartialPublisher,
     ) -> Extraction:
         messages = build_messages(data, image_detail=detail)
         started = time.monotonic()
@@ -401,7 +414,7 @@ class OpenAIExtractor:
         for answer in range(1, MAX_ANSWERS + 1):
             again = " again" if answer > 1 else ""
             await progress.update(f"Asking {self._model}{again}", 0.1 if answer == 1 else 0.55)
-            completion = await self._complete(messages, progress)
+            completion = await self._complete(messages, progress, partials)
             totals.add(completion)
             await progress.update("Checking the answer", 0.5 if answer == 1 else 0.9)
             output = self._read(completion)
@@ -437,13 +450,19 @@ class OpenAIExtractor:
         return Extraction(recipe=recipe, usage=usage, evidence=evidence_of(data))
 
     async def _complete(
-        self, messages: list[ChatCompletionMessageParam], progress: ProgressReporter
+        self,
+        messages: list[ChatCompletionMessageParam],
+        progress: ProgressReporter,
+        partials: PartialPublisher,
     ) -> ChatCompletion:
         async def on_retry(attempt: int) -> None:
             await progress.update(f"Asking {self._model} (attempt {attempt})")
 
         async def call() -> ChatCompletion:
-            return await self._client.chat.completions.create(
+            partials.restart()
+            return await stream_completion(
+                self._client,
+                on_text=partials.offer,
                 model=self._model,
                 messages=messages,
                 response_format=response_format(),

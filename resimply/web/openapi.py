@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from .. import __version__, errors
-from ..messages import Completion, ErrorMessage, Message, Progress
+from ..messages import Completion, ErrorMessage, Message, Partial, Progress
 from ..models import Ingredient, Recipe, Source, Step, TaskResult, TaskStatus
 from ..tasks import TaskView
 from . import streams
@@ -47,8 +47,9 @@ Turn a cooking video into a structured recipe, live.
 Submit a link with `POST /scrape/async`, then follow the task on its Server-Sent
 Events stream (`GET /events/{{task_id}}`), its WebSocket (`/ws/{{task_id}}`) or by
 polling `GET /task/{{task_id}}`. The stream messages are the schemas `Progress`,
-`Completion` and `ErrorMessage` (`Message`); each carries `event_id`, the resume
-point. Every non-2xx answer is `{{"error": "<stable code>", "message": "..."}}`.
+`Completion` and `ErrorMessage` (`Message`), plus `Partial` (the recipe as it is
+read) for clients that ask with `?partial=1`; each carries `event_id`, the resume
+point. Clients ignore message types they do not know. Every non-2xx answer is `{{"error": "<stable code>", "message": "..."}}`.
 
 Limits: a request body of at most the server's `RESIMPLY_MAX_BODY_BYTES`, a `url`
 of at most {MAX_URL_CHARS} characters, a `caption` of at most {MAX_CAPTION_CHARS}.
@@ -355,7 +356,7 @@ def _task_error_codes() -> set[str]:
 def _add_event_ids(components: dict[str, Any]) -> None:
     """`event_id` is not a field of the message structs: it is the Redis stream
     entry id, spliced into the JSON as a message is read (events.py)."""
-    for struct in (Progress, Completion, ErrorMessage):
+    for struct in (Progress, Partial, Completion, ErrorMessage):
         schema = components[struct.__name__]
         schema["properties"]["event_id"] = {
             "type": "string",
@@ -410,6 +411,13 @@ _PROGRESS = Progress(
     fraction=0.4,
     timestamp=1764064810.0,
 )
+_PARTIAL = Partial(
+    task_id=_TASK,
+    title=_RECIPE.title,
+    ingredients=_RECIPE.ingredients[:1],
+    steps=[],
+    timestamp=1764064818.0,
+)
 _COMPLETION = Completion(
     task_id=_TASK,
     recipe_id=_RECIPE.id or "",
@@ -446,6 +454,7 @@ def _with_id(message: Any, event_id: str) -> dict[str, Any]:
 
 _MESSAGES = {
     "Progress": _with_id(_PROGRESS, "1764064810000-0"),
+    "Partial": _with_id(_PARTIAL, "1764064818000-0"),
     "Completion": _with_id(_COMPLETION, "1764064825000-0"),
     "ErrorMessage": _with_id(_ERROR, "1764064805000-0"),
 }

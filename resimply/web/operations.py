@@ -168,6 +168,18 @@ LAST_EVENT_ID_QUERY = Param(
     example="1764064800000-0",
 )
 
+PARTIAL_QUERY = Param(
+    "partial",
+    "query",
+    "1: also send the recipe as it is read, as `partial` messages (schema `Partial`: the "
+    "ingredients and steps the model has finished writing, each message replacing the one "
+    "before, at most a few a second; only with the OpenAI extractor). They are replayed "
+    "and resumed like the others. 0 or absent: never (the seed's message types only). "
+    "Anything else is a 400 `invalid_request` (WebSocket: close 1008).",
+    type=Literal["0", "1", "true", "false"],
+    example="1",
+)
+
 _SSE = (
     "The task's messages as Server-Sent Events: first a `retry:` field, then each "
     "message as `id: <event_id>` / `event: <type>` / `data: <JSON message>` (schema "
@@ -338,6 +350,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 description="The same as the `Last-Event-ID` header, for clients that cannot "
                 "set headers (read only without the header).",
             ),
+            PARTIAL_QUERY,
         ),
         answers=(
             Answer(200, "The event stream.", "sse", "text/event-stream"),
@@ -355,7 +368,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="streams",
         auth="stream",
         websocket=True,
-        params=(LAST_EVENT_ID_QUERY,),
+        params=(LAST_EVENT_ID_QUERY, PARTIAL_QUERY),
         answers=(Answer(101, "Switching Protocols: the WebSocket is open."),),
         errors=(BAD_HANDSHAKE, UPGRADE_REQUIRED),
     ),
@@ -365,7 +378,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="streams",
         auth="stream",
         websocket=True,
-        params=(LAST_EVENT_ID_QUERY,),
+        params=(LAST_EVENT_ID_QUERY, PARTIAL_QUERY),
         answers=(Answer(101, "Switching Protocols: the WebSocket is open."),),
         errors=(BAD_HANDSHAKE, UPGRADE_REQUIRED),
     ),

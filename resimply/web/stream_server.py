@@ -328,11 +328,11 @@ class StreamConnection(asyncio.Protocol):
         try:
             opened = await (self._open_ws(scope) if self._is_ws else self._open_sse(scope))
             if opened is not None:
-                await self._start_watch(*opened)
+                await self._start_watch(opened)
         finally:
             self._setup = None
 
-    async def _open_sse(self, scope: dict[str, Any]) -> tuple[str, str | None] | None:
+    async def _open_sse(self, scope: dict[str, Any]) -> streams.StreamRequest | None:
         state = self._server.state
         try:
             async with state.hub.setups:
@@ -363,7 +363,7 @@ class StreamConnection(asyncio.Protocol):
         self._write_chunk(b"retry: %d\n\n" % streams.SSE_RETRY_MS)
         return opened
 
-    async def _open_ws(self, scope: dict[str, Any]) -> tuple[str, str | None] | None:
+    async def _open_ws(self, scope: dict[str, Any]) -> streams.StreamRequest | None:
         state = self._server.state
         try:
             async with state.hub.setups:
@@ -381,11 +381,14 @@ class StreamConnection(asyncio.Protocol):
             return None
         return opened
 
-    async def _start_watch(self, task_id: str, after: str | None) -> None:
+    async def _start_watch(self, opened: streams.StreamRequest) -> None:
         if self._phase != SETUP:  # the client closed or broke the protocol meanwhile
             self._release()
             return
-        watch = self._watch = self._server.state.hub.watch(task_id, after)
+        task_id = opened.task_id
+        watch = self._watch = self._server.state.hub.watch(
+            task_id, opened.after, partial=opened.partial
+        )
         try:
             watcher = await watch.open()
         except Closing as exc:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -209,6 +210,27 @@ def last_event_id(value: str | None) -> str | None:
         ) from None
 
 
+def wants_partial(value: str | None) -> bool:
+    """`?partial=1`: the client takes `partial` messages too (`events.OPT_IN_TYPES`).
+    Opt-in, so a client that knows only the seed's message types never gets one."""
+    if value is None or value in ("0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise InvalidRequest(
+        "?partial= must be 1 (also send the recipe as it is read, as `partial` messages) "
+        "or 0; leave it out for the usual messages only."
+    )
+
+
+class StreamRequest(NamedTuple):
+    """What a stream request asks for, once checked."""
+
+    task_id: str
+    after: str | None  # resume after this event id
+    partial: bool  # `?partial=1`
+
+
 async def _send_within(send: Send, message: Message, timeout_s: float) -> None:
     """A write the client must take within `timeout_s`: one that stops reading is
     cut off (it resumes with its last event id) instead of holding a slot, and its
@@ -254,16 +276,15 @@ class EventStream:
         except ResimplyError as exc:
             await error_response(exc)(scope, receive, send)
             return
-        task_id, after = opened
         metrics.stream_open("sse", 1)
         try:
-            await _stream_sse(state, task_id, after, scope, receive, send)
+            await _stream_sse(state, opened, scope, receive, send)
         finally:
             release_slot(state, user)
             metrics.stream_open("sse", -1)
 
 
-async def open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | None:
+async def open_sse(scope: Scope, state: WebState) -> StreamRequest | None:
     """The task and resume point of an SSE request, None if the client has seen the
     end. Its own function, so the request's parsed headers and identity are freed
     before the stream starts."""
@@ -276,7 +297,7 @@ async def open_sse(scope: Scope, state: WebState) -> tuple[str, str | None] | No
     # At or past the end (an id from the future included): nothing will ever follow.
     if after is not None and end is not None and parse_id(after) >= parse_id(end):
         return None
-    return task_id, after
+    return StreamRequest(task_id, after, wants_partial(conn.query_params.get("partial")))
 
 
 def _body(chunk: bytes, *, more: bool = True) -> Message:
@@ -288,11 +309,12 @@ def sse_frame(event_id: str, event_type: str, data: bytes) -> bytes:
 
 
 async def _stream_sse(
-    state: WebState, task_id: str, after: str | None, scope: Scope, receive: Receive, send: Send
+    state: WebState, opened: StreamRequest, scope: Scope, receive: Receive, send: Send
 ) -> None:
     # The watch (and its replay) opens before the response starts, so that a
     # Redis gone away meanwhile is still a 503 rather than an empty stream.
-    watch = state.hub.watch(task_id, after)
+    task_id = opened.task_id
+    watch = state.hub.watch(task_id, opened.after, partial=opened.partial)
     try:
         watcher = await watch.open()
     except Unavailable:
@@ -371,7 +393,7 @@ class EventSocket:
         await send({"type": "websocket.accept"})
         try:
             async with state.hub.setups:
-                task_id, after = await open_ws(scope, state)
+                opened = await open_ws(scope, state)
             user = stream_user(scope)
             take_slot(state, user)
         except ResimplyError as exc:
@@ -379,7 +401,7 @@ class EventSocket:
             return
         metrics.stream_open("ws", 1)
         try:
-            await _stream_ws(state, task_id, after, receive, send)
+            await _stream_ws(state, opened, receive, send)
         finally:
             release_slot(state, user)
             metrics.stream_open("ws", -1)
@@ -400,11 +422,14 @@ def ws_close_code(exc: ResimplyError) -> int:
     return WS_INTERNAL_ERROR if exc.http_status >= 500 else WS_POLICY_VIOLATION
 
 
-async def open_ws(scope: Scope, state: WebState) -> tuple[str, str | None]:
+async def open_ws(scope: Scope, state: WebState) -> StreamRequest:
     """The task and resume point of a WebSocket; like `open_sse`, its own frame."""
     conn = HTTPConnection(scope)
     task_id, _ = await owned_task(conn, state)
-    return task_id, last_event_id(conn.query_params.get("last_event_id"))
+    query = conn.query_params
+    return StreamRequest(
+        task_id, last_event_id(query.get("last_event_id")), wants_partial(query.get("partial"))
+    )
 
 
 async def _close_ws(send: Send, code: int, reason: str = "") -> None:
@@ -414,11 +439,10 @@ async def _close_ws(send: Send, code: int, reason: str = "") -> None:
             await send({"type": "websocket.close", "code": code, "reason": reason[:120]})
 
 
-async def _stream_ws(
-    state: WebState, task_id: str, after: str | None, receive: Receive, send: Send
-) -> None:
+async def _stream_ws(state: WebState, opened: StreamRequest, receive: Receive, send: Send) -> None:
+    task_id = opened.task_id
     try:
-        async with state.hub.watch(task_id, after) as watcher:
+        async with state.hub.watch(task_id, opened.after, partial=opened.partial) as watcher:
             receiver = _watch_disconnect(receive, "websocket.disconnect", watcher)
             try:
                 await _pump_ws(watcher, send, state.settings.stream_send_timeout_s)

@@ -6,7 +6,14 @@ Tests configure an `OpenAIFakeState` and serve `make_openai_app(state)` with
 
 Routes (`Authorization: Bearer <state.api_key>` required, else 401 like OpenAI):
 
-* `POST /v1/chat/completions` — JSON body; answers a `chat.completion` with `usage`.
+* `POST /v1/chat/completions` — JSON body; answers a `chat.completion` with `usage`,
+  or with `"stream": true` the same answer as OpenAI streams it: Server-Sent
+  Events, one `chat.completion.chunk` per token (about 4 characters) with the
+  text in `choices[0].delta`, the `finish_reason` in a last chunk with an empty
+  delta, then — when `stream_options.include_usage` — a chunk with no choices and
+  the `usage` (every chunk before it has `"usage": null`), then `data: [DONE]`.
+  The pace is `state.stream_first_token_s` then `state.stream_tokens_per_s`;
+  `ChatAnswer.break_after` cuts the stream after that many characters.
 * `POST /v1/audio/transcriptions` — multipart; answers `{"text", "usage"}` (json).
 
 Each route takes its answers from a script (`state.chat_script`,
@@ -55,6 +62,12 @@ class ChatAnswer:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int = 0
+    # Streamed answers only: stop after this many characters of content, by
+    # "abort" (the connection drops mid-body), "end" (the body ends cleanly, with
+    # no finish_reason and no [DONE]) or "error" (an `error` event, as OpenAI
+    # sends when it fails mid-answer).
+    break_after: int | None = None
+    break_how: str = "abort"
 
 
 @dataclasses.dataclass
@@ -214,6 +227,10 @@ class OpenAIFakeState:
     transcript_text: str = "Boil 200 grams of spaghetti for nine minutes."
     transcript_seconds: float = 3.0
     latency_s: float = 0.0
+    # Streamed answers: the wait before the first token, then the pace
+    # (None: as fast as it goes). gpt-4o-mini: ~0.5–1 s, then ~50–100 tokens/s.
+    stream_first_token_s: float = 0.0
+    stream_tokens_per_s: float | None = None
     chat_requests: list[ChatRequest] = dataclasses.field(default_factory=list)
     transcription_requests: list[TranscriptionRequest] = dataclasses.field(default_factory=list)
 
@@ -315,7 +332,7 @@ def _unauthorized(request: web.Request, state: OpenAIFakeState) -> web.Response 
     )
 
 
-async def _chat(state: OpenAIFakeState, request: web.Request) -> web.Response:
+async def _chat(state: OpenAIFakeState, request: web.Request) -> web.StreamResponse:
     raw = await request.read()
     try:
         body = json.loads(raw)
@@ -331,8 +348,6 @@ async def _chat(state: OpenAIFakeState, request: web.Request) -> web.Response:
         return _error(bad_request("you must provide a model parameter"))
     if not record.messages:
         return _error(bad_request("[] is too short - 'messages'", code="empty_array"))
-    if body.get("stream"):
-        return _error(bad_request("The fake does not stream."))
     if state.latency_s:
         await asyncio.sleep(state.latency_s)
 
@@ -341,7 +356,88 @@ async def _chat(state: OpenAIFakeState, request: web.Request) -> web.Response:
         return _error(answer)
     if not isinstance(answer, ChatAnswer):
         answer = ChatAnswer(content=json.dumps(default_answer(record), ensure_ascii=False))
+    if body.get("stream") is True:
+        return await _stream(state, record, answer, request)
     return web.json_response(_completion(state, record, answer))
+
+
+TOKEN_CHARS = 4  # one chunk per token, a token ~ 4 characters
+
+
+async def _stream(
+    state: OpenAIFakeState, record: ChatRequest, answer: ChatAnswer, request: web.Request
+) -> web.StreamResponse:
+    whole = _completion(state, record, answer)
+    options = record.body.get("stream_options")
+    with_usage = isinstance(options, dict) and options.get("include_usage") is True
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "x-request-id": f"req_{uuid.uuid4().hex}",
+        }
+    )
+    await response.prepare(request)
+
+    def chunk(choices: list[dict[str, Any]], usage: Any = None) -> bytes:
+        data: dict[str, Any] = {
+            "id": whole["id"],
+            "object": "chat.completion.chunk",
+            "created": whole["created"],
+            "model": whole["model"],
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake",
+            "choices": choices,
+        }
+        if with_usage:
+            data["usage"] = usage
+        return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+
+    def delta(**fields: Any) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": fields, "logprobs": None, "finish_reason": None}]
+
+    if state.stream_first_token_s:
+        await asyncio.sleep(state.stream_first_token_s)
+    await response.write(chunk(delta(role="assistant", content="", refusal=None)))
+    field = "content" if answer.content is not None else "refusal"
+    text = answer.content if answer.content is not None else answer.refusal or ""
+    pause = 1 / state.stream_tokens_per_s if state.stream_tokens_per_s else 0.0
+    for start in range(0, len(text), TOKEN_CHARS):
+        if answer.break_after is not None and start >= answer.break_after:
+            return await _break(response, request, answer.break_how)
+        if pause:
+            await asyncio.sleep(pause)
+        await response.write(chunk(delta(**{field: text[start : start + TOKEN_CHARS]})))
+    if answer.break_after is not None:
+        return await _break(response, request, answer.break_how)
+    finish = [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": answer.finish_reason}]
+    await response.write(chunk(finish))
+    if with_usage:
+        await response.write(chunk([], whole["usage"]))
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+async def _break(
+    response: web.StreamResponse, request: web.Request, how: str
+) -> web.StreamResponse:
+    if how == "error":
+        error = {
+            "message": "The server had an error while processing your request.",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+        await response.write(
+            b"event: error\ndata: " + json.dumps({"error": error}).encode() + b"\n\n"
+        )
+        await response.write_eof()
+    elif how == "end":
+        await response.write_eof()
+    else:
+        assert request.transport is not None
+        request.transport.abort()  # mid-body: the client sees an incomplete chunked read
+    return response
 
 
 def _completion(state: OpenAIFakeState, record: ChatRequest, answer: ChatAnswer) -> dict[str, Any]:
