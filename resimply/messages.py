@@ -32,6 +32,10 @@ class Completion(msgspec.Struct, tag="completion", tag_field="type", kw_only=Tru
     status: str = "SUCCESS"
     message: str = "Recipe successfully processed and saved"
     timestamp: float = msgspec.field(default_factory=time.time)
+    # Additions: every recipe of the post in its order (`recipe` is the first),
+    # for clients that show a main and its sauce; older clients read `recipe`.
+    recipe_ids: list[str] | None = None
+    recipes: list[Recipe] | None = None
 
 
 class ErrorMessage(msgspec.Struct, tag="error", tag_field="type", kw_only=True):

@@ -102,6 +102,11 @@ class TaskResult(msgspec.Struct, kw_only=True):
     usage: Usage | None = None  # an addition to API.md's result object
     # What the recipe was read from (subset of EVIDENCE); None in older records.
     evidence: list[str] | None = None
+    # Every recipe the post holds (a main and its sauce), each its own stored
+    # row, in the post's order: `recipe` is recipes[0], kept for older clients.
+    # None in records written before several recipes per post.
+    recipe_ids: list[str] | None = None
+    recipes: list[Recipe] | None = None
 
 
 class TaskErrorInfo(msgspec.Struct, kw_only=True):

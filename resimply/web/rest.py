@@ -104,7 +104,11 @@ async def get_task(request: Request) -> Response:
     if scaling is not None and view.result is not None:
         # ?servings= / ?scale= / ?units= (resimply/cooking): the result's recipe, scaled.
         result = msgspec.structs.replace(
-            view.result, recipe=scale_recipe(view.result.recipe, scaling)
+            view.result,
+            recipe=scale_recipe(view.result.recipe, scaling),
+            recipes=None
+            if view.result.recipes is None
+            else [scale_recipe(r, scaling) for r in view.result.recipes],
         )
         view = msgspec.structs.replace(view, result=result)
     return json(view)
