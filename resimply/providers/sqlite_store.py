@@ -74,10 +74,10 @@ class SqliteRecipeStore:
     ) -> Recipe:
         """Store `recipe` for `task_id` once; a repeat returns the first stored one.
         The thumbnail is not kept: a local store has no URL to serve it from."""
-        [stored] = await self.save_all(
+        stored = await self.save_all(
             user_id=user_id, task_id=task_id, recipes=[recipe], thumbnail=thumbnail
         )
-        return stored
+        return stored[0]  # a task that stored several before: its first
 
     async def save_all(
         self,

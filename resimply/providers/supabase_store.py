@@ -134,10 +134,10 @@ class SupabaseRecipeStore:
         `save_thumbnail`) and its path stored in `thumbnail_path`; a failed upload
         is logged and the recipe is stored without it.
         """
-        [stored] = await self.save_all(
+        stored = await self.save_all(
             user_id=user_id, task_id=task_id, recipes=[recipe], thumbnail=thumbnail
         )
-        return stored
+        return stored[0]  # a task that stored several before: its first
 
     async def save_all(
         self,
