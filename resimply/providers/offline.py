@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..offline import parse_recipe
+from ..offline.recipes import parse_recipes
 from .base import Extraction, ExtractionInput, ProgressReporter
 
 
@@ -24,8 +24,9 @@ class OfflineExtractor:
         # milliseconds for a caption, but up to about a second for the longest
         # subtitles and transcript read for spoken amounts, so it runs in a
         # thread and the event loop keeps serving other tasks meanwhile.
-        recipe = await asyncio.to_thread(
-            parse_recipe,
+        # A post may hold several recipes (a main and its sauce: `offline.recipes`).
+        recipes = await asyncio.to_thread(
+            parse_recipes,
             data.caption,
             data.subtitles,
             data.transcript,
@@ -39,7 +40,7 @@ class OfflineExtractor:
             ("transcript", data.transcript),
         )
         evidence = tuple(name for name, text in texts if text and text.strip())
-        return Extraction(recipe=recipe, evidence=evidence)
+        return Extraction(recipe=recipes[0], others=tuple(recipes[1:]), evidence=evidence)
 
     async def aclose(self) -> None:
         """Nothing to release: the extractor holds no connections."""
