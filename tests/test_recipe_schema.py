@@ -101,7 +101,8 @@ def test_field_types_follow_the_structs() -> None:
 
 
 def test_output_structs_mirror_the_models() -> None:
-    content = set(RecipeOutput.__struct_fields__) - {"is_recipe", "not_a_recipe_reason"}
+    verdict_and_more = {"is_recipe", "not_a_recipe_reason", "more_recipes"}
+    content = set(RecipeOutput.__struct_fields__) - verdict_and_more
     assert content == set(recipe_schema.RECIPE_CONTENT_FIELDS)
     assert content == set(Recipe.__struct_fields__) - {"id", "source", "created_at"}
     assert IngredientOutput.__struct_fields__ == Ingredient.__struct_fields__
