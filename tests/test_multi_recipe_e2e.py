@@ -57,12 +57,15 @@ async def test_a_main_and_its_sauce_become_two_recipes_of_the_task(
     assert result["recipe_ids"] == [main["id"], sauce["id"]]
     assert result["recipes"] == [main, sauce]
 
-    # Scaled on request: every recipe of the result, not only the first.
+    # Scaled on request: every recipe of the result, not only the first. The
+    # sauce does not say whom it serves: it follows the main's factor (2 → 4).
     scaled = httpx.get(
-        f"{service.base_url}/task/{task_id}", params={"scale": 2}, headers=auth(token)
+        f"{service.base_url}/task/{task_id}", params={"servings": 4}, headers=auth(token)
     ).json()["result"]
+    assert scaled["recipe"]["scaling"]["factor"] == 2
+    assert scaled["recipes"][0] == scaled["recipe"]
     cream = next(i for i in scaled["recipes"][1]["ingredients"] if i["name"] == "cream")
-    assert cream["quantity"] == 400
+    assert (cream["quantity"], scaled["recipes"][1]["scaling"]["factor"]) == (400, 2)
 
     # Two rows, each fetched and listed as a recipe of its own.
     for recipe in (main, sauce):
