@@ -96,6 +96,10 @@ class Usage(msgspec.Struct, kw_only=True):
 EVIDENCE = ("caption", "subtitles", "transcript", "frames", "page")
 
 
+# A post with more recipes than this is a list, not a main and its sides: the
+# extractors keep at most this many (offline: the rest stays with the last).
+MAX_RECIPES = 5
+
 RECIPES_DOC = (
     "Every recipe of the post, in its order (a main and its sauce), each stored as "
     "its own recipe; the first is `recipe`. Null in records written before."

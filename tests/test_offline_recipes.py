@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from resimply.errors import NotARecipe
-from resimply.offline.recipes import is_component, parse_recipes, split_recipes
+from resimply.offline.recipes import MAX_RECIPES, is_component, parse_recipes, split_recipes
 from resimply.providers.offline import OfflineExtractor
 from tests.test_offline_extractor import RecordingProgress, extraction_input
 
@@ -201,3 +201,26 @@ async def test_the_offline_extractor_returns_the_second_recipe_as_another() -> N
     assert [r.title for r in extraction.others] == ["Apfelmus"]
     assert [r.title for r in extraction.recipes] == ["Kartoffelpuffer mit Apfelmus", "Apfelmus"]
     assert extraction.evidence == ("caption",)
+
+
+def test_a_second_recipe_keeps_its_title_and_servings_above_its_heading() -> None:
+    caption = (
+        "Gulasch\nZutaten:\n- 1 kg Rindfleisch\n- 500 g Zwiebeln\n- 2 EL Paprika\n\n"
+        "Zubereitung:\n1. Fleisch anbraten.\n2. Zwiebeln zugeben und 2 Stunden schmoren.\n\n"
+        "Semmelknödel\nFür 3 Personen\n\nZutaten:\n- 6 Brötchen vom Vortag\n- 250 ml Milch\n"
+        "- 2 Eier\n\nZubereitung:\n1. Brötchen würfeln und mit warmer Milch übergießen.\n"
+        "2. Knödel formen und 20 Minuten ziehen lassen.\n"
+    )
+    main, dumplings = parse_recipes(caption, None, None, None)
+    assert (main.title, len(main.steps)) == ("Gulasch", 2)
+    assert (dumplings.title, dumplings.servings) == ("Semmelknödel", 3)
+    assert [i.name for i in dumplings.ingredients][1:] == ["Milch", "Eier"]
+
+
+def test_a_caption_of_many_recipes_gives_at_most_max_recipes() -> None:
+    one = (Path(__file__).parent.parent / "resimply/samples/carbonara.txt").read_text()
+    recipes = parse_recipes((one + "\n") * 8, None, None, None)
+    assert len(recipes) == MAX_RECIPES
+    assert [r.title for r in recipes] == ["Creamy Pasta Carbonara"] * MAX_RECIPES
+    assert len(recipes[0].steps) == 6
+    assert len(recipes[-1].steps) == 6 * (8 - MAX_RECIPES + 1)  # the rest stays with the last

@@ -27,7 +27,7 @@ import re
 import msgspec
 
 from ..errors import NotARecipe
-from ..models import Recipe
+from ..models import MAX_RECIPES, Recipe
 from .ingredients import has_amount, looks_like_ingredient
 from .language import detect_language
 from .parse import MAX_CHARS, parse_recipe
@@ -101,7 +101,7 @@ def is_component(name: str) -> bool:
 
 def _kind(text: str) -> str:
     """What one cleaned, non-empty line is: ingredients | group | steps | step |
-    ingredient | title | other."""
+    ingredient | meta | title | other."""
     heading = parse_heading(text)
     if heading is not None:
         if heading.kind == "ingredients":
@@ -112,9 +112,11 @@ def _kind(text: str) -> str:
         return "step"
     if is_group_heading(text) and not is_sign_off(text):
         return "group"
+    if is_meta(text):
+        return "meta"  # before amounts: "Serves 2", "Für 4 Personen"
     if has_amount(text) or looks_like_ingredient(text):
         return "ingredient"
-    if is_meta(text) or is_sign_off(text):
+    if is_sign_off(text):
         return "other"
     if is_instruction(text):
         return "step"
@@ -165,12 +167,34 @@ def split_recipes(caption: str) -> list[Part]:
         found = _heading_name(heading, kind)
         if found is not None and is_component(found):
             continue  # "For the filling:" after the dough's steps: a group
-        parts.append(Part("\n".join(lines[start:index]), name))
-        start = index
-        name = found if kind != "title" else None
+        if len(parts) + 1 >= MAX_RECIPES:
+            break  # the rest stays with the last recipe
+        cut, titled = _lead_in(kinds, index)
+        parts.append(Part("\n".join(lines[start:cut]), name))
+        start = cut
+        name = found if kind != "title" and not titled else None
         has_ingredients = has_steps = False
     parts.append(Part("\n".join(lines[start:]), name))
     return parts
+
+
+def _lead_in(kinds: list[str], index: int) -> tuple[int, bool]:
+    """Where the recipe whose block opens at `index` starts: with the title and
+    the servings / times lines right above its heading ("Apfelmus", "Serves 4",
+    then "Ingredients:"), not after them. True when a title line is among them."""
+    start, titled = index, False
+    for above in range(index - 1, -1, -1):
+        kind = kinds[above]
+        if kind == "":
+            continue
+        if kind == "meta":
+            start = above
+            continue
+        if kind == "title" and not titled:
+            start, titled = above, True
+            continue
+        break
+    return start, titled
 
 
 def _opener(kinds: list[str], index: int) -> int | None:

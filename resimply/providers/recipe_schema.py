@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ..models import Ingredient, Recipe, Step
+from ..models import MAX_RECIPES, Ingredient, Recipe, Step
 
 # Keywords kept in the schema sent to OpenAI; everything else is dropped.
 ALLOWED_KEYWORDS = frozenset(
@@ -241,7 +241,7 @@ def to_recipes(output: RecipeOutput, *, language: str | None = None) -> list[Rec
     they share the main recipe's language and tags."""
     main = to_recipe(output, language=language)
     recipes = [main]
-    for more in output.more_recipes:
+    for more in output.more_recipes[: MAX_RECIPES - 1]:
         recipe = to_recipe(
             RecipeOutput(
                 is_recipe=True,
