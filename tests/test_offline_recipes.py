@@ -3,7 +3,9 @@
 
 from pathlib import Path
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from resimply.errors import NotARecipe
 from resimply.offline.recipes import MAX_RECIPES, is_component, parse_recipes, split_recipes
@@ -224,3 +226,58 @@ def test_a_caption_of_many_recipes_gives_at_most_max_recipes() -> None:
     assert [r.title for r in recipes] == ["Creamy Pasta Carbonara"] * MAX_RECIPES
     assert len(recipes[0].steps) == 6
     assert len(recipes[-1].steps) == 6 * (8 - MAX_RECIPES + 1)  # the rest stays with the last
+
+
+# --- any caption ---------------------------------------------------------------------
+
+_line = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "Ingredients:",
+            "Zutaten:",
+            "Method:",
+            "Zubereitung:",
+            "For the sauce:",
+            "Für den Teig:",
+            "Mushroom sauce",
+            "Apfelmus",
+            "- 200 g flour",
+            "- 2 EL Zucker",
+            "1. Fry for 5 minutes.",
+            "2. Mix well.",
+            "Serves 4",
+            "#dinner",
+            "",
+        ]
+    ),
+)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+@given(st.lists(_line, max_size=40).map("\n".join))
+def test_any_caption_is_between_one_and_max_recipes_or_none(caption: str) -> None:
+    parts = split_recipes(caption)
+    assert 1 <= len(parts) <= MAX_RECIPES
+    # Nothing is lost or repeated: the parts are the caption's lines, in order.
+    assert "\n".join(p.text for p in parts) == "\n".join(caption.splitlines())
+    try:
+        recipes = parse_recipes(caption, None, None, None)
+    except NotARecipe:
+        return
+    assert 1 <= len(recipes) <= len(parts)
+    assert all(r.title for r in recipes)
+
+
+def test_a_first_block_that_is_no_recipe_does_not_hide_the_next() -> None:
+    # The "first recipe" has a heading and a step but nothing measured.
+    caption = (
+        "Ingredients:\nlove\n\nMethod:\n1. Smile.\n\n"
+        "Mushroom sauce\n- 250 g mushrooms\n- 200 ml cream\n\n"
+        "1. Fry the mushrooms for 5 minutes.\n2. Add the cream and simmer.\n"
+    )
+    # One recipe of the whole caption (not NotARecipe for the empty first block),
+    # the sauce's lines in it.
+    [recipe] = parse_recipes(caption, None, None, None)
+    lines = [i.text for i in recipe.ingredients] + [s.text for s in recipe.steps]
+    assert "250 g mushrooms" in lines and "Fry the mushrooms for 5 minutes." in lines

@@ -225,20 +225,25 @@ def parse_recipes(
     source_language: str | None = None,
 ) -> list[Recipe]:
     """Every recipe of the caption, first the main one; raises `NotARecipe`
-    when the first holds none. A later part that reads as no recipe goes back
-    into the one before it (so nothing is lost)."""
+    when the caption holds none. A part that reads as no recipe stays with its
+    neighbour (so nothing is lost)."""
     text = (caption or "")[:MAX_CHARS]
     parts = split_recipes(text)
     if len(parts) == 1:
         return [
             parse_recipe(caption, subtitles, transcript, language, source_language=source_language)
         ]
-    merged: list[Part] = []
+    # A part that reads as no recipe joins its neighbour: a later one the part
+    # before it, and parts after a first one that is none join it.
+    joined: list[tuple[Part, bool]] = []
     for part in parts:
-        if merged and not _holds_recipe(part.text):
-            merged[-1] = Part(f"{merged[-1].text}\n{part.text}", merged[-1].name)
+        holds = _holds_recipe(part.text)
+        if joined and not (holds and joined[-1][1]):
+            before, held = joined[-1]
+            joined[-1] = (Part(f"{before.text}\n{part.text}", before.name), held or holds)
         else:
-            merged.append(part)
+            joined.append((part, holds))
+    merged = [part for part, _ in joined]
     first = parse_recipe(
         merged[0].text, subtitles, transcript, language, source_language=source_language
     )
