@@ -160,8 +160,7 @@ def split_recipes(caption: str) -> list[Part]:
             has_steps = has_steps or has_ingredients
         if not (has_ingredients and has_steps) or kind not in ("title", "ingredients", "group"):
             continue
-        opener = _opener(kinds, index)
-        if opener is None:
+        if not _opens_block(kinds, index):
             continue
         heading = clean_line(lines[index])
         found = _heading_name(heading, kind)
@@ -197,23 +196,21 @@ def _lead_in(kinds: list[str], index: int) -> tuple[int, bool]:
     return start, titled
 
 
-def _opener(kinds: list[str], index: int) -> int | None:
-    """`index` when the line opens an ingredient block: a heading followed by
-    ingredients, or a title line followed by such a heading or by ingredients
-    (blank lines between are fine). None otherwise."""
+def _opens_block(kinds: list[str], index: int) -> bool:
+    """True when the line opens an ingredient block: an ingredients heading, a
+    section heading followed by ingredients, or a title line followed by such a
+    heading or by two ingredient lines (blank lines between are fine)."""
     following = [k for k in kinds[index + 1 : index + 4] if k]
     if not following:
-        return None
+        return False
     if kinds[index] == "title":
-        first = following[0]
-        if first in ("ingredients", "group") or (
-            first == "ingredient" and following[1:2] == ["ingredient"]
-        ):
-            return index
-        return None
+        return following[0] in ("ingredients", "group") or following[:2] == [
+            "ingredient",
+            "ingredient",
+        ]
     if kinds[index] == "ingredients":
-        return index
-    return index if following[0] in ("ingredient", "ingredients") else None
+        return True
+    return following[0] in ("ingredient", "ingredients")
 
 
 def parse_recipes(
