@@ -153,6 +153,9 @@ def render(recipe: Recipe, fmt: str) -> str:
 def summary(result: TaskResult) -> str:
     """One line on what the recipe was read from and what it cost."""
     parts = []
+    if result.recipes and len(result.recipes) > 1:
+        # The command prints the first; the others are stored (GET /task's `recipes`).
+        parts.append(f"{len(result.recipes)} recipes in this post, the first printed")
     if result.evidence:
         parts.append("read from " + ", ".join(result.evidence))
     usage = result.usage

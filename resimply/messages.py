@@ -7,10 +7,11 @@ encoded JSON when a message is read back (see `events.with_event_id`).
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import msgspec
 
-from .models import TOTAL_STEPS, Ingredient, Recipe, Step
+from .models import RECIPE_IDS_DOC, RECIPES_DOC, TOTAL_STEPS, Ingredient, Recipe, Step
 
 
 class Progress(msgspec.Struct, tag="progress", tag_field="type", kw_only=True, omit_defaults=False):
@@ -32,6 +33,10 @@ class Completion(msgspec.Struct, tag="completion", tag_field="type", kw_only=Tru
     status: str = "SUCCESS"
     message: str = "Recipe successfully processed and saved"
     timestamp: float = msgspec.field(default_factory=time.time)
+    # Additions: every recipe of the post in its order (`recipe` is the first),
+    # for clients that show a main and its sauce; older clients read `recipe`.
+    recipe_ids: Annotated[list[str] | None, msgspec.Meta(description=RECIPE_IDS_DOC)] = None
+    recipes: Annotated[list[Recipe] | None, msgspec.Meta(description=RECIPES_DOC)] = None
 
 
 class ErrorMessage(msgspec.Struct, tag="error", tag_field="type", kw_only=True):

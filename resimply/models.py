@@ -7,6 +7,7 @@ names and shapes are the wire contract of `shared/design/API.md`.
 from __future__ import annotations
 
 import enum
+from typing import Annotated
 
 import msgspec
 
@@ -97,6 +98,17 @@ class Usage(msgspec.Struct, kw_only=True):
 EVIDENCE = ("caption", "subtitles", "transcript", "screen", "frames", "page", "screen_unread")
 
 
+# A post with more recipes than this is a list, not a main and its sides: the
+# extractors keep at most this many (offline: the rest stays with the last).
+MAX_RECIPES = 5
+
+RECIPES_DOC = (
+    "Every recipe of the post, in its order (a main and its sauce), each stored as "
+    "its own recipe; the first is `recipe`. Null in records written before."
+)
+RECIPE_IDS_DOC = "The ids of `recipes`, in the same order; the first is `recipe_id`."
+
+
 class TaskResult(msgspec.Struct, kw_only=True):
     recipe_id: str
     recipe_name: str
@@ -104,6 +116,11 @@ class TaskResult(msgspec.Struct, kw_only=True):
     usage: Usage | None = None  # an addition to API.md's result object
     # What the recipe was read from (subset of EVIDENCE); None in older records.
     evidence: list[str] | None = None
+    # Every recipe the post holds (a main and its sauce), each its own stored
+    # row, in the post's order: `recipe` is recipes[0], kept for older clients.
+    # None in records written before several recipes per post.
+    recipe_ids: Annotated[list[str] | None, msgspec.Meta(description=RECIPE_IDS_DOC)] = None
+    recipes: Annotated[list[Recipe] | None, msgspec.Meta(description=RECIPES_DOC)] = None
 
 
 class TaskErrorInfo(msgspec.Struct, kw_only=True):

@@ -22,7 +22,7 @@ import dataclasses
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +73,16 @@ class PrintOnlyStore:
     ) -> Recipe:
         now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         return msgspec.structs.replace(recipe, id=str(uuid.uuid4()), created_at=now)
+
+    async def save_all(
+        self,
+        *,
+        user_id: str,
+        task_id: str,
+        recipes: Sequence[Recipe],
+        thumbnail: bytes | None = None,
+    ) -> list[Recipe]:
+        return [await self.save(user_id=user_id, task_id=task_id, recipe=r) for r in recipes]
 
     async def get(
         self, *, user_id: str, recipe_id: str, access_token: str | None = None

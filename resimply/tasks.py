@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -366,17 +367,29 @@ class TaskStore:
         usage: Usage | None = None,
         *,
         evidence: list[str] | None = None,
+        others: Sequence[Recipe] = (),
     ) -> str | None:
+        """`recipe`: the post's first (stored) recipe; `others`: the post's
+        further stored recipes, in order (a main's sauce)."""
         assert recipe.id is not None
+        recipes = [recipe, *others]
+        ids = [r.id for r in recipes if r.id is not None]
         result = TaskResult(
             recipe_id=recipe.id,
             recipe_name=recipe.title,
             recipe=recipe,
             usage=usage,
             evidence=evidence,
+            recipe_ids=ids,
+            recipes=recipes,
         )
         message = Completion(
-            task_id=record.task_id, recipe_id=recipe.id, recipe_name=recipe.title, recipe=recipe
+            task_id=record.task_id,
+            recipe_id=recipe.id,
+            recipe_name=recipe.title,
+            recipe=recipe,
+            recipe_ids=ids,
+            recipes=recipes,
         )
         return await self._end(record, TaskStatus.SUCCESS, message, message.message, result, None)
 

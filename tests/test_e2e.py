@@ -71,10 +71,14 @@ def assert_full_run(messages: list[dict[str, Any]], task_id: str) -> None:
         "recipe_id",
         "recipe_name",
         "recipe",
+        "recipe_ids",
+        "recipes",
         "timestamp",
         "event_id",
     }
     assert final["recipe"]["id"] == final["recipe_id"]
+    assert final["recipes"] == [final["recipe"]]
+    assert final["recipe_ids"] == [final["recipe_id"]]
     assert sum(m["type"] in ("completion", "error") for m in messages) == 1
     ids = [m["event_id"] for m in messages]
     assert len(set(ids)) == len(ids)

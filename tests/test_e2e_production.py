@@ -166,6 +166,52 @@ def _cost_lines(svc: Service, task_id: str) -> list[dict[str, Any]]:
     return lines
 
 
+def test_a_video_with_a_main_and_its_sauce_is_two_supabase_rows(
+    prod: Service, fakes: FakeStack
+) -> None:
+    step = [{"text": "Cook it.", "minutes": 5}]
+    fakes.openai.answer_recipe(
+        fake_openai.full_recipe(
+            title="Schnitzel",
+            language="en",
+            servings=2,
+            ingredients=[fake_openai.ingredient(text="2 cutlets", name="cutlets", quantity=2)],
+            steps=step,
+            more_recipes=[
+                fake_openai.more_recipe(
+                    title="Mushroom sauce",
+                    ingredients=[
+                        fake_openai.ingredient(
+                            text="250 g mushrooms", name="mushrooms", quantity=250, unit="g"
+                        )
+                    ],
+                    steps=step,
+                )
+            ],
+        )
+    )
+    user_id, token = new_user(fakes)
+    task_id, messages = run(prod, token)
+    done = messages[-1]
+    assert done["type"] == "completion", done
+    assert [r["title"] for r in done["recipes"]] == ["Schnitzel", "Mushroom sauce"]
+    assert done["recipe"] == done["recipes"][0] and done["recipe_id"] == done["recipe_ids"][0]
+    # Two rows of the task and the user, at positions 0 and 1, sharing the picture.
+    rows = sorted(
+        (r for r in fakes.supabase.rows if r["task_id"] == task_id), key=lambda r: r["position"]
+    )
+    assert [(r["id"], r["position"], r["user_id"]) for r in rows] == [
+        (done["recipe_ids"][0], 0, user_id),
+        (done["recipe_ids"][1], 1, user_id),
+    ]
+    assert rows[0]["thumbnail_path"] == rows[1]["thumbnail_path"] is not None
+    sauce = httpx.get(f"{prod.base_url}/recipes/{done['recipe_ids'][1]}", headers=auth(token))
+    assert sauce.status_code == 200 and sauce.json()["title"] == "Mushroom sauce"
+    _, other = new_user(fakes)
+    hidden = httpx.get(f"{prod.base_url}/recipes/{done['recipe_ids'][1]}", headers=auth(other))
+    assert hidden.status_code == 404
+
+
 def test_a_short_link_is_accepted(prod: Service, fakes: FakeStack) -> None:
     fakes.apify.short_links["https://vm.tiktok.com/ZMdemo123/"] = DEMO_VIDEO_ID
     _, token = new_user(fakes)

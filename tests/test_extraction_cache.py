@@ -193,3 +193,32 @@ async def test_with_the_cache_off_every_task_extracts(
     await _run(off, "u1")
     await _run(off, "u2")
     assert extractor.calls == 2
+
+
+async def test_a_post_with_two_recipes_is_served_whole_from_the_cache(
+    deps: PipelineDeps,
+) -> None:
+    caption = (Path(__file__).parent / "data/captions/en_schnitzel_and_sauce.txt").read_text()
+    tasks = []
+    for user in ("u1", "u2"):
+        submission = await deps.tasks.create(
+            user_id=user,
+            url=LINK,
+            canonical_url=LINK,
+            language=None,
+            caption=caption,
+            idempotency_key=None,
+        )
+        assert await run_task(deps, submission.task_id) == "SUCCESS"
+        tasks.append(submission.task_id)
+    extractor = deps.extractor
+    assert isinstance(extractor, _Counting) and extractor.calls == 1
+    records = [await deps.tasks.get(t) for t in tasks]
+    results = [r.result for r in records if r is not None and r.result is not None]
+    assert [[x.title for x in r.recipes or []] for r in results] == [
+        ["Crispy Schnitzel with Mushroom Sauce", "Crispy Schnitzel with Mushroom Sauce – sauce"]
+    ] * 2
+    # The second user's own two rows.
+    assert results[1].recipe_ids is not None and len(set(results[1].recipe_ids)) == 2
+    assert set(results[1].recipe_ids).isdisjoint(results[0].recipe_ids or [])
+    assert len(await deps.store.list(user_id="u2")) == 2

@@ -31,6 +31,7 @@ from tests.fakes.openai import (
     full_recipe,
     ingredient,
     make_openai_app,
+    more_recipe,
     rate_limited,
     server_error,
 )
@@ -189,6 +190,64 @@ async def test_extract_sends_frames_schema_and_text_and_returns_the_recipe(
         ("Checking the answer", 0.5),
         ("Recipe read", 1.0),
     ]
+
+
+async def test_a_video_with_a_main_and_its_sauce_gives_two_recipes(
+    fake: Fake, extractor: OpenAIExtractor
+) -> None:
+    answer = full_recipe(
+        title="Schnitzel",
+        language="de",
+        servings=2,
+        ingredients=[ingredient(text="2 Schnitzel", name="Schnitzel", quantity=2)],
+        steps=[{"text": "Schnitzel panieren und braten.", "minutes": 6}],
+        tags=["fleisch"],
+        more_recipes=[
+            more_recipe(
+                title="Pilzrahmsoße",
+                servings=2,
+                ingredients=[
+                    ingredient(text="250 g Pilze", name="Pilze", quantity=250, unit="g"),
+                    ingredient(text="200 ml Sahne", name="Sahne", quantity=200, unit="ml"),
+                ],
+                steps=[{"text": "Pilze anbraten, Sahne zugeben.", "minutes": 10}],
+            ),
+            # An entry with nothing in it is dropped, not stored as an empty recipe.
+            more_recipe(title="Beilage"),
+        ],
+    )
+    fake.state.answer_recipe(answer)
+
+    result = await extractor.extract(data(), RecordingProgress())
+
+    assert result.recipe.title == "Schnitzel"
+    [sauce] = result.others
+    assert [r.title for r in result.recipes] == ["Schnitzel", "Pilzrahmsoße"]
+    assert (sauce.language, sauce.servings, sauce.tags) == ("de", 2, ["fleisch"])
+    assert sauce.ingredients == [
+        Ingredient(text="250 g Pilze", name="Pilze", quantity=250.0, unit="g"),
+        Ingredient(text="200 ml Sahne", name="Sahne", quantity=200.0, unit="ml"),
+    ]
+    assert sauce.steps == [Step(text="Pilze anbraten, Sahne zugeben.", minutes=10)]
+    # The schema asks for further dishes, and the prompt says which are groups.
+    [request] = fake.state.chat_requests
+    schema = request.schema
+    assert schema is not None and "more_recipes" in schema["required"]
+    more = schema["properties"]["more_recipes"]["items"]
+    assert more["additionalProperties"] is False
+    assert set(more["required"]) >= {"title", "ingredients", "steps"}
+    assert "more_recipes" in request.system_prompt
+    assert "stay groups of the main recipe" in request.system_prompt
+
+
+async def test_an_answer_without_more_recipes_is_one_recipe(
+    fake: Fake, extractor: OpenAIExtractor
+) -> None:
+    answer = dict(CARBONARA)
+    del answer["more_recipes"]  # an answer recorded before the field existed
+    fake.state.answer_recipe(answer)
+    result = await extractor.extract(data(), RecordingProgress())
+    assert (result.recipe.title, result.others) == ("Spaghetti Carbonara", ())
 
 
 async def test_image_detail_and_model_come_from_the_settings(fake: Fake) -> None:

@@ -572,3 +572,55 @@ def test_older_saved_recipes_load_on_demand(service: Service, visit: Visit) -> N
         )
     assert visit.saved_titles() == [r["title"] for r in api]
     assert visit.saved_titles()[:25] == [f"Seeded recipe {n}" for n in range(25, 0, -1)]
+
+
+# --- several recipes in one post --------------------------------------------------------
+
+
+def test_a_post_with_a_main_and_its_sauce_shows_both_recipes(
+    service: Service, visit: Visit, tmp_path: Path, shots: Path
+) -> None:
+    from resimply.sample import SAMPLE_VIDEO
+
+    video = tmp_path / "schnitzel.mp4"
+    shutil.copyfile(SAMPLE_VIDEO, video)
+    # The local file's caption: the sidecar the direct scraper reads.
+    caption = Path(__file__).parent / "data" / "captions" / "en_schnitzel_and_sauce.txt"
+    shutil.copyfile(caption, video.with_suffix(".txt"))
+    page = visit.page
+    visit.open(service)
+    page.locator("#url").fill(str(video))
+    page.locator("#start").click()
+    _wait_until_finished(visit)
+
+    assert page.locator("#error").is_hidden(), page.locator("#error-message").text_content()
+    main = page.locator("#recipe")
+    assert main.locator("h2").text_content() == "Crispy Schnitzel with Mushroom Sauce"
+    assert "Also in this video: Crispy Schnitzel with Mushroom Sauce – sauce" in (
+        main.locator(".also").text_content() or ""
+    )
+    main_items = " ".join(main.locator(".ingredients li").all_text_contents())
+    assert "pork cutlets" in main_items and "mushrooms" not in main_items
+    more = page.locator("#more-recipes")
+    assert more.is_visible()
+    [sauce] = more.locator("article.more-recipe").all()
+    assert sauce.locator("h2").text_content() == "Crispy Schnitzel with Mushroom Sauce – sauce"
+    sauce_items = " ".join(sauce.locator(".ingredients li").all_text_contents())
+    assert "mushrooms" in sauce_items and "cream" in sauce_items
+    assert sauce.locator(".steps li").count() == 2
+    # One heading per card, no id used twice.
+    assert page.evaluate(
+        "() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+        " return ids.length === new Set(ids).size; }"
+    )
+    shot = shots / "two-recipes-phone.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+
+    # Opening one saved recipe shows that one alone.
+    visit.wait_for_saved_list()
+    page.locator("#saved-list button").filter(has_text="– sauce").first.click()
+    page.wait_for_function("() => document.querySelector('#more-recipes').hidden")
+    assert main.locator("h2").text_content() == "Crispy Schnitzel with Mushroom Sauce – sauce"
+    assert page.locator("#recipe .also").count() == 0
+    assert [e for e in visit.errors if e.startswith("uncaught")] == []

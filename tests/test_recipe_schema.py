@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from resimply.models import Ingredient, Recipe, Step
+from resimply.models import MAX_RECIPES, Ingredient, Recipe, Step
 from resimply.providers import recipe_schema
 from resimply.providers.recipe_schema import (
     ALLOWED_KEYWORDS,
@@ -21,7 +21,7 @@ from resimply.providers.recipe_schema import (
     strict_schema,
     to_recipe,
 )
-from tests.fakes.openai import full_recipe, ingredient
+from tests.fakes.openai import full_recipe, ingredient, more_recipe
 
 NULLABLE_INT = [{"type": "integer"}, {"type": "null"}]
 NULLABLE_NUMBER = [{"type": "number"}, {"type": "null"}]
@@ -101,7 +101,8 @@ def test_field_types_follow_the_structs() -> None:
 
 
 def test_output_structs_mirror_the_models() -> None:
-    content = set(RecipeOutput.__struct_fields__) - {"is_recipe", "not_a_recipe_reason"}
+    verdict_and_more = {"is_recipe", "not_a_recipe_reason", "more_recipes"}
+    content = set(RecipeOutput.__struct_fields__) - verdict_and_more
     assert content == set(recipe_schema.RECIPE_CONTENT_FIELDS)
     assert content == set(Recipe.__struct_fields__) - {"id", "source", "created_at"}
     assert IngredientOutput.__struct_fields__ == Ingredient.__struct_fields__
@@ -232,3 +233,17 @@ def test_answers_that_break_the_schema_do_not_decode(change: Any, message: str) 
 def test_bad_json_does_not_decode() -> None:
     with pytest.raises(msgspec.DecodeError):
         decode_output('{"is_recipe": true, "title": "Carbo')
+
+
+def test_further_dishes_become_recipes_up_to_the_cap() -> None:
+    step = [{"text": "Cook it."}]
+    answer = full_recipe(
+        title="Main",
+        language="en",
+        steps=step,
+        tags=["x"],
+        more_recipes=[more_recipe(title=f"Side {n}", steps=step) for n in range(1, 8)],
+    )
+    recipes = recipe_schema.to_recipes(recipe_schema.decode_output(json.dumps(answer)))
+    assert [r.title for r in recipes] == ["Main"] + [f"Side {n}" for n in range(1, MAX_RECIPES)]
+    assert {(r.language, tuple(r.tags)) for r in recipes} == {("en", ("x",))}

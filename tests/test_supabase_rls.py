@@ -191,25 +191,104 @@ def test_a_user_cannot_delete_others_rows(db: str) -> None:
     assert remaining.stdout == "1\n"
 
 
-def test_task_id_is_unique(db: str) -> None:
+def test_task_id_and_position_are_unique(db: str) -> None:
     stderr = _alice(
         db,
         f"insert into public.recipes (task_id, title) values ('{ALICE_TASK}', 'again');",
         check=False,
     )
     assert "ERROR:  23505: duplicate key value violates unique constraint" in stderr
-    assert "recipes_task_id_key" in stderr
-    # What PostgREST sends for upsert(ignore_duplicates, on_conflict=task_id):
+    assert "recipes_task_id_position_key" in stderr
+    # What PostgREST sends for upsert(ignore_duplicates, on_conflict=task_id,position):
     # no second row, nothing returned.
     out = _alice(
         db,
         "with i as (insert into public.recipes (task_id, title) "
-        f"values ('{ALICE_TASK}', 'again') on conflict (task_id) do nothing returning 1) "
-        "select count(*) from i;",
+        f"values ('{ALICE_TASK}', 'again') on conflict (task_id, position) do nothing "
+        "returning 1) select count(*) from i;",
     )
     assert out == "0"
     count = _psql(db, sql=f"select count(*) from public.recipes where task_id = '{ALICE_TASK}';")
     assert count.stdout == "1\n"
+
+
+def test_a_post_with_two_recipes_is_two_rows_of_its_user_only(db: str) -> None:
+    task = str(uuid.uuid4())
+    # The worker's insert (service role): main and sauce, one task, positions 0 and 1.
+    out = _as(
+        "service_role",
+        None,
+        db,
+        "with i as (insert into public.recipes (user_id, task_id, position, title) values "
+        f"('{ALICE}', '{task}', 0, 'Schnitzel'), ('{ALICE}', '{task}', 1, 'Mushroom sauce') "
+        "on conflict (task_id, position) do nothing returning 1) select count(*) from i;",
+    )
+    assert out == "2"
+    try:
+        rows = _alice(
+            db,
+            f"select position || ':' || title from public.recipes where task_id = '{task}' "
+            "order by position;",
+        )
+        assert rows.split("\n") == ["0:Schnitzel", "1:Mushroom sauce"]
+        bob = _as(
+            "authenticated",
+            BOB,
+            db,
+            f"select count(*) from public.recipes where task_id = '{task}';",
+        )
+        assert bob == "0"
+        deleted = _as(
+            "authenticated",
+            BOB,
+            db,
+            f"with d as (delete from public.recipes where task_id = '{task}' returning 1) "
+            "select count(*) from d;",
+        )
+        assert deleted == "0"
+    finally:
+        _psql(db, sql=f"delete from public.recipes where task_id = '{task}';")
+
+
+def test_the_per_post_migration_keeps_existing_rows_at_position_0() -> None:
+    """A project that has run the service before: its rows (one per task) stay,
+    at position 0, and a task may then hold a second row."""
+    name = f"resimply_rls_{uuid.uuid4().hex[:12]}"
+    if shutil.which("psql") is None:
+        _unavailable("psql is not installed (apt-get install postgresql-client)")
+    probe = _psql("postgres", sql="select 1", check=False)
+    if probe.returncode != 0:
+        _unavailable(f"PostgreSQL is not reachable: {probe.stderr.strip()}")
+    per_post = [m for m in MIGRATIONS if m.name.endswith("_recipes_per_post.sql")]
+    assert per_post, "the per-post migration is missing"
+    _psql("postgres", sql=f"create database {name}")
+    try:
+        _psql(name, file=SHIM)
+        for migration in MIGRATIONS:
+            if migration < per_post[0]:
+                _psql(name, file=migration)
+        _psql(
+            name,
+            sql=f"insert into auth.users (id) values ('{ALICE}');"
+            "insert into public.recipes (user_id, task_id, title) "
+            f"values ('{ALICE}', '{ALICE_TASK}', 'Old soup');",
+        )
+        for migration in MIGRATIONS:
+            if migration >= per_post[0]:
+                _psql(name, file=migration)
+        _psql(
+            name,
+            sql="insert into public.recipes (user_id, task_id, position, title) "
+            f"values ('{ALICE}', '{ALICE_TASK}', 1, 'Its sauce');",
+        )
+        out = _psql(
+            name,
+            sql="select position || ':' || title from public.recipes order by position;"
+            "select count(*) from pg_constraint where conname = 'recipes_task_id_key';",
+        )
+        assert out.stdout.split("\n")[:3] == ["0:Old soup", "1:Its sauce", "0"]
+    finally:
+        _psql("postgres", sql=f"drop database if exists {name} with (force)", check=False)
 
 
 def test_anon_has_no_access_and_service_role_bypasses_rls(db: str) -> None:

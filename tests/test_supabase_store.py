@@ -140,7 +140,8 @@ async def test_save_writes_one_row_for_the_user_and_task(
 
     [post] = fake.state.requests
     assert (post.method, post.path) == ("POST", "/rest/v1/recipes")
-    assert post.query["on_conflict"] == "task_id"
+    assert post.query["on_conflict"] == "task_id,position"
+    assert row["position"] == 0
     prefer = post.headers["prefer"].split(",")
     assert "return=representation" in prefer
     assert "resolution=ignore-duplicates" in prefer
@@ -165,6 +166,67 @@ async def test_a_second_save_for_the_task_returns_the_first_row(
     lookup = fake.state.requests[-1]
     assert lookup.query["task_id"] == f"eq.{task}"
     assert lookup.bearer == SERVICE_KEY
+
+
+async def test_save_all_writes_one_row_per_recipe_linked_to_the_task(
+    fake: Fake, store: SupabaseRecipeStore
+) -> None:
+    task = _task()
+    main, sauce = await store.save_all(
+        user_id=ALICE,
+        task_id=task,
+        recipes=[_recipe("Schnitzel"), _recipe("Mushroom sauce")],
+        thumbnail=JPEG,
+    )
+
+    assert (main.title, sauce.title) == ("Schnitzel", "Mushroom sauce")
+    assert main.id != sauce.id
+    rows = sorted(fake.state.rows, key=lambda r: r["position"])
+    assert [(r["task_id"], r["position"], r["user_id"]) for r in rows] == [
+        (task, 0, ALICE),
+        (task, 1, ALICE),
+    ]
+    assert [r["id"] for r in rows] == [main.id, sauce.id]
+    # The post's one picture, shared by its recipes.
+    assert {r["thumbnail_path"] for r in rows} == {f"{ALICE}/{task}.jpg"}
+    inserts = [r for r in fake.state.requests if r.path == "/rest/v1/recipes"]
+    assert len(inserts) == 1  # one request: the task gets all its rows or none
+
+    # A retried job gets the first rows back, in order, and adds none.
+    again = await store.save_all(
+        user_id=ALICE, task_id=task, recipes=[_recipe("Other"), _recipe("Another")]
+    )
+    assert again == [main, sauce]
+    assert len(fake.state.rows) == 2
+
+    # Each is the user's own recipe, listed and fetched like any other; Bob sees none.
+    listed = await store.list(user_id=ALICE, access_token=user_token(ALICE))
+    assert sorted(r.title for r in listed) == ["Mushroom sauce", "Schnitzel"]
+    got = await store.get(user_id=ALICE, recipe_id=sauce.id or "", access_token=user_token(ALICE))
+    assert got == sauce
+    assert await store.list(user_id=BOB, access_token=user_token(BOB)) == []
+    assert (
+        await store.get(user_id=BOB, recipe_id=sauce.id or "", access_token=user_token(BOB)) is None
+    )
+
+
+async def test_a_table_without_the_position_column_asks_for_the_migration(
+    fake: Fake, store: SupabaseRecipeStore
+) -> None:
+    # The service is newer than the table: the migration adding `position` (and
+    # its unique key) was not applied.
+    fake.state.fail(
+        400,
+        route="rest",
+        body={
+            "code": "PGRST204",
+            "message": "Could not find the 'position' column of 'recipes' in the schema cache",
+        },
+    )
+    with pytest.raises(errors.StorageFailed) as caught:
+        await store.save(user_id=ALICE, task_id=_task(), recipe=_recipe())
+    assert caught.value.retryable is False
+    assert "apply deploy/supabase/migrations" in caught.value.message
 
 
 async def test_a_task_row_of_another_user_is_not_handed_out(
@@ -225,7 +287,7 @@ async def test_reads_with_a_token_act_as_the_user(fake: Fake, store: SupabaseRec
     assert request.query == {
         "select": "*",
         "user_id": f"eq.{ALICE}",
-        "order": "created_at.desc,id.desc",
+        "order": "created_at.desc,position.asc,id.desc",
         "limit": "50",
         "offset": "0",
     }
@@ -548,7 +610,7 @@ async def _speak(fake: Fake, http: httpx.AsyncClient) -> None:
         )
     assert (dup.value.code, dup.value.message) == (
         "23505",
-        'duplicate key value violates unique constraint "recipes_task_id_key"',
+        'duplicate key value violates unique constraint "recipes_task_id_position_key"',
     )
     with pytest.raises(APIError) as not_null:
         await service.table("recipes").insert({"task_id": _task(), "user_id": ALICE}).execute()

@@ -2,6 +2,7 @@
 model and no network (ARCHITECTURE.md, "Providers").
 
     parse.py        caption + subtitles → Recipe (or NotARecipe)
+    recipes.py      several recipes in one caption (a main and its sauce) vs. groups
     sections.py     the caption's layout: title, ingredient blocks, steps, meta lines
     ingredients.py  one ingredient line → quantity, unit, name, note
     quantities.py   amounts: "1½", "0,5", "1 1/2", "2-3", "two"

@@ -154,6 +154,7 @@ class _Reader:
         self.runs: list[list[tuple[str, str | None]]] = []
         self.started = False  # a section, ingredient or step has been seen
         self.last_numbered = False
+        self.pending_group: str | None = None  # a group heading seen among the steps
 
     # -- blocks ----------------------------------------------------------------
 
@@ -228,7 +229,16 @@ class _Reader:
     def feed_steps(self, raw: str, text: str) -> None:
         body, number = split_marker(text)
         if number is None and _is_group_heading(text):
-            return  # a sub-heading inside the steps ("For the sauce:")
+            # A sub-heading inside the steps ("For the sauce:"): its steps follow,
+            # or its ingredients when the caption alternates list and method
+            # per component ("Für den Teig:" … steps, "Für die Füllung:" …).
+            self.pending_group = group_name(text)
+            return
+        pending, self.pending_group = self.pending_group, None
+        if pending is not None and number is None and has_amount(text):
+            self.state, self.group = "ingredients", pending
+            self.feed_ingredients(raw, text)
+            return
         # A number or a bullet starts a step; an unmarked lowercase line goes on with it.
         self.add_step(body, numbered=number is not None or _has_bullet(raw))
 

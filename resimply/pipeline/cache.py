@@ -37,7 +37,8 @@ from ..settings import Settings
 log = structlog.get_logger(__name__)
 
 # Bump when a change to the steps changes what a video's recipe would be.
-PIPELINE_VERSION = "1"
+# "2": the offline extractor finds several recipes in one post.
+PIPELINE_VERSION = "2"
 CACHEABLE_PLATFORMS = frozenset({"tiktok", "instagram", "youtube", "page"})
 # A thumbnail larger than this is not kept in Redis (the frames are ~50 KB).
 MAX_THUMBNAIL_BYTES = 512 * 1024
@@ -49,6 +50,7 @@ class CachedExtraction(msgspec.Struct, kw_only=True):
     evidence: list[str] = msgspec.field(default_factory=list)
     created_at: float = 0.0
     task_id: str | None = None  # the task that paid for it (for the logs)
+    others: list[Recipe] = msgspec.field(default_factory=list)  # the post's further recipes
 
 
 _decoder = msgspec.msgpack.Decoder(CachedExtraction)
@@ -123,6 +125,7 @@ class ExtractionCache:
         thumbnail: bytes | None,
         evidence: tuple[str, ...],
         task_id: str,
+        others: tuple[Recipe, ...] = (),
     ) -> bool:
         key = self.key(platform, video_id or "", language)
         if key is None:
@@ -135,6 +138,7 @@ class ExtractionCache:
             evidence=list(evidence),
             created_at=time.time(),
             task_id=task_id,
+            others=list(others),
         )
         try:
             await self._redis.set(key, msgspec.msgpack.encode(entry), ex=self._ttl_s)

@@ -176,11 +176,15 @@ async def _run_steps(
     frames = media.analysis.frames
     thumbnail = frames[-1].jpeg if frames else None
     await steps.remember(deps, request, record.task_id, post, extraction, thumbnail)
-    stored = await steps.store(
-        deps, request, record.task_id, extraction.recipe, thumbnail, progress
+    main, *others = await steps.store(
+        deps, request, record.task_id, extraction.recipes, thumbnail, progress
     )
     await deps.tasks.succeed(
-        record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)
+        record,
+        main,
+        meter.usage(deps.pricing),
+        evidence=list(extraction.evidence),
+        others=others,
     )
     return "SUCCESS"
 
@@ -230,11 +234,15 @@ async def _from_page(
     # whole video (pipeline.steps.page_thumbnail).
     thumbnail = await steps.page_thumbnail(deps, post, extraction.recipe)
     await steps.remember(deps, record.request, record.task_id, post, extraction, thumbnail)
-    stored = await steps.store(
-        deps, record.request, record.task_id, extraction.recipe, thumbnail, progress
+    main, *others = await steps.store(
+        deps, record.request, record.task_id, extraction.recipes, thumbnail, progress
     )
     await deps.tasks.succeed(
-        record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)
+        record,
+        main,
+        meter.usage(deps.pricing),
+        evidence=list(extraction.evidence),
+        others=others,
     )
     return "SUCCESS"
 
@@ -252,10 +260,12 @@ async def _from_cache(
     meter.cache_hit = True
     log.info("cache_hit", from_task=hit.task_id, skipped_from_step=first)
     await steps.skip_from_cache(progress, first)
-    stored = await steps.store(
-        deps, record.request, record.task_id, hit.recipe, hit.thumbnail, progress
+    main, *others = await steps.store(
+        deps, record.request, record.task_id, [hit.recipe, *hit.others], hit.thumbnail, progress
     )
-    await deps.tasks.succeed(record, stored, meter.usage(deps.pricing), evidence=hit.evidence)
+    await deps.tasks.succeed(
+        record, main, meter.usage(deps.pricing), evidence=hit.evidence, others=others
+    )
     return "SUCCESS"
 
 

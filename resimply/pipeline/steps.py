@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -191,6 +192,7 @@ async def extract(
         recipe=msgspec.structs.replace(extraction.recipe, source=source),
         usage=extraction.usage,
         evidence=extraction.evidence,
+        others=tuple(msgspec.structs.replace(r, source=source) for r in extraction.others),
     )
 
 
@@ -244,6 +246,7 @@ async def remember(
         thumbnail=thumbnail,
         evidence=extraction.evidence,
         task_id=task_id,
+        others=extraction.others,
     )
 
 
@@ -252,14 +255,22 @@ async def store(
     deps: PipelineDeps,
     request: ScrapeRequest,
     task_id: str,
-    recipe: Recipe,
+    recipes: Sequence[Recipe],
     thumbnail: bytes | None,
     progress: TaskProgress,
-) -> Recipe:
-    """Step 5: one stored recipe per task id, however often the job runs."""
+) -> list[Recipe]:
+    """Step 5: the post's recipes stored once per task id (one row each, in
+    order), however often the job runs."""
     await progress.begin(5, "Saving the recipe", f"Saving to the {deps.store.name} recipe book")
-    return await deps.store.save(
-        user_id=request.user_id, task_id=task_id, recipe=recipe, thumbnail=thumbnail
+    if len(recipes) == 1:
+        # The common case goes through `save`, which every store has had from the start.
+        return [
+            await deps.store.save(
+                user_id=request.user_id, task_id=task_id, recipe=recipes[0], thumbnail=thumbnail
+            )
+        ]
+    return await deps.store.save_all(
+        user_id=request.user_id, task_id=task_id, recipes=recipes, thumbnail=thumbnail
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -100,6 +101,13 @@ class Extraction:
     usage: Usage | None = None  # None for extractors that call no paid service
     # What the recipe was read from: a subset of `models.EVIDENCE`, in its order.
     evidence: tuple[str, ...] = ()
+    # The post's further recipes, in its order (a main's sauce, a second dish):
+    # each is stored as its own row. `recipe` is the first.
+    others: tuple[Recipe, ...] = ()
+
+    @property
+    def recipes(self) -> tuple[Recipe, ...]:
+        return (self.recipe, *self.others)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -152,6 +160,19 @@ class RecipeStore(Protocol):
         """Store once per task id (a second call returns the first row) and return
         the stored recipe with `id` and `created_at` set. `thumbnail` (JPEG) is kept
         by stores that can serve it; the others ignore it."""
+        ...
+
+    async def save_all(
+        self,
+        *,
+        user_id: str,
+        task_id: str,
+        recipes: Sequence[Recipe],
+        thumbnail: bytes | None = None,
+    ) -> list[Recipe]:
+        """Several recipes of one post, one row each linked to `task_id`, in
+        order; once per task id like `save` (a repeat returns the first rows).
+        `save` is `save_all` of one recipe."""
         ...
 
     # Reads happen on behalf of the user: a store that enforces row-level

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..offline import parse_recipe
+from ..offline.recipes import parse_recipes
 from .base import Extraction, ExtractionInput, ProgressReporter, screen_evidence
 
 
@@ -25,8 +25,9 @@ class OfflineExtractor:
         # milliseconds for a caption, but up to about a second for the longest
         # subtitles and transcript read for spoken amounts, so it runs in a
         # thread and the event loop keeps serving other tasks meanwhile.
-        recipe = await asyncio.to_thread(
-            parse_recipe,
+        # A post may hold several recipes (a main and its sauce: `offline.recipes`).
+        recipes = await asyncio.to_thread(
+            parse_recipes,
             data.caption,
             data.subtitles,
             data.transcript,
@@ -41,7 +42,11 @@ class OfflineExtractor:
             ("transcript", data.transcript),
         )
         evidence = tuple(name for name, text in texts if text and text.strip())
-        return Extraction(recipe=recipe, evidence=(*evidence, *screen_evidence(data)))
+        return Extraction(
+            recipe=recipes[0],
+            others=tuple(recipes[1:]),
+            evidence=(*evidence, *screen_evidence(data)),
+        )
 
     async def aclose(self) -> None:
         """Nothing to release: the extractor holds no connections."""

@@ -94,6 +94,10 @@ set quantity 2 and quantity_max 3.
 "c. à soupe"), never converted or translated; it is null for countable items \
 ("2 eggs").
 - Keep the order of the video. Section names ("For the sauce") go in group.
+- A video may show more than one dish: a second dish made separately, with its own \
+ingredients and its own steps (a sauce, dip or side served with the main), goes in \
+more_recipes. Parts of one dish (the dough and filling of a cake) and sections that \
+share the main's steps stay groups of the main recipe.
 - {language_rule}
 - Set is_recipe to false, with a one-sentence not_a_recipe_reason, when the video \
 contains no recipe (for example a restaurant review, a tasting, or a video that is \
@@ -441,13 +445,15 @@ class OpenAIExtractor:
                 "This video does not seem to contain a recipe"
                 + (f": {_cap(reason, 200)}" if reason else ".")
             )
-        recipe = recipe_schema.to_recipe(output, language=data.language)
+        recipe, *others = recipe_schema.to_recipes(output, language=data.language)
         if not recipe.ingredients and not recipe.steps:
             raise NotARecipe(
                 "This video does not seem to contain a recipe: no ingredients or steps."
             )
         await progress.update("Recipe read", 1.0)
-        return Extraction(recipe=recipe, usage=usage, evidence=evidence_of(data))
+        return Extraction(
+            recipe=recipe, usage=usage, evidence=evidence_of(data), others=tuple(others)
+        )
 
     async def _complete(
         self,

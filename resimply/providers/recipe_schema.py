@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ..models import Ingredient, Recipe, Step
+from ..models import MAX_RECIPES, Ingredient, Recipe, Step
 
 # Keywords kept in the schema sent to OpenAI; everything else is dropped.
 ALLOWED_KEYWORDS = frozenset(
@@ -92,6 +92,23 @@ class StepOutput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ]
 
 
+class MoreRecipeOutput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Another dish of the same video, made separately with its own ingredients and
+    steps (a sauce, dip or side served with the main dish). Same language and
+    rules as the main recipe."""
+
+    title: Annotated[str, msgspec.Meta(description="This dish's own name, e.g. 'Mushroom sauce'.")]
+    description: Annotated[
+        str | None, msgspec.Meta(description="One or two sentences about it, or null.")
+    ]
+    servings: Annotated[int | None, msgspec.Meta(description="Number of servings, or null.")]
+    prep_minutes: int | None
+    cook_minutes: int | None
+    total_minutes: int | None
+    ingredients: list[IngredientOutput]
+    steps: list[StepOutput]
+
+
 class RecipeOutput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The recipe shown in the video, written down exactly as the video shows or says it."""
 
@@ -121,6 +138,19 @@ class RecipeOutput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         list[str],
         msgspec.Meta(description="A few lowercase keywords (dish type, cuisine, diet)."),
     ]
+    # Last, so an answer read while it is written shows the main recipe first. A
+    # default: answers without it (older fakes, recorded answers) still decode.
+    more_recipes: Annotated[
+        list[MoreRecipeOutput],
+        msgspec.Meta(
+            description="Further dishes of the video, each made separately with its own "
+            "ingredients and its own steps (e.g. a sauce or side served with the main "
+            "dish), in the video's order; the fields above hold the main dish. Parts of "
+            "one dish (dough and filling of a cake, a sauce cooked into the dish, steps "
+            "shared with the main) are not separate: keep them in the main ingredients "
+            "with group. Usually empty."
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 # --- schema ------------------------------------------------------------------
@@ -204,6 +234,34 @@ def decode_output(content: str | bytes) -> RecipeOutput:
 
 
 MAX_TAGS = 10
+
+
+def to_recipes(output: RecipeOutput, *, language: str | None = None) -> list[Recipe]:
+    """The main recipe, then the further dishes that hold ingredients or steps;
+    they share the main recipe's language and tags."""
+    main = to_recipe(output, language=language)
+    recipes = [main]
+    for more in output.more_recipes[: MAX_RECIPES - 1]:
+        recipe = to_recipe(
+            RecipeOutput(
+                is_recipe=True,
+                not_a_recipe_reason=None,
+                title=more.title,
+                description=more.description,
+                language=main.language,
+                servings=more.servings,
+                prep_minutes=more.prep_minutes,
+                cook_minutes=more.cook_minutes,
+                total_minutes=more.total_minutes,
+                ingredients=more.ingredients,
+                steps=more.steps,
+                tags=main.tags,
+            ),
+            language=main.language,
+        )
+        if recipe.ingredients or recipe.steps:
+            recipes.append(recipe)
+    return recipes
 
 
 def to_recipe(output: RecipeOutput, *, language: str | None = None) -> Recipe:

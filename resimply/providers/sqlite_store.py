@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -29,20 +30,28 @@ BUSY_TIMEOUT_MS = 10_000
 CREATE_ATTEMPTS = 20
 MAX_LIST_LIMIT = 500
 
-_SCHEMA = """
+# `position`: a post may hold several recipes (a main and its sauce), one row
+# each, all linked to the task; (task_id, position) makes a retried save find
+# the rows of the first one. Version 0 files (task_id UNIQUE, no position) are
+# rebuilt on first open (`_migrate`).
+SCHEMA_VERSION = 1
+_COLUMNS = "id, user_id, task_id, title, language, servings, source_url, data, created_at"
+_TABLE = """
 CREATE TABLE IF NOT EXISTS recipes (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL,
-    task_id TEXT UNIQUE NOT NULL,
+    task_id TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
     title TEXT,
     language TEXT,
     servings INTEGER,
     source_url TEXT,
     data TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS recipes_user_created ON recipes (user_id, created_at);
+    created_at TEXT NOT NULL,
+    UNIQUE (task_id, position)
+)
 """
+_INDEX = "CREATE INDEX IF NOT EXISTS recipes_user_created ON recipes (user_id, created_at)"
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Recipe).decode
@@ -65,16 +74,35 @@ class SqliteRecipeStore:
     ) -> Recipe:
         """Store `recipe` for `task_id` once; a repeat returns the first stored one.
         The thumbnail is not kept: a local store has no URL to serve it from."""
-        stored = msgspec.structs.replace(recipe, id=str(uuid.uuid4()), created_at=_now())
+        stored = await self.save_all(
+            user_id=user_id, task_id=task_id, recipes=[recipe], thumbnail=thumbnail
+        )
+        return stored[0]  # a task that stored several before: its first
+
+    async def save_all(
+        self,
+        *,
+        user_id: str,
+        task_id: str,
+        recipes: Sequence[Recipe],
+        thumbnail: bytes | None = None,
+    ) -> builtins.list[Recipe]:
+        """Store the post's recipes for `task_id` once, one row each in order; a
+        repeat returns the rows the first call stored."""
+        now = _now()
+        stored = [
+            msgspec.structs.replace(recipe, id=str(uuid.uuid4()), created_at=now)
+            for recipe in recipes
+        ]
         try:
-            owner, data = await asyncio.to_thread(self._save, user_id, task_id, stored)
-            if owner != user_id:
+            rows = await asyncio.to_thread(self._save, user_id, task_id, stored)
+            if any(owner != user_id for owner, _ in rows):
                 # Task ids are unique per task, so this is a bug upstream: never
                 # hand one user's recipe to another.
                 raise errors.StorageFailed(
                     "This task's recipe belongs to another user.", retryable=False
                 )
-            return _decode(data)
+            return [_decode(data) for _, data in rows]
         except (sqlite3.Error, OSError, msgspec.DecodeError):
             raise errors.StorageFailed() from None
 
@@ -96,7 +124,7 @@ class SqliteRecipeStore:
             return []
         return await self._read(
             "SELECT data FROM recipes WHERE user_id = ? "
-            "ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+            "ORDER BY created_at DESC, position, rowid DESC LIMIT ? OFFSET ?",
             (user_id, limit, max(0, offset)),
         )
 
@@ -161,7 +189,7 @@ class SqliteRecipeStore:
                 # WAL is a property of the file: set once, every later connection uses it.
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
+                _migrate(conn)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == CREATE_ATTEMPTS:
@@ -170,34 +198,34 @@ class SqliteRecipeStore:
                 conn.close()
             time.sleep(0.01 * attempt)
 
-    def _save(self, user_id: str, task_id: str, recipe: Recipe) -> tuple[str, str]:
+    def _save(
+        self, user_id: str, task_id: str, recipes: builtins.list[Recipe]
+    ) -> builtins.list[tuple[str, str]]:
+        """(user_id, data) of the task's rows, in order. One transaction: a
+        task has all its rows or none, and a task that has rows keeps them."""
         conn = self._connect()
+        select = "SELECT user_id, data FROM recipes WHERE task_id = ? ORDER BY position"
         try:
-            conn.execute(
-                "INSERT INTO recipes (id, user_id, task_id, title, language, servings, "
-                "source_url, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (task_id) DO NOTHING",
-                (
-                    recipe.id,
-                    user_id,
-                    task_id,
-                    recipe.title,
-                    recipe.language,
-                    recipe.servings,
-                    recipe.source.url if recipe.source else None,
-                    _encode(recipe).decode(),
-                    recipe.created_at,
-                ),
-            )
-            row = conn.execute(
-                "SELECT user_id, data FROM recipes WHERE task_id = ?", (task_id,)
-            ).fetchone()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(select, (task_id,)).fetchall()
+                if not rows:
+                    conn.executemany(
+                        f"INSERT INTO recipes ({_COLUMNS}, position) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(*_values(user_id, task_id, r), n) for n, r in enumerate(recipes)],
+                    )
+                    rows = conn.execute(select, (task_id,)).fetchall()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         except sqlite3.Error:
             self._forget(conn)
             raise
-        if row is None:  # only if someone deleted the row in between
+        if not rows:  # only if someone deleted the rows in between
             raise sqlite3.OperationalError("recipe row vanished")
-        return str(row[0]), str(row[1])
+        return [(str(owner), str(data)) for owner, data in rows]
 
     def _query(self, sql: str, params: tuple[object, ...]) -> builtins.list[tuple[str]]:
         conn = self._connect()
@@ -212,3 +240,45 @@ def _now() -> str:
     """ISO-8601 UTC with milliseconds and a `Z`, e.g. `2026-11-25T10:00:00.123Z`."""
     now = datetime.datetime.now(datetime.UTC)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _values(user_id: str, task_id: str, recipe: Recipe) -> tuple[object, ...]:
+    return (
+        recipe.id,
+        user_id,
+        task_id,
+        recipe.title,
+        recipe.language,
+        recipe.servings,
+        recipe.source.url if recipe.source else None,
+        _encode(recipe).decode(),
+        recipe.created_at,
+    )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Create the table, or bring a file of an older version up to this one.
+
+    Version 0 had `task_id UNIQUE` (one recipe per task): SQLite cannot drop a
+    constraint, so the table is rebuilt with its rows at position 0. In one
+    transaction that takes the write lock first, so a second process opening
+    the file at the same moment waits and then finds the work done."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            columns = [row[1] for row in conn.execute("PRAGMA table_info(recipes)")]
+            if columns and "position" not in columns:
+                conn.execute("ALTER TABLE recipes RENAME TO recipes_v0")
+                conn.execute(_TABLE)
+                conn.execute(
+                    f"INSERT INTO recipes ({_COLUMNS}, position) "
+                    f"SELECT {_COLUMNS}, 0 FROM recipes_v0"
+                )
+                conn.execute("DROP TABLE recipes_v0")
+            conn.execute(_TABLE)
+            conn.execute(_INDEX)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -8,9 +8,12 @@ Storage bucket for thumbnails), through supabase-py's async client.
   The user's token goes on a per-call copy of the PostgREST client that shares
   the HTTP connection pool: the shared client is never mutated, so concurrent
   requests of different users cannot see each other's token.
-* One row per task: `upsert(..., on_conflict="task_id", ignore_duplicates=True)`
-  (`INSERT ... ON CONFLICT (task_id) DO NOTHING`), then the row is read back by
-  task id when the insert returned nothing. A retried job gets the first row.
+* One row per recipe, several per task when a post holds several (a main and
+  its sauce), each at its `position`: one `upsert(rows,
+  on_conflict="task_id,position", ignore_duplicates=True)` (`INSERT ... ON
+  CONFLICT (task_id, position) DO NOTHING`), then the task's rows are read back
+  by task id when the insert did not return them all. A retried job gets the
+  first rows.
 * The SDK's own retries are off; 408/425/429/5xx, timeouts and connection
   errors are retried under `RetryPolicy(deadline_s=settings.upstream_deadline_s)`
   and end as `StorageFailed(retryable=True)`. Other 4xx answers end as
@@ -30,7 +33,7 @@ import datetime
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -53,6 +56,8 @@ T = TypeVar("T")
 ClientFactory = Callable[[str, str, AsyncClientOptions], Awaitable[AsyncClient]]
 
 TABLE = "recipes"
+# The unique key of a task's rows (migrations/20261207000000_recipes_per_post.sql).
+ON_CONFLICT = "task_id,position"
 MAX_LIST_LIMIT = 500
 THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 
@@ -129,6 +134,22 @@ class SupabaseRecipeStore:
         `save_thumbnail`) and its path stored in `thumbnail_path`; a failed upload
         is logged and the recipe is stored without it.
         """
+        stored = await self.save_all(
+            user_id=user_id, task_id=task_id, recipes=[recipe], thumbnail=thumbnail
+        )
+        return stored[0]  # a task that stored several before: its first
+
+    async def save_all(
+        self,
+        *,
+        user_id: str,
+        task_id: str,
+        recipes: Sequence[Recipe],
+        thumbnail: bytes | None = None,
+    ) -> builtins.list[Recipe]:
+        """The post's recipes for `task_id`, one row each at its `position`, in
+        one insert; a repeat returns the rows the first call stored. The post's
+        one picture is shared by its rows (`thumbnail_path`)."""
         if not (_is_uuid(user_id) and _is_uuid(task_id)):
             raise errors.StorageFailed(
                 "The user or task id is not a UUID, so Supabase cannot store this recipe.",
@@ -143,29 +164,33 @@ class SupabaseRecipeStore:
             except errors.StorageFailed as exc:
                 log.warning("thumbnail_not_stored", task_id=task_id, reason=exc.message)
         client = await self._get_client()
-        row = _row(user_id, task_id, recipe, thumbnail_path)
+        rows = [_row(user_id, task_id, r, thumbnail_path, n) for n, r in enumerate(recipes)]
 
-        async def attempt() -> dict[str, Any]:
-            table = client.table(TABLE)
-            inserted = await table.upsert(
-                row, on_conflict="task_id", ignore_duplicates=True
-            ).execute()
-            if inserted.data:
-                return _as_row(inserted.data[0])
-            # The task's row exists already (a retried job): read it.
-            found = await client.table(TABLE).select("*").eq("task_id", task_id).limit(1).execute()
+        async def attempt() -> builtins.list[dict[str, Any]]:
+            # One request, so one transaction: the task gets all its rows or none.
+            inserted = await (
+                client.table(TABLE)
+                .upsert(rows, on_conflict=ON_CONFLICT, ignore_duplicates=True)
+                .execute()
+            )
+            if len(inserted.data) == len(rows):
+                return sorted((_as_row(r) for r in inserted.data), key=_position)
+            # The task's rows exist already (a retried job): read them.
+            found = await (
+                client.table(TABLE).select("*").eq("task_id", task_id).order("position").execute()
+            )
             if not found.data:  # deleted in between: try again
                 raise Transient("recipe row vanished")
-            return _as_row(found.data[0])
+            return [_as_row(r) for r in found.data]
 
         stored = await self._call("save recipe", attempt, failed=SAVE_FAILED)
-        if not _same_uuid(stored.get("user_id"), user_id):
+        if not all(_same_uuid(row.get("user_id"), user_id) for row in stored):
             # Task ids are unique per task, so this is a bug upstream: never
             # hand one user's recipe to another.
             raise errors.StorageFailed(
                 "This task's recipe belongs to another user.", retryable=False
             )
-        return self._recipe(stored, failed=SAVE_FAILED)
+        return [self._recipe(row, failed=SAVE_FAILED) for row in stored]
 
     async def get(
         self, *, user_id: str, recipe_id: str, access_token: str | None = None
@@ -206,6 +231,7 @@ class SupabaseRecipeStore:
                 .select("*")
                 .eq("user_id", user_id)
                 .order("created_at", desc=True)
+                .order("position")
                 .order("id", desc=True)
                 .limit(limit)
                 .offset(offset)
@@ -358,6 +384,11 @@ def _refusal(exc: _HttpError, *, bucket: str, as_user: bool) -> str:
             f"Supabase has no `{TABLE}` table or `{bucket}` storage bucket (HTTP 404{code}); "
             "apply deploy/supabase/migrations and check SUPABASE_BUCKET."
         )
+    if exc.code in ("42P10", "PGRST204"):
+        return (
+            f"The Supabase `{TABLE}` table is older than this service (HTTP {exc.status}{code}); "
+            "apply deploy/supabase/migrations."
+        )
     if exc.code == "23503":
         return "This user does not exist in Supabase Auth, so the recipe cannot be stored."
     return f"Supabase rejected the request (HTTP {exc.status}{code})."
@@ -384,13 +415,20 @@ def _as_row(value: object) -> dict[str, Any]:
     return value
 
 
-def _row(user_id: str, task_id: str, recipe: Recipe, thumbnail_path: str | None) -> dict[str, Any]:
+def _position(row: Mapping[str, Any]) -> int:
+    return int(row.get("position") or 0)
+
+
+def _row(
+    user_id: str, task_id: str, recipe: Recipe, thumbnail_path: str | None, position: int = 0
+) -> dict[str, Any]:
     recipe = msgspec.structs.replace(recipe, id=str(uuid.uuid4()), created_at=None)
     data: dict[str, Any] = msgspec.to_builtins(recipe)
     return {
         "id": recipe.id,
         "user_id": user_id,
         "task_id": task_id,
+        "position": position,
         "title": recipe.title,
         "language": recipe.language,
         "servings": recipe.servings,

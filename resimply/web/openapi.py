@@ -424,6 +424,8 @@ _COMPLETION = Completion(
     recipe_name=_RECIPE.title,
     recipe=_RECIPE,
     timestamp=1764064825.0,
+    recipe_ids=[_RECIPE.id or ""],
+    recipes=[_RECIPE],
 )
 _ERROR = ErrorMessage(
     task_id=_TASK,
@@ -441,7 +443,12 @@ _TASK_VIEW = TaskView(
     created_at="2026-11-25T10:00:00Z",
     updated_at="2026-11-25T10:00:25Z",
     result=TaskResult(
-        recipe_id=_RECIPE.id or "", recipe_name=_RECIPE.title, recipe=_RECIPE, usage=None
+        recipe_id=_RECIPE.id or "",
+        recipe_name=_RECIPE.title,
+        recipe=_RECIPE,
+        usage=None,
+        recipe_ids=[_RECIPE.id or ""],
+        recipes=[_RECIPE],
     ),
     error=None,
 )

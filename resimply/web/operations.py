@@ -311,7 +311,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/task/{task_id}"): Operation(
         summary="A task's status (the polling fallback of the streams).",
         description="Task records outlive completion for at least 24 h. A task of another "
-        "user is a 404, as an unknown one." + _SCALED.replace("the recipe", "`result.recipe`", 1),
+        "user is a 404, as an unknown one."
+        + _SCALED.replace("the recipe", "`result.recipe` (and each of `result.recipes`)", 1),
         tag="tasks",
         params=SCALE_PARAMS,
         answers=(Answer(200, "The task.", TaskView),),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from typing import Any
 
@@ -11,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import __version__
-from ..cooking import parse_scale_options, scale_recipe
+from ..cooking import ScaledRecipe, ScaleOptions, parse_scale_options, scale_recipe
 from ..errors import AlreadyFinished, InvalidRequest, NotFound
 from ..heartbeat import live_workers
 from ..links import canonical_link
+from ..models import Recipe
 from ..providers.routing import capabilities_of
 from .bodies import ActiveTasks, CancelAccepted, Capabilities, Health, RecipePage, Submitted
 from .requests import check_supported, identify, parse_scrape_body, read_json, web_state
@@ -103,8 +105,13 @@ async def get_task(request: Request) -> Response:
     view = record.view()
     if scaling is not None and view.result is not None:
         # ?servings= / ?scale= / ?units= (resimply/cooking): the result's recipe, scaled.
+        main = scale_recipe(view.result.recipe, scaling)
         result = msgspec.structs.replace(
-            view.result, recipe=scale_recipe(view.result.recipe, scaling)
+            view.result,
+            recipe=main,
+            recipes=None
+            if view.result.recipes is None
+            else [main, *_scale_others(view.result.recipes[1:], scaling, main)],
         )
         view = msgspec.structs.replace(view, result=result)
     return json(view)
@@ -138,6 +145,21 @@ async def cancel_task(request: Request) -> Response:
         raise AlreadyFinished(f"The task has already finished with status {record.status}.")
     await state.jobs.abort(task_id)
     return json(CancelAccepted(task_id=task_id, status="CANCELLED"), 202)
+
+
+def _scale_others(
+    recipes: list[Recipe], scaling: ScaleOptions, main: ScaledRecipe
+) -> list[ScaledRecipe]:
+    """The post's further recipes (a main's sauce) scaled with the main one: by
+    their own servings when they say, else by the main recipe's factor (a sauce
+    rarely says whom it serves, and it goes with the main)."""
+    scaled = []
+    for recipe in recipes:
+        options = scaling
+        if scaling.servings is not None and recipe.servings is None and main.scaling:
+            options = dataclasses.replace(scaling, servings=None, scale=main.scaling.factor)
+        scaled.append(scale_recipe(recipe, options))
+    return scaled
 
 
 async def list_recipes(request: Request) -> Response:

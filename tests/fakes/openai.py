@@ -134,6 +134,26 @@ def full_recipe(**fields: Any) -> dict[str, Any]:
         "ingredients": [],
         "steps": [],
         "tags": [],
+        "more_recipes": [],
+    }
+    answer.update(fields)
+    answer["ingredients"] = [ingredient(**item) for item in answer["ingredients"]]
+    answer["steps"] = [{"text": "", "minutes": None, **item} for item in answer["steps"]]
+    answer["more_recipes"] = [more_recipe(**item) for item in answer["more_recipes"]]
+    return answer
+
+
+def more_recipe(**fields: Any) -> dict[str, Any]:
+    """One entry of `more_recipes` (another dish of the video): `fields` over empty defaults."""
+    answer: dict[str, Any] = {
+        "title": "",
+        "description": None,
+        "servings": None,
+        "prep_minutes": None,
+        "cook_minutes": None,
+        "total_minutes": None,
+        "ingredients": [],
+        "steps": [],
     }
     answer.update(fields)
     answer["ingredients"] = [ingredient(**item) for item in answer["ingredients"]]

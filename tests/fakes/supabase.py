@@ -20,7 +20,7 @@ PostgREST (`/rest/v1/recipes`), errors `{"code","details","hint","message"}`:
 * `POST` (object or array) with `Prefer: return=representation|minimal`,
   `resolution=ignore-duplicates|merge-duplicates`, `?on_conflict=` and `?columns=`;
   defaults for `id`, `user_id` (the token's `sub`), `created_at` and the JSON
-  columns; unique `id` and `task_id` (409 23505), not-null (400 23502), uuid
+  columns; unique `id` and (`task_id`, `position`) (409 23505; an `on_conflict` naming no unique key: 400 42P10), not-null (400 23502), uuid
   syntax (400 22P02), unknown column (400 PGRST204), optional foreign key to
   `state.users` (409 23503).
 * `PATCH` and `DELETE` with filters.
@@ -65,11 +65,12 @@ Route = Literal["rest", "storage", "*"]
 
 # public.recipes as in deploy/supabase/migrations/20261125000000_recipes.sql.
 UUID_COLUMNS = frozenset({"id", "user_id", "task_id"})
-INT_COLUMNS = frozenset({"servings", "prep_minutes", "cook_minutes", "total_minutes"})
+INT_COLUMNS = frozenset({"servings", "prep_minutes", "cook_minutes", "total_minutes", "position"})
 COLUMNS = (
     "id",
     "user_id",
     "task_id",
+    "position",  # 20261207000000_recipes_per_post.sql
     "title",
     "language",
     "servings",
@@ -85,8 +86,22 @@ COLUMNS = (
     "data",
     "created_at",
 )
-NOT_NULL = ("id", "user_id", "task_id", "title", "ingredients", "steps", "tags", "data")
-UNIQUE = {"id": "recipes_pkey", "task_id": "recipes_task_id_key"}
+NOT_NULL = (
+    "id",
+    "user_id",
+    "task_id",
+    "position",
+    "title",
+    "ingredients",
+    "steps",
+    "tags",
+    "data",
+)
+# Unique keys (a column or several) and their constraints' names.
+UNIQUE: dict[tuple[str, ...], str] = {
+    ("id",): "recipes_pkey",
+    ("task_id", "position"): "recipes_task_id_position_key",
+}
 TABLES = ("recipes",)
 
 
@@ -449,8 +464,15 @@ class _Rest:
             raise _pg_error(400, "PGRST102", "All object keys must match")
         prefer = _prefer(request)
         columns = [c.strip('"') for c in _split(request.query.get("columns", ""))]
-        on_conflict = request.query.get("on_conflict", "id")
-        _check_column(on_conflict)
+        on_conflict = tuple(_split(request.query.get("on_conflict", "id")))
+        for column in on_conflict:
+            _check_column(column)
+        if on_conflict not in UNIQUE:
+            raise _pg_error(
+                400,
+                "42P10",
+                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+            )
         resolution = prefer.get("resolution")
         new_rows: list[dict[str, Any]] = []
         merged: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -471,7 +493,9 @@ class _Rest:
                     403, "42501", 'new row violates row-level security policy for table "recipes"'
                 )
             self._check_foreign_key(row)
-            existing = [r for r in rows + new_rows if r[on_conflict] == row[on_conflict]]
+            existing = [
+                r for r in rows + new_rows if _key(r, on_conflict) == _key(row, on_conflict)
+            ]
             if existing and resolution == "ignore-duplicates":
                 continue
             if existing and resolution == "merge-duplicates":
@@ -485,14 +509,14 @@ class _Rest:
                     )
                 merged.append((target, {k: v for k, v in item.items() if k != "created_at"}))
                 continue
-            for column, constraint in UNIQUE.items():
+            for key, constraint in UNIQUE.items():
                 for other in rows + new_rows:
-                    if other[column] == row[column]:
+                    if _key(other, key) == _key(row, key):
                         raise _pg_error(
                             409,
                             "23505",
                             f'duplicate key value violates unique constraint "{constraint}"',
-                            details=f"Key ({column})=({row[column]}) already exists.",
+                            details=f"Key ({', '.join(key)}) already exists.",
                         )
             new_rows.append(row)
         for target, changes in merged:
@@ -523,9 +547,9 @@ class _Rest:
                 raise _pg_error(
                     403, "42501", 'new row violates row-level security policy for table "recipes"'
                 )
-            for column, constraint in UNIQUE.items():
-                if column in changes and any(
-                    other is not row and other[column] == candidate[column] for other in rows
+            for key, constraint in UNIQUE.items():
+                if any(c in changes for c in key) and any(
+                    other is not row and _key(other, key) == _key(candidate, key) for other in rows
                 ):
                     raise _pg_error(
                         409,
@@ -565,6 +589,7 @@ class _Rest:
             steps=[],
             tags=[],
             data={},
+            position=0,
             created_at=self.state.now(),
         )
         row.update(item)
@@ -603,6 +628,10 @@ def _prefer(request: web.Request) -> dict[str, str]:
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _key(row: dict[str, Any], columns: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in columns)
 
 
 def _check_column(column: str) -> None:
