@@ -195,6 +195,7 @@ async def extract(
     extraction = await extractor.extract(data, progress)
     return Extraction(
         recipe=msgspec.structs.replace(extraction.recipe, source=draft.source),
+        others=tuple(msgspec.structs.replace(r, source=draft.source) for r in extraction.others),
         usage=extraction.usage,
         evidence=extraction.evidence,
     )

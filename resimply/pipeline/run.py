@@ -209,11 +209,15 @@ async def _from_draft(
     extraction = await drafts.extract(deps, record, draft, progress)
     meter.extraction = extraction.usage
     thumbnail = draft.frames[-1].jpeg if draft.frames else None
-    stored = await steps.store(
-        deps, record.request, record.task_id, extraction.recipe, thumbnail, progress
+    main, *others = await steps.store(
+        deps, record.request, record.task_id, extraction.recipes, thumbnail, progress
     )
     await deps.tasks.succeed(
-        record, stored, meter.usage(deps.pricing), evidence=list(extraction.evidence)
+        record,
+        main,
+        meter.usage(deps.pricing),
+        evidence=list(extraction.evidence),
+        others=others,
     )
     if deps.drafts is not None:
         await deps.drafts.delete(record.user_id, draft_id)  # it is a recipe now
