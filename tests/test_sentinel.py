@@ -26,8 +26,9 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio.sentinel import SentinelConnectionPool
+from redis.exceptions import ResponseError
 
-from resimply.outages import PatientRetry
+from resimply.outages import PatientRetry, is_unavailable
 from resimply.resources import open_redis, open_request_redis, open_worker_redis
 from resimply.sample import SAMPLE_VIDEO
 from resimply.settings import Settings, SettingsError
@@ -39,6 +40,7 @@ from tests.servers import GatedVideoServer, Service, wait_for
 
 CAPTION = SAMPLE_VIDEO.with_suffix(".txt").read_text()
 USER = "5e5e5e5e-5e5e-4e5e-8e5e-5e5e5e5e5e5e"
+HANG_S = 10
 
 
 def test_sentinels_are_read_from_the_environment() -> None:
@@ -192,9 +194,17 @@ def ended_once(messages: list[dict[str, Any]]) -> bool:
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.parametrize("fault", ["SIGKILL", "DEBUG SLEEP"])
 async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resumes(
-    group: SentinelGroup, ha_service: Service, gated_video: GatedVideoServer, tmp_path: Path
+    group: SentinelGroup,
+    ha_service: Service,
+    gated_video: GatedVideoServer,
+    tmp_path: Path,
+    fault: str,
 ) -> None:
+    """SIGKILL: the master is gone. DEBUG SLEEP: it hangs (connections open, no
+    answers) for HANG_S, long past the failover, then wakes up as master until
+    Sentinel makes it a replica of the new one."""
     svc = ha_service
     token = svc.token(USER)
     # Three tasks held in their download, each followed over WebSocket and SSE.
@@ -222,7 +232,10 @@ async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resum
     submitter.start()
     await asyncio.sleep(3)  # tasks queued, running and finishing when the master dies
     killed_at = time.monotonic()
-    group.kill_master()
+    if fault == "SIGKILL":
+        group.kill_master()
+    else:
+        group.hang_master(HANG_S)
     promoted_at = await asyncio.to_thread(group.wait_promoted)
     await asyncio.to_thread(
         wait_for,
@@ -258,12 +271,12 @@ async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resum
         and all(m["event_id"] > first["event_id"] for m in resumed[1])
     )
     print(
-        "\nsentinel failover (master SIGKILLed mid-run):"
+        f"\nsentinel failover (master: {fault} mid-run):"
         f"\n  tasks accepted {len(accepted)}, completed {len(completed)}, lost {len(lost)},"
         f" not finished {len(accepted) - len(completed) - len(lost)}"
         f"\n  watchers resumed {sum(resumed_ok)}/{len(resumed_ok)}"
         f" (3 WebSocket + 3 SSE kept open, 1 SSE back with Last-Event-ID)"
-        f"\n  failover (kill -> replica promoted) {promoted_at - killed_at:.1f} s;"
+        f"\n  fault -> replica promoted {promoted_at - killed_at:.1f} s;"
         f" without service (last 202 before -> first after) {gap:.1f} s;"
         f" submissions refused meanwhile {len(refused)}"
         f" ({sorted({a[1] for a in refused})})"
@@ -275,3 +288,10 @@ async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resum
     for process in svc.processes:
         assert process.proc.poll() is None, process.log()[-3000:]
     assert httpx.get(f"{svc.base_url}/health", timeout=5).json()["workers"] == 2
+
+
+def test_a_master_without_its_replicas_counts_as_unavailable() -> None:
+    """`min-replicas-to-write` (OPERATIONS.md): a master cut off from its replicas
+    refuses writes with NOREPLICAS, which the web answers 503 and a job retries."""
+    refusal = ResponseError("NOREPLICAS Not enough good replicas to write.")
+    assert is_unavailable(refusal)
