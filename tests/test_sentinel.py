@@ -16,12 +16,8 @@ master makes them ask the sentinels again) are tested without the processes."""
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -30,17 +26,11 @@ from redis.exceptions import ResponseError
 
 from resimply.outages import PatientRetry, is_unavailable
 from resimply.resources import open_redis, open_request_redis, open_worker_redis
-from resimply.sample import SAMPLE_VIDEO
 from resimply.settings import Settings, SettingsError
 from resimply.worker import worker_options
-from tests.client import sse_messages, submit, ws_messages
-from tests.faults import statuses, video_copy
+from tests.failover import FAULTS, failover_mid_run, ha_service
 from tests.sentinels import MASTER_NAME, SentinelGroup
 from tests.servers import GatedVideoServer, Service, wait_for
-
-CAPTION = SAMPLE_VIDEO.with_suffix(".txt").read_text()
-USER = "5e5e5e5e-5e5e-4e5e-8e5e-5e5e5e5e5e5e"
-HANG_S = 10
 
 
 def test_sentinels_are_read_from_the_environment() -> None:
@@ -123,15 +113,8 @@ async def test_a_demoted_master_sends_clients_to_the_new_one(group: SentinelGrou
 
 
 @pytest.fixture
-def ha_service(group: SentinelGroup, tmp_path: Path) -> Iterator[Service]:
-    env = group.env
-    svc = Service(
-        env.pop("REDIS_URL"),
-        tmp_path,
-        **env,
-        RESIMPLY_WORKER_MAX_JOBS="20",
-        RESIMPLY_RATE_LIMIT_PER_MINUTE="1000",
-    )
+def service_on_sentinels(group: SentinelGroup, tmp_path: Path) -> Iterator[Service]:
+    svc = ha_service(group, tmp_path)
     try:
         svc.start(workers=2)
         yield svc
@@ -143,61 +126,11 @@ def ha_service(group: SentinelGroup, tmp_path: Path) -> Iterator[Service]:
         svc.stop()
 
 
-class Submitter(threading.Thread):
-    """A client submitting a new video every `every_s`, noting each answer's time."""
-
-    def __init__(self, svc: Service, token: str, tmp: Path, every_s: float = 0.3) -> None:
-        super().__init__(daemon=True)
-        self.svc, self.token, self.tmp, self.every_s = svc, token, tmp, every_s
-        self.answers: list[tuple[float, int, str | None]] = []  # (time, status, task id)
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        n = 0
-        while not self.stopping.is_set():
-            n += 1
-            url = video_copy(self.tmp, f"steady{n}")
-            try:
-                response = submit(self.svc, self.token, {"url": url})
-                status = response.status_code
-                task_id = response.json().get("task_id") if status == 202 else None
-            except httpx.HTTPError:
-                status, task_id = 0, None
-            self.answers.append((time.monotonic(), status, task_id))
-            self.stopping.wait(self.every_s)
-
-    def accepted(self, after: float = 0.0) -> list[str]:
-        return [t for at, status, t in self.answers if status == 202 and t and at > after]
-
-
-def first_sse_message(svc: Service, token: str, task_id: str) -> dict[str, Any]:
-    """Open the task's SSE stream, take its first message and leave."""
-    with httpx.stream(
-        "GET", f"{svc.base_url}/events/{task_id}", params={"token": token}, timeout=30
-    ) as response:
-        for line in response.iter_lines():
-            if line.startswith("data:"):
-                message: dict[str, Any] = json.loads(line.removeprefix("data:"))
-                return message
-    raise AssertionError("no message")
-
-
-def ended_once(messages: list[dict[str, Any]]) -> bool:
-    """One completion, last, and no event twice: a watcher that rode the failover."""
-    ids = [m["event_id"] for m in messages]
-    return (
-        bool(messages)
-        and (messages[-1]["type"], messages[-1]["status"]) == ("completion", "SUCCESS")
-        and sum(m["type"] in ("completion", "error") for m in messages) == 1
-        and len(set(ids)) == len(ids)
-    )
-
-
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("fault", ["SIGKILL", "DEBUG SLEEP"])
+@pytest.mark.parametrize("fault", FAULTS)
 async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resumes(
     group: SentinelGroup,
-    ha_service: Service,
+    service_on_sentinels: Service,
     gated_video: GatedVideoServer,
     tmp_path: Path,
     fault: str,
@@ -205,86 +138,13 @@ async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resum
     """SIGKILL: the master is gone. DEBUG SLEEP: it hangs (connections open, no
     answers) for HANG_S, long past the failover, then wakes up as master until
     Sentinel makes it a replica of the new one."""
-    svc = ha_service
-    token = svc.token(USER)
-    # Three tasks held in their download, each followed over WebSocket and SSE.
-    held = []
-    for n in range(3):
-        url = gated_video.url.replace("video.mp4", f"held{n}.mp4")
-        response = submit(svc, token, {"url": url, "caption": CAPTION})
-        assert response.status_code == 202, response.text
-        held.append(response.json()["task_id"])
-    await asyncio.to_thread(wait_for, lambda: gated_video.requests == 3, what="held downloads")
-    watchers = [asyncio.create_task(ws_messages(svc, token, t)) for t in held]
-    watchers += [
-        asyncio.create_task(asyncio.to_thread(sse_messages, svc, token, t, timeout=180))
-        for t in held
-    ]
-    # A client that leaves before the failover and comes back after it.
-    first = await asyncio.to_thread(first_sse_message, svc, token, held[0])
-    await asyncio.to_thread(
-        wait_for,
-        lambda: httpx.get(f"{svc.base_url}/health", timeout=5).json()["streams"] == 6,
-        what="six open streams",
-    )
-
-    submitter = Submitter(svc, token, tmp_path)
-    submitter.start()
-    await asyncio.sleep(3)  # tasks queued, running and finishing when the master dies
-    killed_at = time.monotonic()
-    if fault == "SIGKILL":
-        group.kill_master()
-    else:
-        group.hang_master(HANG_S)
-    promoted_at = await asyncio.to_thread(group.wait_promoted)
-    await asyncio.to_thread(
-        wait_for,
-        lambda: len(submitter.accepted(after=killed_at)) >= 5,
-        timeout=60,
-        what="submissions accepted again",
-    )
-    submitter.stopping.set()
-    await asyncio.to_thread(submitter.join, 30)
-    gated_video.release()
-
-    resumed = await asyncio.to_thread(
-        sse_messages, svc, token, held[0], last_event_id=first["event_id"], timeout=120
-    )
-    ends = await asyncio.wait_for(asyncio.gather(*watchers), timeout=180)
-
-    accepted = held + submitter.accepted()
-    deadline = time.monotonic() + 120
-    final = statuses(svc, token, accepted)
-    while time.monotonic() < deadline and not all(s == "SUCCESS" for s in final.values()):
-        await asyncio.sleep(0.5)
-        final = statuses(svc, token, accepted)
-    completed = [t for t, s in final.items() if s == "SUCCESS"]
-    lost = [t for t, s in final.items() if s == "?"]  # unknown on the new master
-    refused = [a for a in submitter.answers if a[1] != 202 and a[0] > killed_at]
-    before = [at for at, status, _ in submitter.answers if status == 202 and at < killed_at]
-    after = [at for at, status, _ in submitter.answers if status == 202 and at > killed_at]
-    gap = after[0] - (before[-1] if before else killed_at)
-    resumed_ok = [ended_once(messages) for _, messages in ends]
-    resumed_ok.append(
-        resumed[0] == 200
-        and ended_once([first, *resumed[1]])
-        and all(m["event_id"] > first["event_id"] for m in resumed[1])
-    )
-    print(
-        f"\nsentinel failover (master: {fault} mid-run):"
-        f"\n  tasks accepted {len(accepted)}, completed {len(completed)}, lost {len(lost)},"
-        f" not finished {len(accepted) - len(completed) - len(lost)}"
-        f"\n  watchers resumed {sum(resumed_ok)}/{len(resumed_ok)}"
-        f" (3 WebSocket + 3 SSE kept open, 1 SSE back with Last-Event-ID)"
-        f"\n  fault -> replica promoted {promoted_at - killed_at:.1f} s;"
-        f" without service (last 202 before -> first after) {gap:.1f} s;"
-        f" submissions refused meanwhile {len(refused)}"
-        f" ({sorted({a[1] for a in refused})})"
-    )
-    assert lost == [] and len(completed) == len(accepted), final
-    assert all(resumed_ok), (ends, resumed)
-    assert {status for _, status, _ in refused} <= {503}, refused  # told to retry, never a 500
-    assert gap < 30, gap
+    svc = service_on_sentinels
+    run = await failover_mid_run(group, svc, gated_video, tmp_path, fault)
+    print("\n" + run.report())
+    assert run.lost == [] and len(run.completed) == len(run.accepted), run
+    assert all(run.watchers_resumed), run
+    assert set(run.refused) <= {503}, run  # told to retry, never a 500
+    assert run.without_service_s < 30, run
     for process in svc.processes:
         assert process.proc.poll() is None, process.log()[-3000:]
     assert httpx.get(f"{svc.base_url}/health", timeout=5).json()["workers"] == 2
