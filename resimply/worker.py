@@ -266,6 +266,9 @@ def _sentinel_pool(settings: Settings, keys: Keys) -> ArqRedis | None:
         settings,
         redis_class=ArqRedis,
         socket_connect_timeout=options.conn_timeout,
+        # A master that hangs for good (host cut off) must not hold arq's loop:
+        # past this its command is sent again, to the master the sentinels name.
+        socket_timeout=30,
         retry=options.retry,
         retry_on_error=options.retry_on_error,
     )

@@ -30,7 +30,9 @@ CAPTION = SAMPLE_VIDEO.with_suffix(".txt").read_text()
 USER = "5e5e5e5e-5e5e-4e5e-8e5e-5e5e5e5e5e5e"
 # DEBUG SLEEP's length: long past the failover (≈ 2–3 s with the group's settings).
 HANG_S = 10
-FAULTS = ("SIGKILL", "DEBUG SLEEP")
+# SIGKILL: the master is gone. DEBUG SLEEP: it hangs for HANG_S, then wakes up
+# as master until Sentinel makes it a replica. SIGSTOP: it hangs for good.
+FAULTS = ("SIGKILL", "DEBUG SLEEP", "SIGSTOP")
 
 
 def ha_service(group: SentinelGroup, tmp: Path) -> Service:
@@ -52,6 +54,7 @@ class FailoverRun:
     completed: list[str]
     lost: list[str]  # accepted, and unknown on the new master
     watchers_resumed: list[bool]
+    reconnects: int  # the returning watcher's, beyond its first
     promoted_s: float  # fault -> the sentinels name the replica
     without_service_s: float  # last 202 before the fault -> first 202 after
     refused: list[int]  # statuses of the submissions not accepted after the fault
@@ -63,7 +66,8 @@ class FailoverRun:
             f"\n  tasks accepted {len(self.accepted)}, completed {len(self.completed)},"
             f" lost {len(self.lost)}, not finished {unfinished}"
             f"\n  watchers resumed {sum(self.watchers_resumed)}/{len(self.watchers_resumed)}"
-            " (3 WebSocket + 3 SSE kept open, 1 SSE back with Last-Event-ID)"
+            " (3 WebSocket + 3 SSE kept open, 1 SSE back with Last-Event-ID,"
+            f" reconnecting {self.reconnects} times)"
             f"\n  fault -> replica promoted {self.promoted_s:.1f} s;"
             f" without service (last 202 before -> first after) {self.without_service_s:.1f} s;"
             f" submissions refused meanwhile {len(self.refused)} {sorted(set(self.refused))}"
@@ -109,6 +113,24 @@ def first_sse_message(svc: Service, token: str, task_id: str) -> dict[str, Any]:
     raise AssertionError("no message")
 
 
+def come_back(
+    svc: Service, token: str, task_id: str, last_event_id: str, *, attempts: int = 10
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """A client that left comes back with its last event id and, like a browser's
+    EventSource, reconnects with the newest id it has until the task has ended."""
+    seen: list[int] = []
+    messages: list[dict[str, Any]] = []
+    for _ in range(attempts):
+        status, got = sse_messages(svc, token, task_id, last_event_id=last_event_id, timeout=60)
+        seen.append(status)
+        messages += got
+        if messages and messages[-1]["type"] in ("completion", "error"):
+            break
+        last_event_id = messages[-1]["event_id"] if messages else last_event_id
+        time.sleep(1.0)
+    return seen, messages
+
+
 def ended_once(messages: list[dict[str, Any]]) -> bool:
     """One completion, last, and no event twice: a watcher that rode the failover."""
     ids = [m["event_id"] for m in messages]
@@ -152,6 +174,8 @@ async def failover_mid_run(
     killed_at = time.monotonic()
     if fault == "SIGKILL":
         group.kill_master()
+    elif fault == "SIGSTOP":
+        group.freeze_master()
     else:
         group.hang_master(HANG_S)
     promoted_at = await asyncio.to_thread(group.wait_promoted)
@@ -165,8 +189,8 @@ async def failover_mid_run(
     await asyncio.to_thread(submitter.join, 30)
     gated_video.release()
 
-    resumed = await asyncio.to_thread(
-        sse_messages, svc, token, held[0], last_event_id=first["event_id"], timeout=120
+    statuses_back, messages_back = await asyncio.to_thread(
+        come_back, svc, token, held[0], first["event_id"]
     )
     ends = await asyncio.wait_for(asyncio.gather(*watchers), timeout=180)
 
@@ -184,9 +208,8 @@ async def failover_mid_run(
     gap = after[0] - (before[-1] if before else killed_at)
     resumed_ok = [ended_once(messages) for _, messages in ends]
     resumed_ok.append(
-        resumed[0] == 200
-        and ended_once([first, *resumed[1]])
-        and all(m["event_id"] > first["event_id"] for m in resumed[1])
+        ended_once([first, *messages_back])
+        and all(m["event_id"] > first["event_id"] for m in messages_back)
     )
     return FailoverRun(
         fault=fault,
@@ -194,6 +217,7 @@ async def failover_mid_run(
         completed=completed,
         lost=lost,
         watchers_resumed=resumed_ok,
+        reconnects=len(statuses_back) - 1,
         promoted_s=promoted_at - killed_at,
         without_service_s=gap,
         refused=[status for _, status, _ in refused],

@@ -66,6 +66,7 @@ class Node:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen one would never stop
             self.proc.terminate()
             try:
                 self.proc.wait(10)
@@ -130,6 +131,12 @@ class SentinelGroup:
         assert self.master.proc is not None
         self.master.proc.send_signal(signal.SIGKILL)
         self.master.proc.wait(10)
+
+    def freeze_master(self) -> None:
+        """SIGSTOP: the master hangs for good (a host cut off from the network):
+        connections stay open and nothing is ever answered."""
+        assert self.master.proc is not None
+        self.master.proc.send_signal(signal.SIGSTOP)
 
     def hang_master(self, seconds: float) -> None:
         """`DEBUG SLEEP`: the master stops answering (connections stay open) for

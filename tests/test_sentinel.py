@@ -137,7 +137,8 @@ async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resum
 ) -> None:
     """SIGKILL: the master is gone. DEBUG SLEEP: it hangs (connections open, no
     answers) for HANG_S, long past the failover, then wakes up as master until
-    Sentinel makes it a replica of the new one."""
+    Sentinel makes it a replica of the new one. SIGSTOP: it hangs for good, and
+    every client must give up on it by its own read timeout."""
     svc = service_on_sentinels
     run = await failover_mid_run(group, svc, gated_video, tmp_path, fault)
     print("\n" + run.report())
