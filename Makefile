@@ -66,6 +66,6 @@ bench: install
 	  if [ -f bench/$$b.py ]; then $(BIN)/python -m bench.$$b || exit 1; fi; \
 	done
 
-## chaos: faults against real processes (killed worker, Redis outage and full Redis, hostile clients, fuzzing); prints what each did to users
+## chaos: faults against real processes (killed worker, Redis outage and full Redis, Sentinel failover, hostile clients, fuzzing); prints what each did to users
 chaos: install
 	$(BIN)/python -m bench.chaos

@@ -196,7 +196,12 @@ async def extract(
     )
     try:
         async with redis_url_for_run(redis_url) as url_of_redis:
-            run_settings = dataclasses.replace(settings, redis_url=url_of_redis)
+            # A private server stands alone: no sentinels to ask.
+            run_settings = dataclasses.replace(
+                settings,
+                redis_url=url_of_redis,
+                redis_sentinels=settings.redis_sentinels if redis_url else (),
+            )
             redis = open_redis(run_settings)
             try:
                 await _ping(redis, url_of_redis)

@@ -3,8 +3,8 @@
 Unavailable means Redis cannot do what we ask *now* but will again without any
 change on our side: it is down or unreachable (refused or dropped connections,
 timeouts), still loading its data (LOADING), full (OOM: `maxmemory` with
-`noeviction`), a replica or failing over (READONLY, MASTERDOWN), or unable to
-persist (MISCONF). Not among them: a wrong password, a bad command, a WATCH
+`noeviction`), a replica or failing over (READONLY, MASTERDOWN, NOREPLICAS), or
+unable to persist (MISCONF). Not among them: a wrong password, a bad command, a WATCH
 conflict — those are bugs or configuration, and fail loudly.
 
 - The web tier answers such errors with `503 service_unavailable` +
@@ -50,9 +50,11 @@ UNAVAILABLE_ERRORS: tuple[type[RedisError], ...] = (
     ReadOnlyError,
     MasterDownError,
 )
-# Error replies redis-py has no class for (MISCONF), or that reach us wrapped:
-# a Lua script's failing write answers "OOM command not allowed ... script: ...".
-_UNAVAILABLE_REPLIES = ("OOM ", "READONLY ", "MASTERDOWN ", "MISCONF ", "LOADING ")
+# Error replies redis-py has no class for (MISCONF; NOREPLICAS: a master set with
+# `min-replicas-to-write` that has lost its replicas, as when Sentinel has promoted
+# one of them), or that reach us wrapped: a Lua script's failing write answers
+# "OOM command not allowed ... script: ...".
+_UNAVAILABLE_REPLIES = ("OOM ", "READONLY ", "MASTERDOWN ", "MISCONF ", "LOADING ", "NOREPLICAS ")
 _CONFIGURATION_ERRORS = (AuthenticationError, AuthorizationError)
 # What `PatientRetry` waits out. OSError: a refused connect, which redis-py's
 # Connection.connect retries only if listed (and turns into a ConnectionError after).

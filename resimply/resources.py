@@ -11,6 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .jobs import JobQueue
 from .keys import Keys
 from .outages import PATIENT_ERRORS, PatientRetry
+from .redis_ha import connect
 from .settings import Settings
 from .tasks import TaskStore
 
@@ -36,10 +37,11 @@ REQUEST_TIMEOUT_S = 5.0
 
 def open_redis(settings: Settings) -> Redis:
     """The web tier's client for the stream hub (its blocking XREAD needs no
-    read timeout), and the base of the others."""
+    read timeout), and the base of the others. Each of these clients finds Redis
+    through `redis_ha.connect`: REDIS_URL, or the master Sentinel names."""
     # Bytes in and out: stream payloads are passed on to clients without decoding.
-    client: Redis = Redis.from_url(
-        settings.redis_url,
+    client: Redis = connect(
+        settings,
         decode_responses=False,
         socket_connect_timeout=5,
         health_check_interval=30,
@@ -53,8 +55,8 @@ def open_request_redis(settings: Settings) -> Redis:
     """The REST handlers' client: a connection dropped mid-command is retried
     (a restart, a failover), but a Redis that is away, hung or full fails the
     command within a few seconds, and the request is answered 503 + Retry-After."""
-    client: Redis = Redis.from_url(
-        settings.redis_url,
+    client: Redis = connect(
+        settings,
         decode_responses=False,
         socket_connect_timeout=2,
         socket_timeout=REQUEST_TIMEOUT_S,
@@ -70,8 +72,8 @@ def open_worker_redis(settings: Settings, client: str = "worker") -> Redis:
     down, restarting, or full — so a running job pauses instead of failing. The
     read timeout only notices a connection that died silently; the command is
     then sent again on a new one."""
-    redis: Redis = Redis.from_url(
-        settings.redis_url,
+    redis: Redis = connect(
+        settings,
         decode_responses=False,
         socket_connect_timeout=5,
         socket_timeout=30,

@@ -36,6 +36,11 @@ class SettingsError(ValueError):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis Sentinel (redis_ha.py): when set, the master's address comes from these
+    # sentinels and REDIS_URL gives only the password, database and TLS.
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = "mymaster"
+    redis_sentinel_password: str | None = None
     key_prefix: str = "resimply:"
     data_dir: Path = Path.home() / ".local/share/resimply"
     dev: bool = False
@@ -187,6 +192,23 @@ class Settings:
         return _from_env(cls, env)
 
 
+def _sentinels(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """REDIS_SENTINELS: `host:port` pairs, comma-separated (port 26379 if left out)."""
+    found: list[tuple[str, int]] = []
+    for item in (env.get("REDIS_SENTINELS") or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, _, port = item.rpartition(":") if ":" in item else (item, "", "26379")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(
+                "REDIS_SENTINELS must list sentinels as host:port, comma-separated "
+                f"(e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379); got {item!r}"
+            )
+        found.append((host, int(port)))
+    return tuple(found)
+
+
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -312,6 +334,9 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
 
     settings = cls(
         redis_url=opt("REDIS_URL") or base.redis_url,
+        redis_sentinels=_sentinels(env),
+        redis_sentinel_master=opt("REDIS_SENTINEL_MASTER") or base.redis_sentinel_master,
+        redis_sentinel_password=opt("REDIS_SENTINEL_PASSWORD"),
         key_prefix=opt("RESIMPLY_KEY_PREFIX") or base.key_prefix,
         data_dir=Path(opt("RESIMPLY_DATA_DIR") or base.data_dir).expanduser(),
         dev=dev,

@@ -49,6 +49,7 @@ from .pipeline import PipelineDeps, run_task
 from .pipeline.cache import ExtractionCache, cache_variant
 from .providers.base import RecipeStore, Scraper
 from .providers.registry import build_extractor, build_scraper, build_store, build_transcriber
+from .redis_ha import connect
 from .resources import open_worker_redis, task_store
 from .settings import Settings
 from .worker_metrics import start_worker_metrics
@@ -275,6 +276,31 @@ def _redis_settings(settings: Settings) -> RedisSettings:
     )
 
 
+def _sentinel_pool(settings: Settings, keys: Keys) -> ArqRedis | None:
+    """With REDIS_SENTINELS, arq's pool on the master Sentinel names (redis_ha.py).
+
+    arq's own sentinel mode (RedisSettings.sentinel) passes neither retry nor
+    timeouts to its pool, so a failover would end arq's loop at its first failed
+    command; this pool has the same patience as `_redis_settings`'s."""
+    if not settings.redis_sentinels:
+        return None
+    options = _redis_settings(settings)
+    pool = connect(
+        settings,
+        redis_class=ArqRedis,
+        socket_connect_timeout=options.conn_timeout,
+        # A master that hangs for good (host cut off) must not hold arq's loop:
+        # past this its command is sent again, to the master the sentinels name.
+        socket_timeout=30,
+        retry=options.retry,
+        retry_on_error=options.retry_on_error,
+    )
+    pool.job_serializer = job_serializer
+    pool.job_deserializer = job_deserializer
+    pool.default_queue_name = keys.queue
+    return pool
+
+
 def worker_options(settings: Settings, *, embedded: bool = False) -> dict[str, Any]:
     """Keyword arguments for `arq.worker.Worker`, from settings (`embedded`: the
     worker runs inside the web process, `serve --with-worker`)."""
@@ -286,6 +312,7 @@ def worker_options(settings: Settings, *, embedded: bool = False) -> dict[str, A
         "job_serializer": job_serializer,
         "job_deserializer": job_deserializer,
         "redis_settings": _redis_settings(settings),
+        "redis_pool": _sentinel_pool(settings, keys),
         "on_startup": _startup(settings, embedded=embedded),
         "on_shutdown": shutdown,
         "max_jobs": settings.worker_max_jobs,
