@@ -192,6 +192,13 @@ def test_a_recipe_without_servings_scales_by_a_factor(service: Service, sized_vi
     assert scale.locator(".scale-value").text_content() == "×1½"
     _wait_for_amounts(visit, _api_amounts(_api(service, f"/recipes/{recipe_id}", scale=1.5)))
     assert _shown_amounts(visit)[2] == "3"
+    # The units switch is a radio group: the arrow keys move through it.
+    scale.locator('input[value="original"]').focus()
+    page.keyboard.press("ArrowRight")
+    assert scale.locator('input[value="metric"]').is_checked()
+    metric = _api(service, f"/recipes/{recipe_id}", scale=1.5, units="metric")
+    _wait_for_amounts(visit, _api_amounts(metric))
+    assert _shown_amounts(visit)[0].endswith(" g")
     assert [e for e in visit.errors if e.startswith("uncaught")] == []
 
 
