@@ -256,6 +256,15 @@ def test_a_failed_import_is_offered_as_a_draft_fixed_and_saved(
     assert "title" in (page.locator("#draft-status").text_content() or "")
     assert page.evaluate("() => document.activeElement.id") == "draft-name"
 
+    # What the server refuses, it says why, and the draft stays.
+    page.locator("#draft-name").fill("Too long")
+    page.locator("#draft-ingredients").fill("x" * 2001)
+    page.locator("#draft-save").click()
+    page.wait_for_function(
+        "() => document.querySelector('#draft-status').textContent.includes('ingredients[0].text')"
+    )
+    assert panel.is_visible() and _api(service, f"/drafts/{draft_id}")["draft_id"] == draft_id
+
     title = f"Lake-side flatbread {visit.screen}"
     page.locator("#draft-name").fill(title)
     assert page.locator("#draft-status").is_hidden()  # the complaint goes once fixed
@@ -299,6 +308,9 @@ def test_a_failed_import_is_offered_as_a_draft_fixed_and_saved(
     assert _shown_amounts(visit)[0] == "300 g"
     page.screenshot(path=str(shots / f"draft-saved-{visit.screen}.png"), full_page=True)
     assert [e for e in visit.errors if e.startswith("uncaught")] == []
+    # Offline still: the frames are data: URLs, nothing comes from elsewhere.
+    elsewhere = [u for u in visit.requests if not u.startswith((service.base_url + "/", "data:"))]
+    assert elsewhere == []
 
 
 def test_a_draft_is_read_again_in_another_language(
