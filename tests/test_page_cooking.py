@@ -107,6 +107,14 @@ def _no_sideways_scroll(visit: Visit) -> None:
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
 
 
+def _ids_unique(visit: Visit) -> bool:
+    unique: bool = visit.page.evaluate(
+        "() => { const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+        " return ids.length === new Set(ids).size; }"
+    )
+    return unique
+
+
 def _open_saved(visit: Visit, service: Service, recipe_id: str, title: str) -> None:
     visit.open(service)
     visit.page.locator(f'#saved-list .saved-item[data-id="{recipe_id}"]').click()
@@ -127,7 +135,7 @@ def test_servings_and_units_change_the_amounts_shown(
     scale = card.locator(".scale")
     assert scale.is_visible()
     assert scale.locator(".scale-value").text_content() == "4"
-    assert scale.locator('input[value="original"]').is_checked()
+    assert scale.locator('[data-units="original"]').get_attribute("aria-pressed") == "true"
     as_stored = _shown_amounts(visit)
     assert as_stored[:3] == ["1 cup", "1 cup", "2"]
 
@@ -151,7 +159,7 @@ def test_servings_and_units_change_the_amounts_shown(
     page.screenshot(path=str(shots / f"scaled-6-{visit.screen}.png"), full_page=True)
 
     # Metric: cups of flour become grams, cups of milk millilitres.
-    scale.locator('label:has(input[value="metric"])').click()
+    scale.locator('[data-units="metric"]').click()
     metric = _api(service, f"/recipes/{recipe_id}", servings=6, units="metric")
     _wait_for_amounts(visit, _api_amounts(metric))
     flour, milk = _shown_amounts(visit)[:2]
@@ -159,16 +167,17 @@ def test_servings_and_units_change_the_amounts_shown(
     assert not any("cup" in a for a in _shown_amounts(visit))
     assert "(was 1 cup)" in (card.locator(".ingredients li").first.text_content() or "")
     _no_sideways_scroll(visit)
+    assert _ids_unique(visit)
     page.screenshot(path=str(shots / f"scaled-metric-{visit.screen}.png"), full_page=True)
 
     # US, back to 4, back to original: as stored again.
-    scale.locator('label:has(input[value="us"])').click()
+    scale.locator('[data-units="us"]').click()
     _wait_for_amounts(
         visit, _api_amounts(_api(service, f"/recipes/{recipe_id}", servings=6, units="us"))
     )
     scale.locator(".scale-less").click()
     scale.locator(".scale-less").click()
-    scale.locator('label:has(input[value="original"])').click()
+    scale.locator('[data-units="original"]').click()
     _wait_for_amounts(visit, as_stored)
     assert "Serves 4" in (card.locator(".meta").text_content() or "")
     assert card.locator(".ingredients .was").count() == 0
@@ -192,10 +201,12 @@ def test_a_recipe_without_servings_scales_by_a_factor(service: Service, sized_vi
     assert scale.locator(".scale-value").text_content() == "×1½"
     _wait_for_amounts(visit, _api_amounts(_api(service, f"/recipes/{recipe_id}", scale=1.5)))
     assert _shown_amounts(visit)[2] == "3"
-    # The units switch is a radio group: the arrow keys move through it.
-    scale.locator('input[value="original"]').focus()
-    page.keyboard.press("ArrowRight")
-    assert scale.locator('input[value="metric"]').is_checked()
+    # The units switch works from the keyboard, and says which one is on.
+    scale.locator('[data-units="original"]').focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    pressed = scale.locator('[aria-pressed="true"]')
+    assert pressed.count() == 1 and pressed.get_attribute("data-units") == "metric"
     metric = _api(service, f"/recipes/{recipe_id}", scale=1.5, units="metric")
     _wait_for_amounts(visit, _api_amounts(metric))
     assert _shown_amounts(visit)[0].endswith(" g")
@@ -248,6 +259,7 @@ def test_a_failed_import_is_offered_as_a_draft_fixed_and_saved(
     assert draft["subtitles"] in texts
     assert listed.get_attribute("aria-current") == "true"
     _no_sideways_scroll(visit)
+    assert _ids_unique(visit)
     page.screenshot(path=str(shots / f"draft-open-{visit.screen}.png"), full_page=True)
 
     # Nothing is sent without a title.
