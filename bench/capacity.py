@@ -55,17 +55,33 @@ FAIL_MARK = "capacity-bench: fail this extraction"
 
 @dataclasses.dataclass
 class Snapshot:
-    """What Redis says about itself at one moment."""
+    """What Redis says about itself at one moment. Its counters are read before and
+    after the key scan, so that a difference between two snapshots (`between`)
+    leaves out this benchmark's own `MEMORY USAGE` calls and their CPU."""
 
     used_memory: int
-    calls: Counter[str]
+    calls: Counter[str]  # before the scan
     cpu_s: float
+    calls_after: Counter[str]  # after it
+    cpu_after_s: float
     clients: int
     keys: dict[str, list[int]]  # kind → MEMORY USAGE of each key
 
-    @property
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
+
+def between(a: Snapshot, b: Snapshot) -> tuple[Counter[str], float]:
+    """Redis commands (by name) and Redis CPU seconds from snapshot `a` to `b`."""
+    return b.calls - a.calls_after, b.cpu_s - a.cpu_after_s
+
+
+def counters(redis: Any) -> tuple[Counter[str], float]:
+    calls: Counter[str] = Counter()
+    for name, values in redis.info("commandstats").items():
+        command = name.removeprefix("cmdstat_")
+        if command.split("|")[0] in ("info", "memory", "scan", "client"):
+            continue  # this benchmark's own reads
+        calls[command] = int(values["calls"])
+    cpu = redis.info("cpu")
+    return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 def kind_of(key: str) -> str:
@@ -78,25 +94,21 @@ def kind_of(key: str) -> str:
 
 
 def snapshot(redis: Any) -> Snapshot:
+    calls, cpu_s = counters(redis)
     memory = redis.info("memory")
-    stats = redis.info("commandstats")
-    cpu = redis.info("cpu")
-    calls: Counter[str] = Counter()
-    for name, values in stats.items():
-        command = name.removeprefix("cmdstat_")
-        if command in ("info", "memory", "scan", "type", "client"):
-            continue  # this benchmark's own reads
-        calls[command] = int(values["calls"])
     keys: dict[str, list[int]] = {}
     for raw in redis.scan_iter(count=1000):
         key = raw.decode()
         size = redis.memory_usage(key, samples=0)
         if size is not None:
             keys.setdefault(kind_of(key), []).append(int(size))
+    calls_after, cpu_after_s = counters(redis)
     return Snapshot(
         used_memory=int(memory["used_memory"]),
         calls=calls,
-        cpu_s=float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]),
+        cpu_s=cpu_s,
+        calls_after=calls_after,
+        cpu_after_s=cpu_after_s,
         clients=int(redis.info("clients")["connected_clients"]),
         keys=keys,
     )
@@ -432,19 +444,20 @@ def report(**r: Any) -> None:
         " per task [all kinds together, arq results included]"
     )
     print("\nRedis commands and CPU per task (commands run by scripts included)")
-    submit_calls = s1.total_calls - s0.total_calls
-    run_calls = s3.total_calls - s2b.total_calls
+    submit_calls, submit_cpu = between(s0, s1)
+    run_calls, run_cpu = between(s2b, s3)
+    idle_calls, idle_cpu = between(s2, s2b)
     print(
-        f"  submission: {per(submit_calls, tasks):.1f} commands, "
-        f"{per((s1.cpu_s - s0.cpu_s) * 1000, tasks):.2f} ms Redis CPU"
+        f"  submission: {per(submit_calls.total(), tasks):.1f} commands, "
+        f"{per(submit_cpu * 1000, tasks):.2f} ms Redis CPU"
     )
     print(
-        f"  run (worker + hub for {watchers} watchers): {per(run_calls, tasks):.1f} commands, "
-        f"{per((s3.cpu_s - s2b.cpu_s) * 1000, tasks):.2f} ms Redis CPU"
+        f"  run (worker + hub for {watchers} watchers): {per(run_calls.total(), tasks):.1f} commands, "
+        f"{per(run_cpu * 1000, tasks):.2f} ms Redis CPU"
     )
-    top = (s3.calls - s2b.calls).most_common(8)
+    top = run_calls.most_common(8)
     print("    by command: " + ", ".join(f"{c} {per(n, tasks):.1f}" for c, n in top))
-    cpu_ms = per((s1.cpu_s - s0.cpu_s + s3.cpu_s - s2b.cpu_s) * 1000, tasks)
+    cpu_ms = per((submit_cpu + run_cpu) * 1000, tasks)
     print(
         f"  Redis CPU per task, all in: {cpu_ms:.2f} ms → {1000 / cpu_ms:,.0f} tasks/s per Redis core"
     )
@@ -455,9 +468,11 @@ def report(**r: Any) -> None:
     )
     print(f"  web process RSS: {per((r['rss'][1] - r['rss'][0]) * 1024, watchers) / 1024:.1f} KB")
     print(
-        f"  idle: {(s2b.total_calls - s2.total_calls) / r['idle_s']:.1f} Redis commands/s, "
-        f"{(s2b.cpu_s - s2.cpu_s) * 1000 / r['idle_s']:.1f} ms Redis CPU/s"
+        f"  idle: {idle_calls.total() / r['idle_s']:.1f} Redis commands/s, "
+        f"{idle_cpu * 1000 / r['idle_s']:.1f} ms Redis CPU/s"
     )
+    idle = idle_calls.most_common(4)
+    print("    by command: " + ", ".join(f"{c} {n / r['idle_s']:.1f}/s" for c, n in idle))
     print(
         f"  streams ended with their task: {r['ended']} / {watchers} ({r['read_bytes']:,} B read)"
     )
