@@ -62,7 +62,7 @@ bench: install
 	$(BIN)/python -m bench.frames
 	$(BIN)/python -m bench.tokens
 	$(BIN)/python -m bench.cache
-	@for b in fanout worker api page ingredients ocr metrics scaling partial; do \
+	@for b in fanout worker api page ingredients ocr metrics scaling partial capacity; do \
 	  if [ -f bench/$$b.py ]; then $(BIN)/python -m bench.$$b || exit 1; fi; \
 	done
 
