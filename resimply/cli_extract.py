@@ -1,6 +1,7 @@
 """`resimply extract <url-or-file>`: the terminal side — progress, output, exit codes.
 
-    0  the recipe is printed (Markdown on a terminal, JSON when piped; --json / --markdown)
+    0  the recipe is printed (Markdown on a terminal, JSON when piped; --json / --markdown);
+       a post with several recipes (a main and its sauce) prints them all — see `render`
     1  the task ended with an error: `resimply: <code>: <message>` on stderr
     2  the link cannot be a task (`invalid_request`, `unsupported_url`) or the
        configuration is wrong — nothing was started
@@ -137,25 +138,40 @@ def run_extract(
         print(f"resimply: {code}: {text}", file=sys.stderr)
         return EXIT_FAILED
     fmt = output or ("markdown" if stdout.isatty() else "json")
-    stdout.write(render(outcome.result.recipe, fmt))
+    stdout.write(render(recipes_of(outcome.result), fmt))
     stdout.flush()
     if err.is_terminal:
         err.print(summary(outcome.result), style="dim")
     return 0
 
 
-def render(recipe: Recipe, fmt: str) -> str:
+def recipes_of(result: TaskResult) -> list[Recipe]:
+    """Every recipe of the post, in its order (results without `recipes`: the one)."""
+    return list(result.recipes) if result.recipes else [result.recipe]
+
+
+def render(recipes: list[Recipe], fmt: str) -> str:
+    """The recipes as the command prints them.
+
+    JSON: the first recipe's object, as for a post with one — so `jq .title` and
+    anything reading it as a `Recipe` keep working — plus, when the post has
+    several, `recipes`: all of them in the post's order (the first included), as
+    `recipe` and `recipes` of the API's task result. Markdown: each recipe its own
+    `# ` section, separated by a rule.
+    """
     if fmt == "json":
-        return msgspec.json.format(msgspec.json.encode(recipe), indent=2).decode() + "\n"
-    return recipe_markdown(recipe)
+        data = msgspec.to_builtins(recipes[0])
+        if len(recipes) > 1:
+            data["recipes"] = msgspec.to_builtins(recipes)
+        return msgspec.json.format(msgspec.json.encode(data), indent=2).decode() + "\n"
+    return "\n---\n\n".join(recipe_markdown(recipe) for recipe in recipes)
 
 
 def summary(result: TaskResult) -> str:
     """One line on what the recipe was read from and what it cost."""
     parts = []
     if result.recipes and len(result.recipes) > 1:
-        # The command prints the first; the others are stored (GET /task's `recipes`).
-        parts.append(f"{len(result.recipes)} recipes in this post, the first printed")
+        parts.append(f"{len(result.recipes)} recipes in this post")
     if result.evidence:
         parts.append("read from " + ", ".join(result.evidence))
     usage = result.usage

@@ -44,6 +44,7 @@ def test_the_sample_prints_a_recipe_that_validates_against_the_schema(tmp_path: 
     assert result.stderr == ""
     data = json.loads(result.stdout)
     jsonschema.validate(data, RECIPE_SCHEMA)
+    assert "recipes" not in data  # one recipe: the object alone, as it always was
     recipe = msgspec.convert(data, Recipe)
     # Read from the sample's caption, not made up: every line is the caption's.
     assert recipe.title and recipe.title in SAMPLE_CAPTION
@@ -149,3 +150,34 @@ def test_a_private_redis_that_cannot_start_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "resimply: the private redis-server could not start: argument must be a memory value"
     )
+
+
+def test_a_post_with_a_main_and_its_sauce_prints_both(tmp_path: Path) -> None:
+    """JSON: the first recipe as for one (a `Recipe`), plus `recipes` with all of
+    them; Markdown: each its own section. The caption is one the offline extractor
+    reads as two recipes (tests/test_multi_recipe_e2e.py does the same through the API)."""
+    video = tmp_path / "schnitzel.mp4"
+    shutil.copyfile(SAMPLE_VIDEO, video)
+    caption = (
+        Path(__file__).parent / "data" / "captions" / "en_schnitzel_and_sauce.txt"
+    ).read_text()
+    as_json = extract(str(video), "--caption", caption, "--json", tmp_path=tmp_path)
+    as_markdown = extract(str(video), "--caption", caption, "--markdown", tmp_path=tmp_path)
+    assert as_json.returncode == 0 and as_markdown.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    first, sauce = data["recipes"]
+    for recipe in (first, sauce):
+        jsonschema.validate(recipe, RECIPE_SCHEMA)
+    # The top level is still the first recipe, for scripts written for one.
+    assert {k: v for k, v in data.items() if k != "recipes"} == first
+    jsonschema.validate(data, RECIPE_SCHEMA)
+    assert first["title"] == "Crispy Schnitzel with Mushroom Sauce"
+    assert sauce["title"] == "Crispy Schnitzel with Mushroom Sauce – sauce"
+    assert "mushrooms" in [i["name"] for i in sauce["ingredients"]]
+    assert first["id"] != sauce["id"]
+
+    sections = as_markdown.stdout.split("\n---\n\n")
+    assert [s.splitlines()[0] for s in sections] == [f"# {first['title']}", f"# {sauce['title']}"]
+    for section, recipe in zip(sections, (first, sauce), strict=True):
+        assert f"- {recipe['ingredients'][0]['text']}" in section
+        assert f"1. {recipe['steps'][0]['text']}" in section
