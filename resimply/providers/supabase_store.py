@@ -335,7 +335,7 @@ class SupabaseRecipeStore:
                     .execute()
                 )
 
-        await self._call("save draft", attempt, failed=DRAFT_SAVE_FAILED)
+        await self._call("save draft", attempt, failed=DRAFT_SAVE_FAILED, table=DRAFTS)
 
     async def get_draft(
         self, *, user_id: str, draft_id: str, access_token: str | None = None
@@ -385,7 +385,11 @@ class SupabaseRecipeStore:
             )
 
         await self._call(
-            "delete draft", attempt, failed=DRAFT_SAVE_FAILED, as_user=access_token is not None
+            "delete draft",
+            attempt,
+            failed=DRAFT_SAVE_FAILED,
+            as_user=access_token is not None,
+            table=DRAFTS,
         )
 
     async def _read_drafts(
@@ -405,7 +409,7 @@ class SupabaseRecipeStore:
             return [_as_row(r) for r in (await narrow(query).execute()).data]
 
         rows = await self._call(
-            what, attempt, failed=DRAFT_READ_FAILED, as_user=access_token is not None
+            what, attempt, failed=DRAFT_READ_FAILED, as_user=access_token is not None, table=DRAFTS
         )
         try:
             return [msgspec.convert(row["data"], Draft) for row in rows]
@@ -470,6 +474,7 @@ class SupabaseRecipeStore:
         *,
         failed: str,
         as_user: bool = False,
+        table: str = TABLE,
     ) -> T:
         async def attempt() -> T:
             try:
@@ -491,7 +496,7 @@ class SupabaseRecipeStore:
         except _HttpError as exc:
             log.warning("supabase_refused", what=what, status=exc.status, code=exc.code)
             raise errors.StorageFailed(
-                _refusal(exc, bucket=self.bucket, as_user=as_user), retryable=False
+                _refusal(exc, bucket=self.bucket, as_user=as_user, table=table), retryable=False
             ) from None
         except (
             APIError,
@@ -519,7 +524,7 @@ class SupabaseRecipeStore:
             ) from None
 
 
-def _refusal(exc: _HttpError, *, bucket: str, as_user: bool) -> str:
+def _refusal(exc: _HttpError, *, bucket: str, as_user: bool, table: str = TABLE) -> str:
     """An operator's message for a 4xx answer: what to check, no upstream text."""
     code = f", code {exc.code}" if exc.code else ""
     if exc.status == 401 and as_user:
@@ -531,12 +536,12 @@ def _refusal(exc: _HttpError, *, bucket: str, as_user: bool) -> str:
         )
     if exc.status == 404:
         return (
-            f"Supabase has no `{TABLE}` table or `{bucket}` storage bucket (HTTP 404{code}); "
+            f"Supabase has no `{table}` table or `{bucket}` storage bucket (HTTP 404{code}); "
             "apply deploy/supabase/migrations and check SUPABASE_BUCKET."
         )
     if exc.code in ("42P10", "PGRST204"):
         return (
-            f"The Supabase `{TABLE}` table is older than this service (HTTP {exc.status}{code}); "
+            f"The Supabase `{table}` table is older than this service (HTTP {exc.status}{code}); "
             "apply deploy/supabase/migrations."
         )
     if exc.code == "23503":
