@@ -10,15 +10,16 @@ runs again with another language or extractor (`POST /drafts/{id}/retry`): the
 new task starts from the draft, not from the link, so nothing is scraped or
 downloaded twice.
 
-Where they live: Redis, one msgpack value per draft with a TTL
-(`RESIMPLY_DRAFT_TTL_S`), plus a per-user sorted set (score: expiry) to list
-them. A draft is working material that expires by a setting, not part of the
-recipe book: a TTL expires it with no sweeper, it is written by the worker and
-read by the web tier, which both hold Redis already, and the retry's worker
-reads it where it reads its task. The price is that only the service sees it:
-access is by owner check in code (as tasks), there is no row-level security to
-add (nothing reaches PostgreSQL until the user saves it as a recipe, which goes
-through the recipe store and its RLS).
+Where they live: in the recipe store (`RESIMPLY_STORE`), in a `drafts` table
+beside `recipes`: SQLite's file (`providers/sqlite_store.py`), or Supabase's
+PostgreSQL (`providers/supabase_store.py`, migration
+`deploy/supabase/migrations/20261208000000_drafts.sql`), where row-level
+security lets a signed-in user read and delete their own unexpired drafts and
+nothing else, as for recipes. Each row says when it expires
+(`RESIMPLY_DRAFT_TTL_S` after the failure): an expired row is never returned,
+and expired rows are deleted as new drafts come in. Not in Redis: Redis holds
+the queue under `noeviction`, and a few hundred KB of frames per failed task
+there would eat the memory that lets new tasks in.
 
 Bounded: at most `MAX_FRAMES` frames of at most `MAX_FRAME_BYTES` each, texts
 cut at `MAX_TEXT_CHARS`. Never held: the video (its bytes, its URL, its request
@@ -27,19 +28,19 @@ headers, which may carry cookies or signed tokens), or anything from settings.
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 import msgspec
-from redis.asyncio import Redis
 
-from .keys import Keys
 from .models import Recipe, Source
 
 # A handful of frames is what a person needs to see the dish and the amounts
-# shown on screen. They live in Redis (noeviction: a full Redis refuses new
-# tasks), so they are made small: at most FRAME_EDGE px on the long side (what a
+# shown on screen. They are stored with the draft (and sent as base64 in JSON),
+# so they are made small: at most FRAME_EDGE px on the long side (what a
 # model's low-detail image is anyway), one that is still over MAX_FRAME_BYTES is
 # left out. A draft is then ~100 KB at most (docs/api.md, "Drafts").
 MAX_FRAMES = 4
@@ -100,12 +101,16 @@ class DraftPage(msgspec.Struct, kw_only=True):
     drafts: list[DraftSummary]
 
 
-class _Stored(msgspec.Struct, kw_only=True):
-    user_id: str
-    draft: Draft
+_draft_decoder = msgspec.json.Decoder(Draft)
 
 
-_decoder = msgspec.msgpack.Decoder(_Stored)
+def encode_draft(draft: Draft) -> bytes:
+    """The stored form of a draft: its JSON document (frames as base64)."""
+    return msgspec.json.encode(draft)
+
+
+def decode_draft(data: bytes | str) -> Draft:
+    return _draft_decoder.decode(data)
 
 
 def iso(ts: float) -> str:
@@ -144,23 +149,48 @@ def summary(draft: Draft) -> DraftSummary:
     )
 
 
-class DraftStore:
-    """Drafts in Redis, each readable by its owner only (`get` answers None otherwise)."""
+@runtime_checkable
+class DraftBackend(Protocol):
+    """What a recipe store offers to keep drafts (SQLite and Supabase do).
 
-    def __init__(self, redis: Redis, keys: Keys, *, ttl_s: int) -> None:
-        self._redis = redis
-        self._prefix = keys.prefix
+    Each draft is one row: its owner, id, task, creation and expiry times and
+    the draft itself. Reads never return another user's row nor an expired
+    one; `save_draft` replaces the row of the same id (a retry that failed
+    again), drops the user's rows beyond `keep` (oldest first) and may delete
+    expired rows. `access_token`: a store with row-level security reads and
+    deletes as that user (as for recipes); the others filter by `user_id`."""
+
+    async def save_draft(self, *, user_id: str, draft: Draft, keep: int) -> None: ...
+
+    async def get_draft(
+        self, *, user_id: str, draft_id: str, access_token: str | None = None
+    ) -> Draft | None: ...
+
+    async def list_drafts(
+        self, *, user_id: str, limit: int, access_token: str | None = None
+    ) -> builtins.list[Draft]: ...
+
+    async def delete_draft(
+        self, *, user_id: str, draft_id: str, access_token: str | None = None
+    ) -> None: ...
+
+
+class DraftStore:
+    """Drafts in the recipe store, each readable by its owner only (`get`
+    answers None otherwise); `ttl_s` sets their expiry (0: no drafts)."""
+
+    def __init__(self, backend: DraftBackend, *, ttl_s: int) -> None:
+        self._backend = backend
         self.ttl_s = ttl_s
+
+    @classmethod
+    def of(cls, store: object, *, ttl_s: int) -> DraftStore | None:
+        """The drafts of a recipe store, or None when it keeps none (the CLI's)."""
+        return cls(store, ttl_s=ttl_s) if isinstance(store, DraftBackend) else None
 
     @property
     def enabled(self) -> bool:
         return self.ttl_s > 0
-
-    def _key(self, draft_id: str) -> str:
-        return f"{self._prefix}draft:{draft_id}"
-
-    def _index(self, user_id: str) -> str:
-        return f"{self._prefix}drafts:{user_id}"
 
     def stamp(self) -> tuple[str, str, str]:
         """A fresh draft id, with its creation and expiry dates."""
@@ -168,48 +198,25 @@ class DraftStore:
         return str(uuid.uuid4()), iso(now), iso(now + self.ttl_s)
 
     async def save(self, user_id: str, draft: Draft) -> None:
-        now = time.time()
-        index = self._index(user_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(
-                self._key(draft.draft_id),
-                msgspec.msgpack.encode(_Stored(user_id=user_id, draft=draft)),
-                ex=self.ttl_s,
-            )
-            pipe.zadd(index, {draft.draft_id: now + self.ttl_s})
-            # Expired drafts' ids leave the index as new drafts come in.
-            pipe.zremrangebyscore(index, "-inf", now)
-            pipe.zrange(index, 0, -MAX_DRAFTS_PER_USER - 1)  # the ones over the cap
-            # The index lives as long as its longest-lived draft (a draft saved
-            # under a shorter TTL must not cut the others' listing short).
-            pipe.expire(index, self.ttl_s, nx=True)
-            pipe.expire(index, self.ttl_s, gt=True)
-            over: list[bytes] = (await pipe.execute())[3]
-        if over:
-            # A user's oldest drafts beyond the cap go (their failures stay in the logs).
-            await self._redis.delete(*(self._key(i.decode()) for i in over))
-            await self._redis.zrem(index, *over)
+        await self._backend.save_draft(user_id=user_id, draft=draft, keep=MAX_DRAFTS_PER_USER)
 
-    async def get(self, user_id: str, draft_id: str) -> Draft | None:
+    async def get(
+        self, user_id: str, draft_id: str, *, access_token: str | None = None
+    ) -> Draft | None:
         """The draft, or None when it does not exist, expired *or belongs to someone else*."""
-        raw: bytes | None = await self._redis.get(self._key(draft_id))
-        if raw is None:
-            return None
-        stored = _decoder.decode(raw)
-        return stored.draft if stored.user_id == user_id else None
-
-    async def list(self, user_id: str, limit: int = 100) -> list[Draft]:
-        ids: list[bytes] = await self._redis.zrevrangebyscore(
-            self._index(user_id), "+inf", time.time(), start=0, num=limit
+        return await self._backend.get_draft(
+            user_id=user_id, draft_id=draft_id, access_token=access_token
         )
-        if not ids:
-            return []
-        raws: list[bytes | None] = await self._redis.mget([self._key(i.decode()) for i in ids])
-        drafts = [_decoder.decode(raw) for raw in raws if raw is not None]
-        return [s.draft for s in drafts if s.user_id == user_id]
 
-    async def delete(self, user_id: str, draft_id: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(self._key(draft_id))
-            pipe.zrem(self._index(user_id), draft_id)
-            await pipe.execute()
+    async def list(
+        self, user_id: str, limit: int = 100, *, access_token: str | None = None
+    ) -> builtins.list[Draft]:
+        """The user's unexpired drafts, newest first."""
+        return await self._backend.list_drafts(
+            user_id=user_id, limit=limit, access_token=access_token
+        )
+
+    async def delete(self, user_id: str, draft_id: str, *, access_token: str | None = None) -> None:
+        await self._backend.delete_draft(
+            user_id=user_id, draft_id=draft_id, access_token=access_token
+        )

@@ -160,11 +160,12 @@ def pipeline_deps(
 ) -> PipelineDeps:
     """The pipeline's providers and limits, as `settings` configures them (a worker's;
     `resimply extract` passes the scraper it checked the link with, and its own store)."""
+    store = store if store is not None else build_store(settings)
     return PipelineDeps(
         tasks=task_store(redis, settings),
         scraper=scraper if scraper is not None else build_scraper(settings),
         extractor=build_extractor(settings),
-        store=store if store is not None else build_store(settings),
+        store=store,
         transcriber=build_transcriber(settings),
         executor=executor,
         limits=MediaLimits.from_settings(settings),
@@ -181,7 +182,8 @@ def pipeline_deps(
         ),
         pricing=pricing_of(settings),
         media_processes=processes,
-        drafts=DraftStore(redis, Keys(settings.key_prefix), ttl_s=settings.draft_ttl_s),
+        # Drafts live beside the recipes (a store that keeps none: no drafts).
+        drafts=DraftStore.of(store, ttl_s=settings.draft_ttl_s),
     )
 
 

@@ -9,6 +9,8 @@ import concurrent.futures
 import dataclasses
 import io
 import random
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -120,6 +122,15 @@ class Rig:
     extractor: RecordingExtractor
     drafts: DraftStore
     videos: Path
+    db: Path  # the SQLite file the recipes and drafts are in
+
+    def row(self, draft_id: str) -> tuple[bytes, float] | None:
+        """The draft's stored row, read straight from the file: (data, expires_at)."""
+        with sqlite3.connect(self.db) as conn:
+            found = conn.execute(
+                "SELECT data, expires_at FROM drafts WHERE id = ?", (draft_id,)
+            ).fetchone()
+        return (bytes(found[0]), float(found[1])) if found else None
 
     def with_(self, **changes: object) -> Rig:
         return dataclasses.replace(self, deps=dataclasses.replace(self.deps, **changes))  # type: ignore[arg-type]
@@ -131,12 +142,14 @@ async def rig(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[Ri
     keys = Keys(key_prefix)
     scraper = CountingScraper()
     extractor = RecordingExtractor()
-    drafts = DraftStore(redis, keys, ttl_s=3600)
+    db = tmp_path / "recipes.sqlite3"
+    store = SqliteRecipeStore(db)
+    drafts = DraftStore(store, ttl_s=3600)
     deps = PipelineDeps(
         tasks=TaskStore(redis, keys, ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
         scraper=scraper,
         extractor=extractor,
-        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
+        store=store,
         transcriber=None,
         executor=executor,
         limits=MediaLimits.from_settings(Settings()),
@@ -147,7 +160,7 @@ async def rig(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[Ri
     )
     videos = tmp_path / "videos"
     videos.mkdir()
-    yield Rig(deps, scraper, extractor, drafts, videos)
+    yield Rig(deps, scraper, extractor, drafts, videos, db)
     await deps.store.aclose()
     executor.shutdown()
 
@@ -198,13 +211,14 @@ async def test_a_video_with_no_recipe_leaves_a_draft_of_what_was_read(rig: Rig) 
     assert [d.draft_id for d in await rig.drafts.list(USER)] == [draft_id]
 
 
-async def test_a_draft_holds_neither_a_secret_nor_the_video(rig: Rig, redis: Redis) -> None:
+async def test_a_draft_holds_neither_a_secret_nor_the_video(rig: Rig) -> None:
     rig = rig.with_(extractor=OfflineExtractor())
     video = _video(rig, "beach", TRAVEL_VTT, NOT_A_RECIPE_CAPTION)
     task_id = await _submit(rig.deps, str(video))
     assert await run_task(rig.deps, task_id) == "FAILURE"
-    raw = await redis.get(f"{rig.drafts._prefix}draft:{(await rig.drafts.list(USER))[0].draft_id}")
-    assert raw is not None
+    row = rig.row((await rig.drafts.list(USER))[0].draft_id)
+    assert row is not None
+    raw = row[0]
     assert SECRET.encode() not in raw and b"Cookie" not in raw
     # No part of the video file: its container header, and no long run of its bytes.
     data = video.read_bytes()
@@ -290,25 +304,31 @@ async def test_a_timeout_after_the_media_step_leaves_a_draft_one_before_it_none(
     assert record.error.error == "timeout" and record.error.draft_id is msgspec.UNSET
 
 
-async def test_drafts_expire_after_their_ttl_and_can_be_turned_off(
-    rig: Rig, redis: Redis, key_prefix: str
-) -> None:
+async def test_drafts_expire_after_their_ttl_and_can_be_turned_off(rig: Rig) -> None:
     rig = rig.with_(extractor=OfflineExtractor())
     video = _video(rig, "beach", TRAVEL_VTT, NOT_A_RECIPE_CAPTION)
     task_id = await _submit(rig.deps, str(video))
     assert await run_task(rig.deps, task_id) == "FAILURE"
     (draft,) = await rig.drafts.list(USER)
-    key = f"{key_prefix}draft:{draft.draft_id}"
-    assert 3590 <= await redis.ttl(key) <= 3600
+    row = rig.row(draft.draft_id)
+    assert row is not None and 3590 <= row[1] - time.time() <= 3601
     # A store whose TTL is one second: the draft is gone from get and list after it.
-    short = DraftStore(redis, Keys(key_prefix), ttl_s=1)
-    await short.save(USER, msgspec.structs.replace(draft, draft_id="short-lived"))
-    assert await short.get(USER, "short-lived") is not None
-    await asyncio.sleep(1.2)
-    assert await short.get(USER, "short-lived") is None
+    short = DraftStore(rig.deps.store, ttl_s=1)  # type: ignore[arg-type]
+    short_id, created, expires = short.stamp()
+    await short.save(
+        USER,
+        msgspec.structs.replace(draft, draft_id=short_id, created_at=created, expires_at=expires),
+    )
+    assert await short.get(USER, short_id) is not None
+    await asyncio.sleep(2.1)  # expiry dates are in whole seconds
+    assert await short.get(USER, short_id) is None
     assert [d.draft_id for d in await short.list(USER)] == [draft.draft_id]
+    # ...and its row goes when the next draft is saved.
+    assert rig.row(short_id) is not None
+    await short.save(USER, msgspec.structs.replace(draft, draft_id=short.stamp()[0]))
+    assert rig.row(short_id) is None
 
-    off = rig.with_(drafts=DraftStore(redis, Keys(key_prefix), ttl_s=0))
+    off = rig.with_(drafts=DraftStore(rig.deps.store, ttl_s=0))  # type: ignore[arg-type]
     again = await _submit(off.deps, str(video))
     assert await run_task(off.deps, again) == "FAILURE"
     record = await rig.deps.tasks.get(again)
@@ -357,8 +377,8 @@ async def test_a_drafts_frames_are_made_small(rig: Rig) -> None:
             assert (decoded.width, decoded.height) == (frame.width, frame.height)
 
 
-async def test_a_user_keeps_at_most_the_newest_drafts(redis: Redis, key_prefix: str) -> None:
-    store = DraftStore(redis, Keys(key_prefix), ttl_s=3600)
+async def test_a_user_keeps_at_most_the_newest_drafts(rig: Rig) -> None:
+    store = rig.drafts
     ids = []
     for n in range(MAX_DRAFTS_PER_USER + 2):
         draft_id, created, expires = store.stamp()
@@ -381,7 +401,7 @@ async def test_a_user_keeps_at_most_the_newest_drafts(redis: Redis, key_prefix: 
     listed = [d.draft_id for d in await store.list(USER)]
     assert listed == ids[::-1][:MAX_DRAFTS_PER_USER]
     assert await store.get(USER, ids[0]) is None and await store.get(USER, ids[2]) is not None
-    assert await redis.exists(f"{key_prefix}draft:{ids[1]}") == 0
+    assert rig.row(ids[1]) is None and rig.row(ids[2]) is not None
 
 
 async def test_a_partial_recipe_the_extractor_had_read_is_in_the_draft(rig: Rig) -> None:

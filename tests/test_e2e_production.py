@@ -290,6 +290,48 @@ def test_a_refusal_ends_with_not_a_recipe(prod: Service, fakes: FakeStack) -> No
     assert_good_task(prod, fakes)
 
 
+def test_a_refused_import_is_a_supabase_draft_its_owner_alone_reads_and_saves(
+    prod: Service, fakes: FakeStack
+) -> None:
+    """The draft of a failed import is a row of Supabase's `drafts` table, read
+    back through the user's token (RLS), saved as a recipe, then gone."""
+    fakes.openai.answer_refusal()
+    user_id, token = new_user(fakes)
+    _, messages = run(prod, token)
+    final = messages[-1]
+    assert final["error"] == "not_a_recipe" and final.get("draft_id"), final
+    draft_id = final["draft_id"]
+    [row] = [r for r in fakes.supabase.tables["drafts"] if r["id"] == draft_id]
+    assert row["user_id"] == user_id
+
+    def get(path: str, who: str) -> httpx.Response:
+        return httpx.get(f"{prod.base_url}{path}", headers=auth(who), timeout=10)
+
+    listing = get("/drafts", token).json()["drafts"]
+    assert [d["draft_id"] for d in listing] == [draft_id]
+    assert get(f"/drafts/{draft_id}", token).json()["error"] == "not_a_recipe"
+    _, other = new_user(fakes)
+    assert get(f"/drafts/{draft_id}", other).status_code == 404
+    assert get("/drafts", other).json()["drafts"] == []
+    # The web tier's reads went to Supabase as the user, not with the service key
+    # (the worker's save looks up the user's drafts over the cap: `select=id`).
+    reads = [
+        r
+        for r in fakes.supabase.hits("rest", "GET")
+        if r.path.endswith("/drafts") and r.query.get("select") == "data"
+    ]
+    assert reads and {r.role for r in reads} == {"authenticated"}
+
+    fixed = {"title": "Flatbread", "ingredients": [{"text": "200 g flour"}]}
+    saved = httpx.post(
+        f"{prod.base_url}/drafts/{draft_id}/recipe", json=fixed, headers=auth(token), timeout=10
+    )
+    assert saved.status_code == 201, saved.text
+    assert [r for r in fakes.supabase.rows if r["id"] == saved.json()["id"]]
+    assert not [r for r in fakes.supabase.tables["drafts"] if r["id"] == draft_id]
+    assert get(f"/drafts/{draft_id}", token).status_code == 404
+
+
 def test_invalid_json_twice_ends_with_extraction_failed(prod: Service, fakes: FakeStack) -> None:
     fakes.openai.answer_invalid_json(times=2)
     final = _failure(prod, fakes)

@@ -6,9 +6,11 @@ import sys
 import uuid
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from resimply import errors
+from resimply.drafts import MAX_DRAFTS_PER_USER, Draft, DraftFrame, DraftStore
 from resimply.models import Ingredient, Recipe, Source, Step
 from resimply.providers.sqlite_store import SqliteRecipeStore
 
@@ -146,6 +148,7 @@ async def test_concurrent_saves_of_one_task_store_one_row(tmp_path: Path) -> Non
 _WRITER = """
 import asyncio, sys
 from pathlib import Path
+from resimply.drafts import MAX_DRAFTS_PER_USER, Draft, DraftFrame, DraftStore
 from resimply.models import Recipe
 from resimply.providers.sqlite_store import SqliteRecipeStore
 
@@ -274,9 +277,84 @@ async def test_a_file_of_the_one_recipe_per_task_version_is_upgraded(tmp_path: P
     assert {r.title for r in await store.list(user_id=ALICE)} == {"Old soup", "A", "B"}
     await store.aclose()
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
         assert conn.execute("SELECT position FROM recipes WHERE id = 'r-1'").fetchone() == (0,)
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(recipes)")}
         assert "recipes_user_created" in indexes
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        assert "recipes_v0" not in tables
+        assert "recipes_v0" not in tables and "drafts" in tables
+
+
+# --- drafts (resimply/drafts.py): isolated per user like the recipes ------------------
+
+
+def _draft(store: DraftStore, *, task_id: str = "task-d") -> Draft:
+    draft_id, created, expires = store.stamp()
+    return Draft(
+        draft_id=draft_id,
+        task_id=task_id,
+        url="https://example.com/v.mp4",
+        error="not_a_recipe",
+        message="No recipe in this video.",
+        language=None,
+        created_at=created,
+        expires_at=expires,
+        source=Source(platform="direct", url="https://example.com/v.mp4"),
+        caption="Golden hour",
+        frames=[DraftFrame(timestamp=1.5, jpeg=b"\xff\xd8jpeg\x00bytes", width=64, height=36)],
+    )
+
+
+async def test_drafts_are_their_users_only(tmp_path: Path) -> None:
+    recipes = SqliteRecipeStore(tmp_path / "r.sqlite3")
+    store = DraftStore(recipes, ttl_s=3600)
+    mine = _draft(store)
+    await store.save(ALICE, mine)
+    assert await store.get(ALICE, mine.draft_id) == mine  # frames' bytes and all
+    assert [d.draft_id for d in await store.list(ALICE)] == [mine.draft_id]
+    # Bob sees nothing, deletes nothing, and cannot overwrite it under its id.
+    assert await store.get(BOB, mine.draft_id) is None
+    assert await store.list(BOB) == []
+    await store.delete(BOB, mine.draft_id)
+    await store.save(BOB, msgspec.structs.replace(mine, caption="Bob's"))
+    assert await store.get(ALICE, mine.draft_id) == mine
+    assert await store.get(BOB, mine.draft_id) is None
+    # Its owner deletes it.
+    await store.delete(ALICE, mine.draft_id)
+    assert await store.get(ALICE, mine.draft_id) is None and await store.list(ALICE) == []
+    await recipes.aclose()
+
+
+async def test_a_draft_saved_again_is_replaced_and_expired_ones_are_not_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.sqlite3"
+    recipes = SqliteRecipeStore(path)
+    store = DraftStore(recipes, ttl_s=3600)
+    draft = _draft(store)
+    await store.save(ALICE, draft)
+    await store.save(ALICE, msgspec.structs.replace(draft, task_id="task-retry", error="timeout"))
+    (again,) = await store.list(ALICE)
+    assert (again.draft_id, again.task_id, again.error) == (draft.draft_id, "task-retry", "timeout")
+    # A row whose expiry has passed is not read, though still in the file.
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("UPDATE drafts SET expires_at = 1 WHERE id = ?", (draft.draft_id,))
+        conn.commit()
+    assert await store.get(ALICE, draft.draft_id) is None and await store.list(ALICE) == []
+    # The next save deletes it.
+    await store.save(BOB, _draft(store))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM drafts").fetchone() == (1,)
+    await recipes.aclose()
+
+
+async def test_the_draft_cap_is_per_user(tmp_path: Path) -> None:
+    recipes = SqliteRecipeStore(tmp_path / "r.sqlite3")
+    store = DraftStore(recipes, ttl_s=3600)
+    bobs = _draft(store)
+    await store.save(BOB, bobs)
+    for _ in range(MAX_DRAFTS_PER_USER + 1):
+        await store.save(ALICE, _draft(store))
+    assert len(await store.list(ALICE)) == MAX_DRAFTS_PER_USER
+    assert [d.draft_id for d in await store.list(BOB)] == [bobs.draft_id]
+    await recipes.aclose()

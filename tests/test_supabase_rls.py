@@ -310,3 +310,114 @@ def test_deleting_a_user_deletes_their_recipes(db: str) -> None:
     _psql(db, sql=f"delete from auth.users where id = '{carol}';")
     out = _psql(db, sql=f"select count(*) from public.recipes where user_id = '{carol}';")
     assert out.stdout == "0\n"
+
+
+# --- drafts (migrations/20261208000000_drafts.sql) -------------------------------------
+
+
+def _service(db: str, sql: str) -> str:
+    return _as("service_role", None, db, sql)
+
+
+def _draft_rows(db: str, *rows: tuple[str, str, str]) -> list[str]:
+    """Drafts written as the worker writes them (service role): (user, data title,
+    expires_at expression); their ids."""
+    ids = [str(uuid.uuid4()) for _ in rows]
+    values = ", ".join(
+        f"('{draft_id}', '{user}', '{uuid.uuid4()}', {expires}, "
+        f'\'{{"draft_id": "{draft_id}", "caption": "{title}"}}\')'
+        for draft_id, (user, title, expires) in zip(ids, rows, strict=True)
+    )
+    out = _service(
+        db,
+        "with i as (insert into public.drafts (id, user_id, task_id, expires_at, data) "
+        f"values {values} returning 1) select count(*) from i;",
+    )
+    assert out == str(len(rows))
+    return ids
+
+
+def test_a_user_reads_and_deletes_only_their_own_unexpired_drafts(db: str) -> None:
+    alices, expired, bobs = _draft_rows(
+        db,
+        (ALICE, "Alice lake", "now() + interval '1 hour'"),
+        (ALICE, "Alice old try", "now() - interval '1 second'"),
+        (BOB, "Bob beach", "now() + interval '1 hour'"),
+    )
+    try:
+        # Alice: her unexpired draft only; the expired one is invisible though still there.
+        assert _alice(db, "select data->>'caption' from public.drafts;") == "Alice lake"
+        assert _alice(db, f"select count(*) from public.drafts where id = '{expired}';") == "0"
+        assert _alice(db, f"select count(*) from public.drafts where id = '{bobs}';") == "0"
+        bob = _as("authenticated", BOB, db, "select data->>'caption' from public.drafts;")
+        assert bob == "Bob beach"
+        # Deleting someone else's draft deletes nothing.
+        gone = _as(
+            "authenticated",
+            BOB,
+            db,
+            f"with d as (delete from public.drafts where id = '{alices}' returning 1) "
+            "select count(*) from d;",
+        )
+        assert gone == "0"
+        assert _service(db, f"select count(*) from public.drafts where id = '{alices}';") == "1"
+        # Its owner deletes it.
+        mine = _alice(
+            db,
+            f"with d as (delete from public.drafts where id = '{alices}' returning 1) "
+            "select count(*) from d;",
+        )
+        assert mine == "1"
+        # The service sees (and sweeps) the expired row.
+        swept = _service(
+            db,
+            "with d as (delete from public.drafts where expires_at <= now() returning id) "
+            "select count(*) from d;",
+        )
+        assert swept == "1"
+    finally:
+        _psql(db, sql=f"delete from public.drafts where id in ('{alices}', '{expired}', '{bobs}');")
+
+
+def test_users_cannot_write_drafts_and_anon_cannot_read_them(db: str) -> None:
+    (bobs,) = _draft_rows(db, (BOB, "Bob beach", "now() + interval '1 hour'"))
+    try:
+        # Only the worker writes drafts: a user inserting one, even their own, is refused...
+        stderr = _alice(
+            db,
+            "insert into public.drafts (id, user_id, task_id, expires_at, data) values "
+            f"('{uuid.uuid4()}', '{ALICE}', '{uuid.uuid4()}', now() + interval '1 hour', '{{}}');",
+            check=False,
+        )
+        assert "ERROR:  42501: permission denied for table drafts" in stderr
+        # ...and so is changing one (e.g. moving its expiry, or its owner).
+        stderr = _as(
+            "authenticated",
+            BOB,
+            db,
+            f"update public.drafts set user_id = '{ALICE}' where id = '{bobs}';",
+            check=False,
+        )
+        assert "ERROR:  42501: permission denied for table drafts" in stderr
+        stderr = _as("anon", None, db, "select count(*) from public.drafts;", check=False)
+        assert "ERROR:  42501: permission denied for table drafts" in stderr
+        assert _as("authenticated", None, db, "select count(*) from public.drafts;") == "0"
+        assert _service(db, f"select user_id from public.drafts where id = '{bobs}';") == BOB
+    finally:
+        _psql(db, sql=f"delete from public.drafts where id = '{bobs}';")
+
+
+def test_the_drafts_table_has_rls_and_drafts_go_with_their_user(db: str) -> None:
+    out = _psql(
+        db,
+        sql="select relrowsecurity, relforcerowsecurity from pg_class "
+        "where oid = 'public.drafts'::regclass;"
+        "select count(*) from pg_policies where tablename = 'drafts';",
+    )
+    assert out.stdout.split() == ["t|t", "2"]
+    carol = str(uuid.uuid4())
+    _psql(db, sql=f"insert into auth.users (id) values ('{carol}');")
+    _draft_rows(db, (carol, "Carol cake", "now() + interval '1 hour'"))
+    _psql(db, sql=f"delete from auth.users where id = '{carol}';")
+    out = _psql(db, sql=f"select count(*) from public.drafts where user_id = '{carol}';")
+    assert out.stdout == "0\n"

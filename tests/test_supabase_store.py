@@ -18,6 +18,7 @@ from storage3.exceptions import StorageApiError
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from resimply import errors
+from resimply.drafts import MAX_DRAFTS_PER_USER, Draft, DraftFrame, DraftStore
 from resimply.models import Ingredient, Recipe, Source, Step
 from resimply.providers.supabase_store import SupabaseRecipeStore
 from resimply.retry import RetryPolicy
@@ -645,3 +646,93 @@ async def _speak(fake: Fake, http: httpx.AsyncClient) -> None:
     assert (duplicate.value.status, duplicate.value.code) == ("409", "Duplicate")
     assert duplicate.value.message == "The resource already exists"
     assert await bucket.download("a/b.jpg") == JPEG
+
+
+# --- drafts (resimply/drafts.py; migrations/20261208000000_drafts.sql) ----------------
+
+
+def _draft(drafts: DraftStore) -> Draft:
+    draft_id, created, expires = drafts.stamp()
+    return Draft(
+        draft_id=draft_id,
+        task_id=_task(),
+        url="https://www.tiktok.com/@a/video/1",
+        error="not_a_recipe",
+        message="No recipe in this video.",
+        language="en",
+        created_at=created,
+        expires_at=expires,
+        source=Source(platform="tiktok", url="https://www.tiktok.com/@a/video/1", video_id="1"),
+        caption="Golden hour",
+        frames=[DraftFrame(timestamp=1.5, jpeg=JPEG, width=64, height=36)],
+    )
+
+
+async def test_drafts_are_their_users_only_through_their_tokens(
+    fake: Fake, store: SupabaseRecipeStore
+) -> None:
+    drafts = DraftStore(store, ttl_s=3600)
+    mine = _draft(drafts)
+    await drafts.save(ALICE, mine)
+    [row] = fake.state.tables["drafts"]
+    assert (row["id"], row["user_id"], row["task_id"]) == (mine.draft_id, ALICE, mine.task_id)
+    alice, bob = user_token(ALICE), user_token(BOB)
+    # The owner, as herself (RLS) and as the worker reads it (service role): all of it.
+    assert await drafts.get(ALICE, mine.draft_id, access_token=alice) == mine
+    assert await drafts.get(ALICE, mine.draft_id) == mine
+    assert await drafts.list(ALICE, access_token=alice) == [mine]
+    # Bob: nothing, whether he names Alice's id or his own (a token's `sub` is what counts).
+    assert await drafts.get(BOB, mine.draft_id, access_token=bob) is None
+    assert await drafts.get(ALICE, mine.draft_id, access_token=bob) is None
+    assert await drafts.list(ALICE, access_token=bob) == []
+    await drafts.delete(ALICE, mine.draft_id, access_token=bob)
+    await drafts.delete(BOB, mine.draft_id)
+    assert len(fake.state.tables["drafts"]) == 1
+    # The requests that read as a user carried that user's token, not the service key.
+    reads = [r for r in fake.state.hits("rest") if r.path.endswith("/drafts") and r.sub == BOB]
+    assert reads and all(r.role == "authenticated" for r in reads)
+    await drafts.delete(ALICE, mine.draft_id, access_token=alice)
+    assert fake.state.tables["drafts"] == []
+    assert await drafts.get(ALICE, "not-a-uuid") is None
+
+
+async def test_expired_drafts_are_not_read_and_go_with_the_next_save(
+    fake: Fake, store: SupabaseRecipeStore
+) -> None:
+    drafts = DraftStore(store, ttl_s=3600)
+    old = _draft(drafts)
+    await drafts.save(ALICE, old)
+    # A retry that failed again: the same row, replaced.
+    await drafts.save(ALICE, msgspec.structs.replace(old, error="timeout"))
+    assert [d.error for d in await drafts.list(ALICE)] == ["timeout"]
+    assert len(fake.state.tables["drafts"]) == 1
+    fake.state.tables["drafts"][0]["expires_at"] = "2020-01-01T00:00:00+00:00"
+    assert await drafts.get(ALICE, old.draft_id) is None
+    assert await drafts.get(ALICE, old.draft_id, access_token=user_token(ALICE)) is None
+    assert await drafts.list(ALICE, access_token=user_token(ALICE)) == []
+    new = _draft(drafts)
+    await drafts.save(BOB, new)
+    assert [r["id"] for r in fake.state.tables["drafts"]] == [new.draft_id]
+
+
+async def test_a_user_keeps_at_most_the_newest_drafts_in_supabase(
+    fake: Fake, store: SupabaseRecipeStore
+) -> None:
+    drafts = DraftStore(store, ttl_s=3600)
+    bobs = _draft(drafts)
+    await drafts.save(BOB, bobs)
+    ids = []
+    for _ in range(MAX_DRAFTS_PER_USER + 2):
+        draft = _draft(drafts)
+        ids.append(draft.draft_id)
+        await drafts.save(ALICE, draft)
+    assert [d.draft_id for d in await drafts.list(ALICE)] == ids[::-1][:MAX_DRAFTS_PER_USER]
+    assert [d.draft_id for d in await drafts.list(BOB)] == [bobs.draft_id]
+    assert len(fake.state.tables["drafts"]) == MAX_DRAFTS_PER_USER + 1
+
+
+async def test_a_draft_is_refused_when_its_ids_are_not_uuids(store: SupabaseRecipeStore) -> None:
+    drafts = DraftStore(store, ttl_s=3600)
+    with pytest.raises(errors.StorageFailed) as info:
+        await drafts.save("u-1", _draft(drafts))
+    assert not info.value.retryable

@@ -24,6 +24,7 @@ from pathlib import Path
 import msgspec
 
 from .. import errors
+from ..drafts import Draft, decode_draft, encode_draft
 from ..models import Recipe
 
 BUSY_TIMEOUT_MS = 10_000
@@ -33,8 +34,8 @@ MAX_LIST_LIMIT = 500
 # `position`: a post may hold several recipes (a main and its sauce), one row
 # each, all linked to the task; (task_id, position) makes a retried save find
 # the rows of the first one. Version 0 files (task_id UNIQUE, no position) are
-# rebuilt on first open (`_migrate`).
-SCHEMA_VERSION = 1
+# rebuilt on first open (`_migrate`). Version 2 adds `drafts`.
+SCHEMA_VERSION = 2
 _COLUMNS = "id, user_id, task_id, title, language, servings, source_url, data, created_at"
 _TABLE = """
 CREATE TABLE IF NOT EXISTS recipes (
@@ -52,6 +53,22 @@ CREATE TABLE IF NOT EXISTS recipes (
 )
 """
 _INDEX = "CREATE INDEX IF NOT EXISTS recipes_user_created ON recipes (user_id, created_at)"
+# Failed imports kept (resimply/drafts.py): the draft's JSON document in `data`
+# (frames as base64), `expires_at` in Unix seconds so reads compare a number.
+_DRAFTS = """
+CREATE TABLE IF NOT EXISTS drafts (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    data BLOB NOT NULL
+)
+"""
+_DRAFT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS drafts_user_created ON drafts (user_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS drafts_expires ON drafts (expires_at)",
+)
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Recipe).decode
@@ -127,6 +144,65 @@ class SqliteRecipeStore:
             "ORDER BY created_at DESC, position, rowid DESC LIMIT ? OFFSET ?",
             (user_id, limit, max(0, offset)),
         )
+
+    # --- drafts (resimply/drafts.py `DraftBackend`) -------------------------------
+
+    async def save_draft(self, *, user_id: str, draft: Draft, keep: int) -> None:
+        """Insert or replace the draft (a retry that failed again keeps its id);
+        expired drafts, and the user's beyond the newest `keep`, are deleted."""
+        try:
+            expires = _epoch(draft.expires_at)
+        except ValueError:
+            raise errors.StorageFailed(
+                "The draft's expiry is not a date.", retryable=False
+            ) from None
+        row = (draft.draft_id, user_id, draft.task_id, draft.created_at, expires)
+        try:
+            await asyncio.to_thread(self._save_draft, row, encode_draft(draft), keep)
+        except (sqlite3.Error, OSError):
+            raise errors.StorageFailed("Saving the draft failed; please try again later.") from None
+
+    async def get_draft(
+        self, *, user_id: str, draft_id: str, access_token: str | None = None
+    ) -> Draft | None:
+        """The user's unexpired draft with this id; None when absent, expired or
+        someone else's."""
+        drafts = await self._read_drafts(
+            "SELECT data FROM drafts WHERE id = ? AND user_id = ? AND expires_at > ?",
+            (draft_id, user_id, time.time()),
+        )
+        return drafts[0] if drafts else None
+
+    async def list_drafts(
+        self, *, user_id: str, limit: int, access_token: str | None = None
+    ) -> builtins.list[Draft]:
+        """The user's unexpired drafts, newest first."""
+        return await self._read_drafts(
+            "SELECT data FROM drafts WHERE user_id = ? AND expires_at > ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (user_id, time.time(), max(0, min(limit, MAX_LIST_LIMIT))),
+        )
+
+    async def delete_draft(
+        self, *, user_id: str, draft_id: str, access_token: str | None = None
+    ) -> None:
+        try:
+            await asyncio.to_thread(
+                self._query, "DELETE FROM drafts WHERE id = ? AND user_id = ?", (draft_id, user_id)
+            )
+        except (sqlite3.Error, OSError):
+            raise errors.StorageFailed(
+                "Deleting the draft failed; please try again later."
+            ) from None
+
+    async def _read_drafts(self, sql: str, params: tuple[object, ...]) -> builtins.list[Draft]:
+        try:
+            rows = await asyncio.to_thread(self._query, sql, params)
+            return [decode_draft(data) for (data,) in rows]
+        except (sqlite3.Error, OSError, msgspec.DecodeError):
+            raise errors.StorageFailed(
+                "Reading the drafts failed; please try again later."
+            ) from None
 
     async def aclose(self) -> None:
         """Close the threads' connections (a later call opens a new one)."""
@@ -227,6 +303,37 @@ class SqliteRecipeStore:
             raise sqlite3.OperationalError("recipe row vanished")
         return [(str(owner), str(data)) for owner, data in rows]
 
+    def _save_draft(self, row: tuple[object, ...], data: bytes, keep: int) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Expired drafts go as new ones come in (reads skip them anyway).
+                conn.execute("DELETE FROM drafts WHERE expires_at <= ?", (time.time(),))
+                # The same id again (a retry that failed again): the row is replaced,
+                # and only ever its owner's (ids are the server's UUIDs anyway).
+                conn.execute(
+                    "INSERT INTO drafts (id, user_id, task_id, created_at, expires_at, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "task_id = excluded.task_id, created_at = excluded.created_at, "
+                    "expires_at = excluded.expires_at, data = excluded.data "
+                    "WHERE drafts.user_id = excluded.user_id",
+                    (*row, data),
+                )
+                # The user's oldest drafts beyond the cap go (their failures stay in the logs).
+                conn.execute(
+                    "DELETE FROM drafts WHERE id IN (SELECT id FROM drafts WHERE user_id = ? "
+                    "ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                    (row[1], keep),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error:
+            self._forget(conn)
+            raise
+
     def _query(self, sql: str, params: tuple[object, ...]) -> builtins.list[tuple[str]]:
         conn = self._connect()
         try:
@@ -240,6 +347,11 @@ def _now() -> str:
     """ISO-8601 UTC with milliseconds and a `Z`, e.g. `2026-11-25T10:00:00.123Z`."""
     now = datetime.datetime.now(datetime.UTC)
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _epoch(iso: str) -> float:
+    """`2026-12-08T10:00:00Z` in Unix seconds."""
+    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _values(user_id: str, task_id: str, recipe: Recipe) -> tuple[object, ...]:
@@ -277,6 +389,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 conn.execute("DROP TABLE recipes_v0")
             conn.execute(_TABLE)
             conn.execute(_INDEX)
+            conn.execute(_DRAFTS)
+            for index in _DRAFT_INDEXES:
+                conn.execute(index)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

@@ -20,6 +20,13 @@ Storage bucket for thumbnails), through supabase-py's async client.
   `StorageFailed(retryable=False)` with a message for the operator (never a key
   or an upstream body).
 
+* Drafts (resimply/drafts.py) are rows of the `drafts` table
+  (migrations/20261208000000_drafts.sql): the worker upserts them by id with the
+  service role, and in the same call deletes expired rows and the user's beyond
+  the cap; users read and delete their own through their token, where RLS hides
+  other users' rows and expired ones. Every read also filters on `user_id` and
+  `expires_at`, so service-role reads (the worker's retry) see the same.
+
 postgrest-py's `APIError` drops the HTTP status, so an httpx response hook on
 the client we hand to supabase-py raises `_HttpError` for every non-2xx answer
 before the SDK parses it; PostgREST and Storage failures look alike to us.
@@ -41,10 +48,12 @@ import msgspec
 import structlog
 from postgrest import AsyncRequestBuilder
 from postgrest.exceptions import APIError
+from postgrest.types import ReturnMethod
 from storage3.utils import StorageException
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from .. import errors
+from ..drafts import Draft
 from ..models import Recipe
 from ..retry import TRANSIENT_STATUSES, GaveUp, RetryPolicy, Transient, parse_retry_after
 from ..settings import Settings
@@ -56,6 +65,7 @@ T = TypeVar("T")
 ClientFactory = Callable[[str, str, AsyncClientOptions], Awaitable[AsyncClient]]
 
 TABLE = "recipes"
+DRAFTS = "drafts"
 # The unique key of a task's rows (migrations/20261207000000_recipes_per_post.sql).
 ON_CONFLICT = "task_id,position"
 MAX_LIST_LIMIT = 500
@@ -64,6 +74,8 @@ THUMBNAIL_CONTENT_TYPE = "image/jpeg"
 SAVE_FAILED = "Saving the recipe failed; please try again later."
 READ_FAILED = "Reading the recipes failed; please try again later."
 THUMBNAIL_FAILED = "Saving the recipe's picture failed; please try again later."
+DRAFT_SAVE_FAILED = "Saving the draft failed; please try again later."
+DRAFT_READ_FAILED = "Reading the drafts failed; please try again later."
 
 _CODE = re.compile(r"^[A-Za-z0-9_.\- ]{1,40}$")
 
@@ -268,6 +280,146 @@ class SupabaseRecipeStore:
 
         return await self._call("upload thumbnail", attempt, failed=THUMBNAIL_FAILED)
 
+    # --- drafts (resimply/drafts.py `DraftBackend`) ----------------------------------
+
+    async def save_draft(self, *, user_id: str, draft: Draft, keep: int) -> None:
+        """Insert or replace the draft by id (a retry that failed again keeps its
+        id: only the owner's retry can name it, the web tier checked it); then
+        delete the expired drafts, and the user's beyond the newest `keep`."""
+        if not (_is_uuid(user_id) and _is_uuid(draft.draft_id) and _is_uuid(draft.task_id)):
+            raise errors.StorageFailed(
+                "The user, draft or task id is not a UUID, so Supabase cannot store this draft.",
+                retryable=False,
+            )
+        row = {
+            "id": draft.draft_id,
+            "user_id": user_id,
+            "task_id": draft.task_id,
+            "created_at": draft.created_at,
+            "expires_at": draft.expires_at,
+            "data": msgspec.to_builtins(draft),  # frames' JPEGs as base64
+        }
+        client = await self._get_client()
+
+        async def attempt() -> None:
+            await (
+                client.table(DRAFTS)
+                .upsert(row, on_conflict="id", returning=ReturnMethod.minimal)
+                .execute()
+            )
+            # Expired rows go as new drafts come in (RLS hides them already).
+            await (
+                client.table(DRAFTS)
+                .delete(returning=ReturnMethod.minimal)
+                .lte("expires_at", _utc_now())
+                .execute()
+            )
+            older = await (
+                client.table(DRAFTS)
+                .select("id")
+                .eq("user_id", user_id)
+                .order("created_at", desc=True)
+                .order("seq", desc=True)
+                .offset(keep)
+                .limit(MAX_LIST_LIMIT)
+                .execute()
+            )
+            ids = [str(_as_row(r)["id"]) for r in older.data]
+            if ids:
+                # The user's oldest drafts beyond the cap (their failures stay in the logs).
+                await (
+                    client.table(DRAFTS)
+                    .delete(returning=ReturnMethod.minimal)
+                    .eq("user_id", user_id)
+                    .in_("id", ids)
+                    .execute()
+                )
+
+        await self._call("save draft", attempt, failed=DRAFT_SAVE_FAILED, table=DRAFTS)
+
+    async def get_draft(
+        self, *, user_id: str, draft_id: str, access_token: str | None = None
+    ) -> Draft | None:
+        """The user's unexpired draft; None when absent, expired or someone else's."""
+        if not (_is_uuid(user_id) and _is_uuid(draft_id)):
+            return None
+        rows = await self._read_drafts(
+            "get draft",
+            access_token,
+            lambda table: table.eq("id", draft_id).eq("user_id", user_id).limit(1),
+        )
+        return rows[0] if rows else None
+
+    async def list_drafts(
+        self, *, user_id: str, limit: int, access_token: str | None = None
+    ) -> builtins.list[Draft]:
+        """The user's unexpired drafts, newest first."""
+        limit = max(0, min(limit, MAX_LIST_LIMIT))
+        if limit == 0 or not _is_uuid(user_id):
+            return []
+        return await self._read_drafts(
+            "list drafts",
+            access_token,
+            lambda table: (
+                table.eq("user_id", user_id)
+                .order("created_at", desc=True)
+                .order("seq", desc=True)
+                .limit(limit)
+            ),
+        )
+
+    async def delete_draft(
+        self, *, user_id: str, draft_id: str, access_token: str | None = None
+    ) -> None:
+        if not (_is_uuid(user_id) and _is_uuid(draft_id)):
+            return
+        client = await self._get_client()
+
+        async def attempt() -> None:
+            await (
+                self._table(client, access_token, DRAFTS)
+                .delete(returning=ReturnMethod.minimal)
+                .eq("id", draft_id)
+                .eq("user_id", user_id)
+                .execute()
+            )
+
+        await self._call(
+            "delete draft",
+            attempt,
+            failed=DRAFT_SAVE_FAILED,
+            as_user=access_token is not None,
+            table=DRAFTS,
+        )
+
+    async def _read_drafts(
+        self,
+        what: str,
+        access_token: str | None,
+        narrow: Callable[[Any], Any],
+    ) -> builtins.list[Draft]:
+        client = await self._get_client()
+
+        async def attempt() -> builtins.list[dict[str, Any]]:
+            query = (
+                self._table(client, access_token, DRAFTS)
+                .select("data")
+                .gt("expires_at", _utc_now())
+            )
+            return [_as_row(r) for r in (await narrow(query).execute()).data]
+
+        rows = await self._call(
+            what, attempt, failed=DRAFT_READ_FAILED, as_user=access_token is not None, table=DRAFTS
+        )
+        try:
+            return [msgspec.convert(row["data"], Draft) for row in rows]
+        except (msgspec.ValidationError, KeyError) as exc:
+            log.warning("supabase_bad_draft", error=type(exc).__name__)
+            raise errors.StorageFailed(
+                "A stored draft could not be read; it does not match the draft format.",
+                retryable=False,
+            ) from None
+
     async def aclose(self) -> None:
         """Close the HTTP connections; a later call opens new ones."""
         async with self._lock:
@@ -305,13 +457,15 @@ class SupabaseRecipeStore:
                 self._http = http
             return self._client
 
-    def _table(self, client: AsyncClient, access_token: str | None) -> AsyncRequestBuilder:
+    def _table(
+        self, client: AsyncClient, access_token: str | None, table: str = TABLE
+    ) -> AsyncRequestBuilder:
         """The table as the user (RLS applies) when a token is given, else as the
         service role. `schema()` returns a copy sharing the connection pool, and
         `auth()` sets the bearer on that copy only."""
         if not access_token:
-            return client.table(TABLE)
-        return client.postgrest.schema(client.options.schema).auth(access_token).from_(TABLE)
+            return client.table(table)
+        return client.postgrest.schema(client.options.schema).auth(access_token).from_(table)
 
     async def _call(
         self,
@@ -320,6 +474,7 @@ class SupabaseRecipeStore:
         *,
         failed: str,
         as_user: bool = False,
+        table: str = TABLE,
     ) -> T:
         async def attempt() -> T:
             try:
@@ -341,7 +496,7 @@ class SupabaseRecipeStore:
         except _HttpError as exc:
             log.warning("supabase_refused", what=what, status=exc.status, code=exc.code)
             raise errors.StorageFailed(
-                _refusal(exc, bucket=self.bucket, as_user=as_user), retryable=False
+                _refusal(exc, bucket=self.bucket, as_user=as_user, table=table), retryable=False
             ) from None
         except (
             APIError,
@@ -369,7 +524,7 @@ class SupabaseRecipeStore:
             ) from None
 
 
-def _refusal(exc: _HttpError, *, bucket: str, as_user: bool) -> str:
+def _refusal(exc: _HttpError, *, bucket: str, as_user: bool, table: str = TABLE) -> str:
     """An operator's message for a 4xx answer: what to check, no upstream text."""
     code = f", code {exc.code}" if exc.code else ""
     if exc.status == 401 and as_user:
@@ -381,17 +536,25 @@ def _refusal(exc: _HttpError, *, bucket: str, as_user: bool) -> str:
         )
     if exc.status == 404:
         return (
-            f"Supabase has no `{TABLE}` table or `{bucket}` storage bucket (HTTP 404{code}); "
+            f"Supabase has no `{table}` table or `{bucket}` storage bucket (HTTP 404{code}); "
             "apply deploy/supabase/migrations and check SUPABASE_BUCKET."
         )
     if exc.code in ("42P10", "PGRST204"):
         return (
-            f"The Supabase `{TABLE}` table is older than this service (HTTP {exc.status}{code}); "
+            f"The Supabase `{table}` table is older than this service (HTTP {exc.status}{code}); "
             "apply deploy/supabase/migrations."
         )
     if exc.code == "23503":
         return "This user does not exist in Supabase Auth, so the recipe cannot be stored."
     return f"Supabase rejected the request (HTTP {exc.status}{code})."
+
+
+def _utc_now() -> str:
+    return (
+        datetime.datetime.now(datetime.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def _is_uuid(value: str) -> bool:

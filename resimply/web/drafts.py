@@ -86,22 +86,26 @@ class RetryBody(msgspec.Struct, kw_only=True):
 
 
 def _drafts(state: WebState) -> DraftStore:
-    return DraftStore(state.redis, state.keys, ttl_s=state.settings.draft_ttl_s)
+    """The drafts, in the recipe store beside the recipes (resimply/drafts.py)."""
+    drafts = DraftStore.of(state.recipes, ttl_s=state.settings.draft_ttl_s)
+    if drafts is None:
+        raise NotFound(NO_DRAFT)  # a store that keeps no drafts has none to show
+    return drafts
 
 
 async def list_drafts(request: Request) -> Response:
     state = web_state(request)
     identity = await identify(request)
-    drafts = await _drafts(state).list(identity.user_id)
+    drafts = await _drafts(state).list(identity.user_id, access_token=identity.token)
     return json(DraftPage(drafts=[summary(d) for d in drafts]))
 
 
-async def _owned(request: Request, state: WebState, user_id: str) -> Draft:
+async def _owned(request: Request, state: WebState, user_id: str, token: str | None) -> Draft:
     draft_id = request.path_params["draft_id"]
-    # Draft ids are UUIDs: anything else is no draft, without a Redis key built from it.
+    # Draft ids are UUIDs: anything else is no draft, without a query built from it.
     if not _DRAFT_ID.fullmatch(draft_id):
         raise NotFound(NO_DRAFT)
-    draft = await _drafts(state).get(user_id, draft_id)
+    draft = await _drafts(state).get(user_id, draft_id, access_token=token)
     if draft is None:
         raise NotFound(NO_DRAFT)
     return draft
@@ -110,7 +114,7 @@ async def _owned(request: Request, state: WebState, user_id: str) -> Draft:
 async def get_draft(request: Request) -> Response:
     state = web_state(request)
     identity = await identify(request)
-    return json(await _owned(request, state, identity.user_id))
+    return json(await _owned(request, state, identity.user_id, identity.token))
 
 
 def parse_recipe_body(body: Any) -> Recipe:
@@ -132,7 +136,7 @@ async def save_draft_recipe(request: Request) -> Response:
     """The draft, fixed by the user, becomes a recipe in their book; the draft goes."""
     state = web_state(request)
     identity = await identify(request)
-    draft = await _owned(request, state, identity.user_id)
+    draft = await _owned(request, state, identity.user_id, identity.token)
     recipe = parse_recipe_body(await read_json(request, state.settings.max_body_bytes))
     recipe = msgspec.structs.replace(recipe, source=draft.source)
     # Keyed by the failed task's id: a repeated POST stores one recipe.
@@ -142,7 +146,7 @@ async def save_draft_recipe(request: Request) -> Response:
         recipe=recipe,
         thumbnail=draft.frames[-1].jpeg if draft.frames else None,
     )
-    await _drafts(state).delete(identity.user_id, draft.draft_id)
+    await _drafts(state).delete(identity.user_id, draft.draft_id, access_token=identity.token)
     return json(stored, 201, {"Location": f"/recipes/{stored.id}"})
 
 
@@ -171,7 +175,7 @@ async def retry_draft(request: Request) -> Response:
     """A new task reading the draft again: no scrape, no download."""
     state = web_state(request)
     identity = await identify(request)
-    draft = await _owned(request, state, identity.user_id)
+    draft = await _owned(request, state, identity.user_id, identity.token)
     empty = request.headers.get("content-length") == "0"
     body = {} if empty else await read_json(request, state.settings.max_body_bytes)
     retry = parse_retry_body(body, extractors_of(state))

@@ -1,5 +1,5 @@
 """A fake Supabase: the PostgREST and Storage subsets that supabase-py sends for
-the recipes table and the thumbnails bucket (EXTERNALS.md §3).
+the recipes and drafts tables and the thumbnails bucket (EXTERNALS.md §3).
 
 Tests configure a `SupabaseFakeState` and serve `make_supabase_app(state)` with
 `tests.fakes.server.start_fake`; the base URL is then the client's SUPABASE_URL.
@@ -12,7 +12,7 @@ anon key → `anon`, anything else is decoded as a JWT WITHOUT verifying the
 signature (it is a fake): `role` and `sub` claims; an expired `exp` → 401
 PGRST303, garbage → 401 PGRST301.
 
-PostgREST (`/rest/v1/recipes`), errors `{"code","details","hint","message"}`:
+PostgREST (`/rest/v1/recipes`, `/rest/v1/drafts`: `SCHEMAS`), errors `{"code","details","hint","message"}`:
 
 * `GET`/`HEAD` with `select=*|a,b`, filters `col=eq.|neq.|is.|in.(…)`,
   `order=a.desc,b.asc`, `limit`, `offset`, `Accept: application/vnd.pgrst.object+json`
@@ -24,9 +24,12 @@ PostgREST (`/rest/v1/recipes`), errors `{"code","details","hint","message"}`:
   syntax (400 22P02), unknown column (400 PGRST204), optional foreign key to
   `state.users` (409 23503).
 * `PATCH` and `DELETE` with filters.
-* "RLS" as in the migration: `authenticated` sees and changes only rows whose
+* "RLS" as in the migrations: `authenticated` sees and changes only rows whose
   `user_id` is its `sub` (others are invisible: 200 `[]`, 0 rows changed);
-  inserting another user's row → 403 42501; `anon` → 401 42501.
+  inserting another user's row → 403 42501; `anon` → 401 42501. Drafts: a
+  user's rows past `expires_at` are invisible too, and a user may not insert or
+  update any (403 42501 permission denied); `seq` is generated (400 428C9).
+* Filters `gt.|gte.|lt.|lte.` on timestamp columns (compared as times).
 
 Storage (`/storage/v1/object/{bucket}/{path}`), errors
 `{"statusCode": "409", "error": "Duplicate", "message": "…"}`:
@@ -102,7 +105,54 @@ UNIQUE: dict[tuple[str, ...], str] = {
     ("id",): "recipes_pkey",
     ("task_id", "position"): "recipes_task_id_position_key",
 }
-TABLES = ("recipes",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Schema:
+    """A table as its migration makes it, and as its RLS policies let the
+    `authenticated` role at it."""
+
+    name: str
+    columns: tuple[str, ...]
+    not_null: tuple[str, ...]
+    unique: dict[tuple[str, ...], str]
+    uuid_columns: frozenset[str]
+    int_columns: frozenset[str]
+    timestamp_columns: frozenset[str] = frozenset({"created_at"})
+    defaults: tuple[tuple[str, Any], ...] = ()
+    # Columns the database fills and refuses a value for (`generated always`).
+    generated: frozenset[str] = frozenset()
+    # What `authenticated` may do besides reading its rows (the grants).
+    user_writes: bool = True
+    # Its rows are invisible to their user once this timestamp column has passed.
+    expires: str | None = None
+
+
+RECIPES = Schema(
+    name="recipes",
+    columns=COLUMNS,
+    not_null=NOT_NULL,
+    unique=UNIQUE,
+    uuid_columns=UUID_COLUMNS,
+    int_columns=INT_COLUMNS,
+    defaults=(("ingredients", []), ("steps", []), ("tags", []), ("data", {}), ("position", 0)),
+)
+# public.drafts as in deploy/supabase/migrations/20261208000000_drafts.sql: a user
+# may select (unexpired) and delete their rows, nothing else.
+DRAFTS = Schema(
+    name="drafts",
+    columns=("id", "user_id", "task_id", "created_at", "expires_at", "seq", "data"),
+    not_null=("id", "user_id", "task_id", "created_at", "expires_at", "seq", "data"),
+    unique={("id",): "drafts_pkey"},
+    uuid_columns=frozenset({"id", "user_id", "task_id"}),
+    int_columns=frozenset({"seq"}),
+    timestamp_columns=frozenset({"created_at", "expires_at"}),
+    generated=frozenset({"seq"}),
+    user_writes=False,
+    expires="expires_at",
+)
+SCHEMAS = {schema.name: schema for schema in (RECIPES, DRAFTS)}
+TABLES = tuple(SCHEMAS)
 
 
 @dataclasses.dataclass
@@ -174,6 +224,7 @@ class SupabaseFakeState:
     failures: list[Failure] = dataclasses.field(default_factory=list)
     requests: list[Received] = dataclasses.field(default_factory=list)
     _last_created: datetime.datetime | None = None
+    _seq: int = 0
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -200,6 +251,10 @@ class SupabaseFakeState:
             if (route == "*" or r.path.startswith(f"/{route}/v1/"))
             and (method is None or r.method == method)
         ]
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
 
     def now(self) -> str:
         """`timestamptz` as PostgREST renders it; strictly increasing."""
@@ -397,39 +452,57 @@ class _Rest:
         if received.role not in ("service_role", "authenticated"):
             raise _pg_error(401, "PGRST301", f'role "{received.role}" does not exist')
         rows = self.state.tables[table]
+        schema = SCHEMAS[table]
         method = request.method
+        if (
+            method in ("POST", "PATCH")
+            and received.role != "service_role"
+            and not schema.user_writes
+        ):
+            # No grant: PostgREST answers 403 to a signed-in role.
+            raise _pg_error(403, "42501", f"permission denied for table {table}")
         if method in ("GET", "HEAD"):
-            return self._select(request, rows, received)
+            return self._select(request, rows, received, schema)
         if method == "POST":
-            return self._insert(request, rows, received)
+            return self._insert(request, rows, received, schema)
         if method == "PATCH":
-            return self._update(request, rows, received)
+            return self._update(request, rows, received, schema)
         if method == "DELETE":
-            return self._delete(request, rows, received)
+            return self._delete(request, rows, received, schema)
         raise _pg_error(405, "PGRST117", f"Unsupported HTTP method: {method}")
 
     # --- reading --------------------------------------------------------------------
 
-    def _visible(self, rows: list[dict[str, Any]], received: Received) -> list[dict[str, Any]]:
+    def _visible(
+        self, rows: list[dict[str, Any]], received: Received, schema: Schema
+    ) -> list[dict[str, Any]]:
         if received.role == "service_role":
             return list(rows)
-        return [row for row in rows if row["user_id"] == received.sub]
+        now = datetime.datetime.now(datetime.UTC)
+        return [
+            row
+            for row in rows
+            if row["user_id"] == received.sub
+            and (schema.expires is None or _timestamp(row[schema.expires]) > now)
+        ]
 
-    def _filtered(self, request: web.Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _filtered(
+        self, request: web.Request, rows: list[dict[str, Any]], schema: Schema
+    ) -> list[dict[str, Any]]:
         for key, value in request.query.items():
             if key in _RESERVED:
                 continue
-            rows = [row for row in rows if _matches(key, value, row)]
+            rows = [row for row in rows if _matches(schema, key, value, row)]
         return rows
 
     def _select(
-        self, request: web.Request, rows: list[dict[str, Any]], received: Received
+        self, request: web.Request, rows: list[dict[str, Any]], received: Received, schema: Schema
     ) -> web.StreamResponse:
-        found = self._filtered(request, self._visible(rows, received))
+        found = self._filtered(request, self._visible(rows, received, schema), schema)
         total = len(found)
         for part in reversed(_split(request.query.get("order", ""))):
             column, _, direction = part.partition(".")
-            _check_column(column)
+            _check_column(schema, column)
             desc = direction.split(".")[0] == "desc"
             # Postgres: NULLs sort last ascending, first descending.
             found.sort(key=functools.partial(_order_key, column), reverse=desc)
@@ -438,7 +511,7 @@ class _Rest:
         found = found[offset:]
         if limit is not None:
             found = found[:limit]
-        projected = _project(request, found)
+        projected = _project(request, found, schema)
         headers = {
             "Content-Range": _content_range(offset, len(found), total, request),
         }
@@ -456,8 +529,9 @@ class _Rest:
     # --- writing --------------------------------------------------------------------
 
     def _insert(
-        self, request: web.Request, rows: list[dict[str, Any]], received: Received
+        self, request: web.Request, rows: list[dict[str, Any]], received: Received, schema: Schema
     ) -> web.StreamResponse:
+        table = schema.name
         payload = _body(received)
         items = payload if isinstance(payload, list) else [payload]
         if not all(isinstance(item, dict) for item in items):
@@ -466,8 +540,8 @@ class _Rest:
         columns = [c.strip('"') for c in _split(request.query.get("columns", ""))]
         on_conflict = tuple(_split(request.query.get("on_conflict", "id")))
         for column in on_conflict:
-            _check_column(column)
-        if on_conflict not in UNIQUE:
+            _check_column(schema, column)
+        if on_conflict not in schema.unique:
             raise _pg_error(
                 400,
                 "42P10",
@@ -480,19 +554,23 @@ class _Rest:
             if columns:
                 item = {k: v for k, v in item.items() if k in columns}
             for key in item:
-                if key not in COLUMNS:
+                if key not in schema.columns:
                     raise _pg_error(
                         400,
                         "PGRST204",
-                        f"Could not find the '{key}' column of 'recipes' in the schema cache",
+                        f"Could not find the '{key}' column of '{table}' in the schema cache",
                     )
-            row = self._with_defaults(item, received)
-            _check_row(row)
+                if key in schema.generated:
+                    raise _pg_error(
+                        400, "428C9", f'cannot insert a non-DEFAULT value into column "{key}"'
+                    )
+            row = self._with_defaults(item, received, schema)
+            _check_row(schema, row)
             if received.role == "authenticated" and row["user_id"] != received.sub:
                 raise _pg_error(
-                    403, "42501", 'new row violates row-level security policy for table "recipes"'
+                    403, "42501", f'new row violates row-level security policy for table "{table}"'
                 )
-            self._check_foreign_key(row)
+            self._check_foreign_key(row, table)
             existing = [
                 r for r in rows + new_rows if _key(r, on_conflict) == _key(row, on_conflict)
             ]
@@ -505,11 +583,13 @@ class _Rest:
                         403,
                         "42501",
                         "new row violates row-level security policy (USING expression) "
-                        'for table "recipes"',
+                        f'for table "{table}"',
                     )
-                merged.append((target, {k: v for k, v in item.items() if k != "created_at"}))
+                # ON CONFLICT DO UPDATE SET: the columns sent (the client sends them all).
+                changes = {k: row[k] for k in item if k != "created_at"}
+                merged.append((target, changes))
                 continue
-            for key, constraint in UNIQUE.items():
+            for key, constraint in schema.unique.items():
                 for other in rows + new_rows:
                     if _key(other, key) == _key(row, key):
                         raise _pg_error(
@@ -526,28 +606,29 @@ class _Rest:
         return self._written(request, returned, 201, prefer)
 
     def _update(
-        self, request: web.Request, rows: list[dict[str, Any]], received: Received
+        self, request: web.Request, rows: list[dict[str, Any]], received: Received, schema: Schema
     ) -> web.StreamResponse:
+        table = schema.name
         changes = _body(received)
         if not isinstance(changes, dict):
             raise _pg_error(400, "PGRST102", "Empty or invalid json")
         for key in changes:
-            if key not in COLUMNS:
+            if key not in schema.columns:
                 raise _pg_error(
                     400,
                     "PGRST204",
-                    f"Could not find the '{key}' column of 'recipes' in the schema cache",
+                    f"Could not find the '{key}' column of '{table}' in the schema cache",
                 )
-        targets = self._filtered(request, self._visible(rows, received))
+        targets = self._filtered(request, self._visible(rows, received, schema), schema)
         updated = []
         for row in targets:
             candidate = {**row, **changes}
-            _check_row(candidate)
+            _check_row(schema, candidate)
             if received.role == "authenticated" and candidate["user_id"] != received.sub:
                 raise _pg_error(
-                    403, "42501", 'new row violates row-level security policy for table "recipes"'
+                    403, "42501", f'new row violates row-level security policy for table "{table}"'
                 )
-            for key, constraint in UNIQUE.items():
+            for key, constraint in schema.unique.items():
                 if any(c in changes for c in key) and any(
                     other is not row and _key(other, key) == _key(candidate, key) for other in rows
                 ):
@@ -562,9 +643,9 @@ class _Rest:
         return self._written(request, [row for row, _ in updated], 200, _prefer(request))
 
     def _delete(
-        self, request: web.Request, rows: list[dict[str, Any]], received: Received
+        self, request: web.Request, rows: list[dict[str, Any]], received: Received, schema: Schema
     ) -> web.StreamResponse:
-        targets = self._filtered(request, self._visible(rows, received))
+        targets = self._filtered(request, self._visible(rows, received, schema), schema)
         for row in targets:
             rows.remove(row)
         return self._written(request, targets, 200, _prefer(request))
@@ -577,34 +658,40 @@ class _Rest:
         prefer: dict[str, str],
     ) -> web.StreamResponse:
         if prefer.get("return") == "representation":
-            return _json(_project(request, rows), status, {}, request)
+            return _json(
+                _project(request, rows, SCHEMAS[request.match_info["table"]]), status, {}, request
+            )
         return web.Response(status=201 if status == 201 else 204)
 
-    def _with_defaults(self, item: dict[str, Any], received: Received) -> dict[str, Any]:
-        row: dict[str, Any] = dict.fromkeys(COLUMNS)
+    def _with_defaults(
+        self, item: dict[str, Any], received: Received, schema: Schema
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = dict.fromkeys(schema.columns)
         row.update(
             id=str(uuid.uuid4()),
             user_id=received.sub if received.role == "authenticated" else None,
-            ingredients=[],
-            steps=[],
-            tags=[],
-            data={},
-            position=0,
             created_at=self.state.now(),
         )
+        row.update({column: json.loads(json.dumps(value)) for column, value in schema.defaults})
+        if "seq" in schema.generated:
+            row["seq"] = self.state.next_seq()
         row.update(item)
-        for column in UUID_COLUMNS:
+        for column in schema.uuid_columns:
             if isinstance(row[column], str):
                 row[column] = row[column].lower()
+        for column in schema.timestamp_columns:
+            if isinstance(row[column], str):
+                # As PostgreSQL renders a timestamptz (UTC session).
+                row[column] = _timestamp(row[column]).isoformat()
         return row
 
-    def _check_foreign_key(self, row: dict[str, Any]) -> None:
+    def _check_foreign_key(self, row: dict[str, Any], table: str = "recipes") -> None:
         if self.state.users is not None and row["user_id"] not in self.state.users:
             raise _pg_error(
                 409,
                 "23503",
-                'insert or update on table "recipes" violates foreign key constraint '
-                '"recipes_user_id_fkey"',
+                f'insert or update on table "{table}" violates foreign key constraint '
+                f'"{table}_user_id_fkey"',
                 details=f'Key (user_id)=({row["user_id"]}) is not present in table "users".',
             )
 
@@ -634,9 +721,21 @@ def _key(row: dict[str, Any], columns: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(row[c] for c in columns)
 
 
-def _check_column(column: str) -> None:
-    if column not in COLUMNS:
-        raise _pg_error(400, "42703", f"column recipes.{column} does not exist")
+def _check_column(schema: Schema, column: str) -> None:
+    if column not in schema.columns:
+        raise _pg_error(400, "42703", f"column {schema.name}.{column} does not exist")
+
+
+def _timestamp(value: object) -> datetime.datetime:
+    try:
+        when = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _pg_error(
+            400, "22007", f'invalid input syntax for type timestamp with time zone: "{value}"'
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.astimezone(datetime.UTC)
 
 
 def _check_uuid(column: str, value: object) -> None:
@@ -646,32 +745,42 @@ def _check_uuid(column: str, value: object) -> None:
         raise _pg_error(400, "22P02", f'invalid input syntax for type uuid: "{value}"') from None
 
 
-def _check_row(row: dict[str, Any]) -> None:
-    for column in NOT_NULL:
+def _check_row(schema: Schema, row: dict[str, Any]) -> None:
+    for column in schema.not_null:
         if row[column] is None:
             raise _pg_error(
                 400,
                 "23502",
-                f'null value in column "{column}" of relation "recipes" violates not-null '
+                f'null value in column "{column}" of relation "{schema.name}" violates not-null '
                 "constraint",
             )
-    for column in UUID_COLUMNS:
+    for column in schema.uuid_columns:
         _check_uuid(column, row[column])
-    for column in INT_COLUMNS:
+    for column in schema.int_columns:
         value = row[column]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise _pg_error(400, "22P02", f'invalid input syntax for type integer: "{value}"')
 
 
-def _matches(column: str, expression: str, row: dict[str, Any]) -> bool:
-    _check_column(column)
+def _matches(schema: Schema, column: str, expression: str, row: dict[str, Any]) -> bool:
+    _check_column(schema, column)
     negate = expression.startswith("not.")
     if negate:
         expression = expression[4:]
     operator, _, operand = expression.partition(".")
     value = row[column]
-    if operator in ("eq", "neq"):
-        if column in UUID_COLUMNS:
+    if operator in ("gt", "gte", "lt", "lte") and column in schema.timestamp_columns:
+        if value is None:
+            return False
+        left, right = _timestamp(value), _timestamp(operand)
+        result = {
+            "gt": left > right,
+            "gte": left >= right,
+            "lt": left < right,
+            "lte": left <= right,
+        }[operator]
+    elif operator in ("eq", "neq"):
+        if column in schema.uuid_columns:
             _check_uuid(column, operand)
             operand = operand.lower()
         result = value is not None and _text(value) == operand
@@ -685,7 +794,7 @@ def _matches(column: str, expression: str, row: dict[str, Any]) -> bool:
         if not (operand.startswith("(") and operand.endswith(")")):
             raise _pg_error(400, "PGRST100", f"failed to parse filter (in.{operand})")
         options = [o.strip().strip('"') for o in operand[1:-1].split(",")]
-        if column in UUID_COLUMNS:
+        if column in schema.uuid_columns:
             for option in options:
                 _check_uuid(column, option)
             options = [o.lower() for o in options]
@@ -715,12 +824,14 @@ def _sort_key(value: object) -> Any:
     return _text(value)
 
 
-def _project(request: web.Request, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _project(
+    request: web.Request, rows: list[dict[str, Any]], schema: Schema
+) -> list[dict[str, Any]]:
     select = _split(request.query.get("select", "*"))
     if not select or "*" in select:
         return [dict(row) for row in rows]
     for column in select:
-        _check_column(column)
+        _check_column(schema, column)
     return [{column: row[column] for column in select} for row in rows]
 
 
