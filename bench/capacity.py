@@ -1,13 +1,17 @@
 """Capacity of Redis per task and per watcher (issue 16): `python -m bench.capacity`.
 
-What an operator sizes Redis by, measured against a private redis-server:
+What an operator sizes Redis (and the recipe store) by, measured against a
+private redis-server:
 
 - memory per task while it waits in the queue, and once finished (the task
   record with its result and the stream of its progress messages, kept
-  RESIMPLY_TASK_TTL_S; arq's result, kept 5 min), per draft (a failed task's
-  reading, kept RESIMPLY_DRAFT_TTL_S) and per extraction-cache entry (kept
-  RESIMPLY_CACHE_TTL_S): `MEMORY USAGE` of every key, by kind, and `INFO memory`'s
-  `used_memory` before and after;
+  RESIMPLY_TASK_TTL_S; arq's result, kept 5 min) and per extraction-cache entry
+  (kept RESIMPLY_CACHE_TTL_S): `MEMORY USAGE` of every key, by kind, and `INFO
+  memory`'s `used_memory` before and after;
+- in the recipe store (not Redis): bytes per draft (a failed task's reading,
+  kept RESIMPLY_DRAFT_TTL_S) and per saved recipe, the `length(data)` of the
+  SQLite rows the run wrote (the JSON document each holds, as Supabase's
+  table does), and the SQLite file's size;
 - Redis commands per task (`INFO commandstats`: the commands a client sends and
   the ones the task scripts run) and Redis CPU per task (`INFO cpu`: CPU time, not
   wall time, so figures hold on a loaded machine);
@@ -292,6 +296,35 @@ def cache_entry_bytes(redis: Any, result_json: bytes, thumbnail_bytes: int) -> i
     return size
 
 
+@dataclasses.dataclass
+class StoreSizes:
+    """What the run left in the recipe store (SQLite): rows and their documents."""
+
+    drafts: list[int]  # length(data) of each draft row: its JSON document
+    recipes: list[int]  # length(data) of each recipe row
+    file_bytes: int  # the database file (with its WAL), pages and indexes included
+
+
+def store_sizes(path: Path) -> StoreSizes:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+
+        def lengths(table: str) -> list[int]:
+            try:
+                rows = conn.execute(f"SELECT length(data) FROM {table}").fetchall()
+            except sqlite3.OperationalError:  # no such table
+                return []
+            return [int(n) for (n,) in rows]
+
+        drafts, recipes = lengths("drafts"), lengths("recipes")
+    finally:
+        conn.close()
+    files = [path, path.with_name(path.name + "-wal")]
+    return StoreSizes(drafts, recipes, sum(f.stat().st_size for f in files if f.exists()))
+
+
 def per(value: float, count: int) -> float:
     return value / count if count else float("nan")
 
@@ -376,6 +409,7 @@ def main(tasks: int, watchers: int, fail_share: float, ocr_budget_s: str | None)
             result_json = redis.hget(f"{PREFIX}task:{{{first_ok}}}", "result") or b"{}"
             stream_len = redis.xlen(f"{PREFIX}events:{{{first_ok}}}")
             cache_bytes = cache_entry_bytes(redis, result_json, worker["last_frame_bytes"])
+        store = store_sizes(tmp / "data" / "recipes.sqlite3")
 
     ok = tasks - failing
     report(
@@ -393,13 +427,18 @@ def main(tasks: int, watchers: int, fail_share: float, ocr_budget_s: str | None)
         result_bytes=len(result_json),
         stream_len=stream_len,
         cache_bytes=cache_bytes,
+        store=store,
     )
 
 
 def report(**r: Any) -> None:
     s0, s1, s2, s2b, s3 = r["snaps"]
     tasks, failing, watchers = r["tasks"], r["failing"], r["watchers"]
-    print(json.dumps({k: v for k, v in r.items() if k != "snaps"}, default=str), file=sys.stderr)
+
+    def plain(o: Any) -> Any:
+        return dataclasses.asdict(o) if dataclasses.is_dataclass(o) else str(o)
+
+    print(json.dumps({k: v for k, v in r.items() if k != "snaps"}, default=plain), file=sys.stderr)
 
     def kinds(snap: Snapshot) -> str:
         return ", ".join(
@@ -431,17 +470,28 @@ def report(**r: Any) -> None:
         f"{per(key_bytes(s3, 'arq:result'), key_count(s3, 'arq:result')):>9,.0f} B"
     )
     print(
-        f"  per draft (draft TTL):        "
-        f"{per(key_bytes(s3, 'draft'), key_count(s3, 'draft')):>9,.0f} B  "
-        f"({key_count(s3, 'draft')} drafts of {failing} failed tasks)"
-    )
-    print(
         f"  per cache entry (cache TTL):  {r['cache_bytes']:>9,.0f} B  (with a "
         f"{r['worker']['last_frame_bytes']:,} B thumbnail: the video's last frame)"
     )
     print(
         f"  used_memory after the run:    {per(s3.used_memory - s0.used_memory, tasks):>9,.0f} B"
         " per task [all kinds together, arq results included]"
+    )
+    store: StoreSizes = r["store"]
+    print("\nrecipe store (SQLite; drafts are not in Redis): length(data) per row")
+    print(
+        f"  per draft (draft TTL):        {per(sum(store.drafts), len(store.drafts)):>9,.0f} B  "
+        f"({len(store.drafts)} drafts of {failing} failed tasks, at most "
+        f"{max(store.drafts, default=0):,} B)"
+    )
+    print(
+        f"  per saved recipe:             {per(sum(store.recipes), len(store.recipes)):>9,.0f} B  "
+        f"({len(store.recipes)} recipes)"
+    )
+    print(
+        f"  database file:                {store.file_bytes:>9,} B  "
+        f"({per(store.file_bytes, len(store.drafts) + len(store.recipes)):,.0f} B per row, "
+        "pages and indexes included)"
     )
     print("\nRedis commands and CPU per task (commands run by scripts included)")
     submit_calls, submit_cpu = between(s0, s1)
