@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -20,7 +21,7 @@ from ..errors import (
     StepTimeout,
     TaskError,
 )
-from ..models import Usage
+from ..models import Recipe, Usage
 from ..outages import is_unavailable
 from ..providers.base import Extraction, ScrapedPost
 from ..tasks import TaskRecord
@@ -176,15 +177,8 @@ async def _run_steps(
     frames = media.analysis.frames
     thumbnail = frames[-1].jpeg if frames else None
     await steps.remember(deps, request, record.task_id, post, extraction, thumbnail)
-    main, *others = await steps.store(
-        deps, request, record.task_id, extraction.recipes, thumbnail, progress
-    )
-    await deps.tasks.succeed(
-        record,
-        main,
-        meter.usage(deps.pricing),
-        evidence=list(extraction.evidence),
-        others=others,
+    await _store_and_succeed(
+        deps, record, meter, progress, extraction.recipes, thumbnail, list(extraction.evidence)
     )
     return "SUCCESS"
 
@@ -209,15 +203,8 @@ async def _from_draft(
     extraction = await drafts.extract(deps, record, draft, progress)
     meter.extraction = extraction.usage
     thumbnail = draft.frames[-1].jpeg if draft.frames else None
-    main, *others = await steps.store(
-        deps, record.request, record.task_id, extraction.recipes, thumbnail, progress
-    )
-    await deps.tasks.succeed(
-        record,
-        main,
-        meter.usage(deps.pricing),
-        evidence=list(extraction.evidence),
-        others=others,
+    await _store_and_succeed(
+        deps, record, meter, progress, extraction.recipes, thumbnail, list(extraction.evidence)
     )
     if deps.drafts is not None:
         await deps.drafts.delete(record.user_id, draft_id)  # it is a recipe now
@@ -238,15 +225,8 @@ async def _from_page(
     # whole video (pipeline.steps.page_thumbnail).
     thumbnail = await steps.page_thumbnail(deps, post, extraction.recipe)
     await steps.remember(deps, record.request, record.task_id, post, extraction, thumbnail)
-    main, *others = await steps.store(
-        deps, record.request, record.task_id, extraction.recipes, thumbnail, progress
-    )
-    await deps.tasks.succeed(
-        record,
-        main,
-        meter.usage(deps.pricing),
-        evidence=list(extraction.evidence),
-        others=others,
+    await _store_and_succeed(
+        deps, record, meter, progress, extraction.recipes, thumbnail, list(extraction.evidence)
     )
     return "SUCCESS"
 
@@ -264,13 +244,28 @@ async def _from_cache(
     meter.cache_hit = True
     log.info("cache_hit", from_task=hit.task_id, skipped_from_step=first)
     await steps.skip_from_cache(progress, first)
+    recipes = [hit.recipe, *hit.others]
+    await _store_and_succeed(deps, record, meter, progress, recipes, hit.thumbnail, hit.evidence)
+    return "SUCCESS"
+
+
+async def _store_and_succeed(
+    deps: PipelineDeps,
+    record: TaskRecord,
+    meter: CostMeter,
+    progress: TaskProgress,
+    recipes: Sequence[Recipe],
+    thumbnail: bytes | None,
+    evidence: list[str] | None,
+) -> None:
+    """Step 5 and the task's success: the post's recipes stored (one row each),
+    then the completion naming the first, with the others beside it."""
     main, *others = await steps.store(
-        deps, record.request, record.task_id, [hit.recipe, *hit.others], hit.thumbnail, progress
+        deps, record.request, record.task_id, recipes, thumbnail, progress
     )
     await deps.tasks.succeed(
-        record, main, meter.usage(deps.pricing), evidence=hit.evidence, others=others
+        record, main, meter.usage(deps.pricing), evidence=evidence, others=others
     )
-    return "SUCCESS"
 
 
 async def _fail(
