@@ -139,6 +139,12 @@ REFUSALS = Counter(
     ["limit"],
 )
 
+ACCEPTED_UNREPLICATED = Counter(
+    "resimply_accepted_unreplicated_total",
+    "Submissions accepted (202) whose task the replicas had not acknowledged within"
+    " RESIMPLY_ACCEPT_WAIT_MS (Redis Sentinel only): lost if the master failed then.",
+)
+
 CUT_OFF_LAGGED = STREAM_CUTOFFS.labels(reason="lagged")
 CUT_OFF_SLOW = STREAM_CUTOFFS.labels(reason="send_timeout")
 

@@ -16,17 +16,23 @@ master makes them ask the sentinels again) are tested without the processes."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ResponseError
 
+from resimply import metrics
+from resimply.jobs import JobQueue
+from resimply.keys import Keys
 from resimply.outages import PatientRetry, is_unavailable
-from resimply.resources import open_redis, open_request_redis, open_worker_redis
+from resimply.resources import open_redis, open_request_redis, open_worker_redis, task_store
 from resimply.settings import Settings, SettingsError
+from resimply.tasks import TaskStore
 from resimply.worker import worker_options
 from tests.failover import FAULTS, failover_mid_run, ha_service
 from tests.sentinels import MASTER_NAME, SentinelGroup
@@ -42,6 +48,76 @@ def test_sentinels_are_read_from_the_environment() -> None:
     assert Settings.from_env({}).redis_sentinels == ()
     with pytest.raises(SettingsError, match="REDIS_SENTINELS must list sentinels as host:port"):
         Settings.from_env({"REDIS_SENTINELS": "s1:notaport"})
+
+
+def test_the_replication_wait_on_acceptance_is_read_from_the_environment() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.accept_replicas, defaults.accept_wait_ms) == (1, 200)
+    tuned = Settings.from_env({"RESIMPLY_ACCEPT_REPLICAS": "2", "RESIMPLY_ACCEPT_WAIT_MS": "50"})
+    assert (tuned.accept_replicas, tuned.accept_wait_ms) == (2, 50)
+    assert Settings.from_env({"RESIMPLY_ACCEPT_REPLICAS": "0"}).accept_replicas == 0  # off
+    with pytest.raises(SettingsError, match="RESIMPLY_ACCEPT_WAIT_MS must be positive"):
+        Settings.from_env({"RESIMPLY_ACCEPT_WAIT_MS": "0"})
+    with pytest.raises(SettingsError, match="RESIMPLY_ACCEPT_REPLICAS must be a whole number"):
+        Settings.from_env({"RESIMPLY_ACCEPT_REPLICAS": "one"})
+
+
+async def test_only_a_store_on_sentinels_waits_for_replicas() -> None:
+    """Without Sentinel no replica takes over, so none is waited for (nor does
+    WAIT cost a round trip on every submission)."""
+    plain = Settings(accept_replicas=1)
+    on_sentinels = Settings(
+        accept_replicas=1, accept_wait_ms=80, redis_sentinels=(("127.0.0.1", 26379),)
+    )
+    for settings, replicas in ((plain, None), (on_sentinels, 1)):
+        client = open_request_redis(settings)
+        store = task_store(client, settings, jobs=JobQueue(client, Keys("x:")))
+        wait = store._replica_wait
+        assert (wait.replicas if wait else None) == replicas
+        assert wait is None or wait.timeout_ms == 80
+        await client.aclose()
+
+
+async def test_an_unreplicated_submission_is_accepted_counted_and_logged(
+    redis: Redis, key_prefix: str
+) -> None:
+    """A master without a replica (the test Redis): WAIT gives up after its
+    timeout, and the task is accepted anyway, counted once (not its duplicate)."""
+    keys = Keys(key_prefix)
+    store = TaskStore(
+        redis,
+        keys,
+        ttl_s=60,
+        stream_maxlen=10,
+        dedupe_ttl_s=60,
+        jobs=JobQueue(redis, keys),
+        accept_replicas=1,
+        accept_wait_ms=50,
+    )
+    before = metrics.ACCEPTED_UNREPLICATED._value.get()
+    submit = dict(
+        user_id="u1",
+        url="https://x/v.mp4",
+        canonical_url="https://x/v.mp4",
+        language=None,
+        caption=None,
+        idempotency_key=None,
+    )
+    started = time.monotonic()
+    first = await store.create(**submit)  # type: ignore[arg-type]
+    waited = time.monotonic() - started
+    again = await store.create(**submit)  # type: ignore[arg-type]
+    assert (first.http_status, again.http_status) == (202, 200)
+    assert again.task_id == first.task_id
+    assert waited >= 0.05  # WAIT ran, after the writes, and timed out
+    assert await redis.zscore(keys.queue, first.task_id) is not None  # job queued
+    assert metrics.ACCEPTED_UNREPLICATED._value.get() == before + 1
+    await redis.script_flush()  # NOSCRIPT: loaded again, still waited for
+    third = await store.create(
+        **{**submit, "url": "https://x/w.mp4", "canonical_url": "https://x/w.mp4"}
+    )  # type: ignore[arg-type]
+    assert third.http_status == 202
+    assert metrics.ACCEPTED_UNREPLICATED._value.get() == before + 2
 
 
 async def test_every_client_asks_the_sentinels_and_keeps_its_patience() -> None:
