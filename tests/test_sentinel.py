@@ -16,12 +16,14 @@ master makes them ask the sentinels again) are tested without the processes."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ResponseError
@@ -34,9 +36,11 @@ from resimply.resources import open_redis, open_request_redis, open_worker_redis
 from resimply.settings import Settings, SettingsError
 from resimply.tasks import TaskStore
 from resimply.worker import worker_options
-from tests.failover import FAULTS, failover_mid_run, ha_service
+from tests.client import submit
+from tests.failover import FAULTS, USER, failover_mid_run, ha_service
+from tests.faults import statuses, video_copy, wait_finished
 from tests.sentinels import MASTER_NAME, SentinelGroup
-from tests.servers import GatedVideoServer, Service, wait_for
+from tests.servers import BIN, GatedVideoServer, Service, wait_for
 
 
 def test_sentinels_are_read_from_the_environment() -> None:
@@ -232,3 +236,78 @@ def test_a_master_without_its_replicas_counts_as_unavailable() -> None:
     refuses writes with NOREPLICAS, which the web answers 503 and a job retries."""
     refusal = ResponseError("NOREPLICAS Not enough good replicas to write.")
     assert is_unavailable(refusal)
+
+
+def unreplicated(svc: Service) -> float:
+    """The web process's `resimply_accepted_unreplicated_total`."""
+    text = httpx.get(f"{svc.base_url}/metrics", timeout=10).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    return sum(s.value for s in families["resimply_accepted_unreplicated"].samples)
+
+
+@pytest.fixture
+def web_on_sentinels(group: SentinelGroup, tmp_path: Path) -> Iterator[Service]:
+    """`resimply serve` on the group, no worker yet: accepted tasks wait in the queue."""
+    svc = ha_service(group, tmp_path)
+    try:
+        svc.start(workers=0)
+        yield svc
+    except BaseException:
+        print(svc.logs()[-20000:])
+        print(group.logs())
+        raise
+    finally:
+        svc.stop()
+
+
+@pytest.mark.timeout(200)
+def test_an_accepted_task_survives_its_master_killed_right_after_the_202(
+    group: SentinelGroup, web_on_sentinels: Service, tmp_path: Path
+) -> None:
+    """The 202 comes after the replica has the task (WAIT): SIGKILL the master the
+    moment it is answered, and the task is on the promoted replica, queued, and
+    runs to its end on a worker started after the failover."""
+    svc = web_on_sentinels
+    token = svc.token(USER)
+    accepted = []
+    for n in range(5):
+        response = submit(svc, token, {"url": video_copy(tmp_path, f"v{n}")})
+        assert response.status_code == 202, response.text
+        accepted.append(response.json()["task_id"])
+    group.kill_master()  # right after the last 202
+    group.wait_promoted()
+    new_master = group.replica.client()
+    queue = new_master.zrange(Keys(svc.env["RESIMPLY_KEY_PREFIX"]).queue, 0, -1)
+    assert {t.encode() for t in accepted} <= set(queue)
+    svc.spawn([str(BIN / "arq"), "resimply.worker.WorkerSettings"], "worker-after")
+    wait_finished(svc, token, accepted, timeout=120)
+    assert set(statuses(svc, token, accepted).values()) == {"SUCCESS"}
+    assert unreplicated(svc) == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_submission_the_replica_does_not_acknowledge_in_time_is_accepted_with_a_warning(
+    group: SentinelGroup, web_on_sentinels: Service, tmp_path: Path
+) -> None:
+    """The replica stops answering (`DEBUG SLEEP`): WAIT gives up after
+    RESIMPLY_ACCEPT_WAIT_MS (200), the submission is accepted anyway, counted and
+    logged; the replica has the task once it wakes up."""
+    svc = web_on_sentinels
+    token = svc.token(USER)
+    warm = submit(svc, token, {"url": video_copy(tmp_path, "warm")})
+    assert warm.status_code == 202 and unreplicated(svc) == 0
+    sleeper = socket.create_connection(("127.0.0.1", group.replica.port), timeout=5)
+    try:
+        sleeper.sendall(b"DEBUG SLEEP 2\r\n")
+        time.sleep(0.2)  # the replica is asleep
+        started = time.monotonic()
+        response = submit(svc, token, {"url": video_copy(tmp_path, "late")})
+        took = time.monotonic() - started
+        assert response.status_code == 202, response.text
+        assert 0.2 <= took < 2, took  # waited the 200 ms, not for the replica
+        assert unreplicated(svc) == 1
+        assert '"accepted_unreplicated"' in svc.web.log()
+        task_key = Keys(svc.env["RESIMPLY_KEY_PREFIX"]).task(response.json()["task_id"])
+        wait_for(lambda: group.replica.client().exists(task_key) == 1, timeout=10, what="sync")
+    finally:
+        sleeper.close()
