@@ -139,10 +139,12 @@ REFUSALS = Counter(
     ["limit"],
 )
 
-ACCEPTED_UNREPLICATED = Counter(
-    "resimply_accepted_unreplicated_total",
-    "Submissions accepted (202) whose task the replicas had not acknowledged within"
-    " RESIMPLY_ACCEPT_WAIT_MS (Redis Sentinel only): lost if the master failed then.",
+UNREPLICATED_WRITES = Counter(
+    "resimply_unreplicated_writes_total",
+    "Writes the replicas had not acknowledged within RESIMPLY_ACCEPT_WAIT_MS (Redis Sentinel"
+    " only), by write: accept (a task answered 202), finish (a task's end); lost if the"
+    " master failed then.",
+    ["write"],
 )
 
 CUT_OFF_LAGGED = STREAM_CUTOFFS.labels(reason="lagged")

@@ -14,8 +14,16 @@ resyncing or gone) the submission is accepted anyway: its job is queued on the
 master and the replica usually catches up a moment later; refusing it (503)
 would turn a lagging replica into an outage for every user, while the risk it
 guards against needs the master to fail in that same moment. Such a submission
-counts in `resimply_accepted_unreplicated_total` and is logged (one warning per
-30 s with the count), so a replica that keeps lagging is seen and alerted on.
+counts in `resimply_unreplicated_writes_total{write="accept"}` and is logged
+(`write_unreplicated`, one warning per 30 s with the count), so a replica that
+keeps lagging is seen and alerted on.
+
+A task's end (its terminal message and result, written by the worker) is waited
+for the same way (`write="finish"`), because losing it is worse than losing a
+progress message: arq's own record of the job, written next, would reach the
+new master and mark the job done, leaving the task unfinished for good (`GET
+/task` says RUNNING until its record expires, and a resubmission of the video
+answers with it). A worker's task takes seconds; the wait adds a millisecond.
 """
 
 from __future__ import annotations
@@ -40,8 +48,11 @@ WARN_EVERY_S = 30.0
 class ReplicaWait:
     """Runs a script, then waits up to `timeout_ms` for `replicas` replicas to have it."""
 
-    def __init__(self, redis: Redis, *, replicas: int, timeout_ms: int) -> None:
+    def __init__(self, redis: Redis, *, replicas: int, timeout_ms: int, write: str) -> None:
+        """`write`: what is waited for (`accept`, `finish`), the metric's label."""
         self._redis = redis
+        self.write = write
+        self._counter = metrics.UNREPLICATED_WRITES.labels(write=write)
         self.replicas = replicas
         self.timeout_ms = timeout_ms
         self._last_warning = -WARN_EVERY_S
@@ -70,15 +81,17 @@ class ReplicaWait:
     def acknowledged(self, acked: int | Exception) -> bool:
         """Whether the last `run`'s writes reached enough replicas in time; if not,
         counts and (at most once per WARN_EVERY_S) logs it. Called by the store only
-        for runs that wrote a task: a duplicate or refused submission wrote nothing."""
+        for runs that wrote: a duplicate or refused submission, or the finish of a
+        task already finished, wrote nothing."""
         if isinstance(acked, int) and acked >= self.replicas:
             return True
-        metrics.ACCEPTED_UNREPLICATED.inc()
+        self._counter.inc()
         self._unreplicated += 1
         now = time.monotonic()
         if now - self._last_warning >= WARN_EVERY_S:
             log.warning(
-                "accepted_unreplicated",
+                "write_unreplicated",
+                write=self.write,
                 replicas_wanted=self.replicas,
                 replicas_acked=acked if isinstance(acked, int) else None,
                 error=type(acked).__name__ if isinstance(acked, Exception) else None,

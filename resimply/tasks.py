@@ -206,7 +206,8 @@ class TaskStore:
         """`jobs`: where `create` enqueues each new task's job (the web tier's store);
         None for stores that only run tasks (the worker's). `accept_replicas` > 0:
         `create` waits up to `accept_wait_ms` for that many replicas to have a new
-        task before answering (replication.py; Redis Sentinel only)."""
+        task before answering, and a task's end for them to have it (replication.py;
+        Redis Sentinel only)."""
         self._redis = redis
         self._keys = keys
         self._ttl_s = ttl_s
@@ -219,11 +220,14 @@ class TaskStore:
         self._progress = redis.register_script(_PROGRESS)
         self._finish = redis.register_script(_FINISH)
         self._partial = redis.register_script(_PARTIAL)
-        self._replica_wait = (
-            ReplicaWait(redis, replicas=accept_replicas, timeout_ms=accept_wait_ms)
-            if accept_replicas > 0
-            else None
-        )
+        # A new task's acceptance and a task's end wait for the replicas (Sentinel).
+        self._replica_wait: ReplicaWait | None = None
+        self._finish_wait: ReplicaWait | None = None
+        if accept_replicas > 0:
+            self._replica_wait, self._finish_wait = (
+                ReplicaWait(redis, replicas=accept_replicas, timeout_ms=accept_wait_ms, write=w)
+                for w in ("accept", "finish")
+            )
 
     async def create(
         self,
@@ -442,25 +446,28 @@ class TaskStore:
         result: TaskResult | None,
         error: TaskErrorInfo | None,
     ) -> str | None:
-        event_id = await self._run_script(
-            self._finish,
-            keys=[
-                self._keys.task(record.task_id),
-                self._keys.events(record.task_id),
-                self._keys.active(record.user_id),
-                self._keys.dedupe(record.user_id, record.canonical_url),
-            ],
-            args=[
-                record.task_id,
-                status.value,
-                text,
-                time.time(),
-                str(message.__struct_config__.tag),
-                encode(message),
-                self._stream_maxlen,
-                self._ttl_s,
-                msgspec.json.encode(result) if result else b"",
-                msgspec.json.encode(error) if error else b"",
-            ],
-        )
+        keys = [
+            self._keys.task(record.task_id),
+            self._keys.events(record.task_id),
+            self._keys.active(record.user_id),
+            self._keys.dedupe(record.user_id, record.canonical_url),
+        ]
+        args: list[EncodableT] = [
+            record.task_id,
+            status.value,
+            text,
+            time.time(),
+            str(message.__struct_config__.tag),
+            encode(message),
+            self._stream_maxlen,
+            self._ttl_s,
+            msgspec.json.encode(result) if result else b"",
+            msgspec.json.encode(error) if error else b"",
+        ]
+        if self._finish_wait is None:
+            event_id = await self._run_script(self._finish, keys=keys, args=args)
+        else:
+            event_id, acked = await self._finish_wait.run(self._finish, keys=keys, args=args)
+            if event_id:  # it wrote (an already finished task is left as it was)
+                self._finish_wait.acknowledged(acked)
         return event_id.decode() if event_id else None

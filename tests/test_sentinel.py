@@ -98,7 +98,9 @@ async def test_an_unreplicated_submission_is_accepted_counted_and_logged(
         accept_replicas=1,
         accept_wait_ms=50,
     )
-    before = metrics.ACCEPTED_UNREPLICATED._value.get()
+    accepts = metrics.UNREPLICATED_WRITES.labels(write="accept")
+    finishes = metrics.UNREPLICATED_WRITES.labels(write="finish")
+    before, finished_before = accepts._value.get(), finishes._value.get()
     submit = dict(
         user_id="u1",
         url="https://x/v.mp4",
@@ -115,13 +117,22 @@ async def test_an_unreplicated_submission_is_accepted_counted_and_logged(
     assert again.task_id == first.task_id
     assert waited >= 0.05  # WAIT ran, after the writes, and timed out
     assert await redis.zscore(keys.queue, first.task_id) is not None  # job queued
-    assert metrics.ACCEPTED_UNREPLICATED._value.get() == before + 1
+    assert accepts._value.get() == before + 1
     await redis.script_flush()  # NOSCRIPT: loaded again, still waited for
     third = await store.create(
         **{**submit, "url": "https://x/w.mp4", "canonical_url": "https://x/w.mp4"}
     )  # type: ignore[arg-type]
     assert third.http_status == 202
-    assert metrics.ACCEPTED_UNREPLICATED._value.get() == before + 2
+    assert accepts._value.get() == before + 2
+    # A task's end waits too; a second end writes nothing and is not counted.
+    record = await store.get(third.task_id)
+    assert record is not None
+    ended = await store.fail(record, code="internal", text="x", retryable=True)
+    assert (
+        ended is not None
+        and await store.fail(record, code="internal", text="x", retryable=True) is None
+    )
+    assert finishes._value.get() == finished_before + 1
 
 
 async def test_every_client_asks_the_sentinels_and_keeps_its_patience() -> None:
@@ -239,10 +250,12 @@ def test_a_master_without_its_replicas_counts_as_unavailable() -> None:
 
 
 def unreplicated(svc: Service) -> float:
-    """The web process's `resimply_accepted_unreplicated_total`."""
+    """The web process's `resimply_unreplicated_writes_total{write="accept"}`
+    (0 before the first count: the series exists once a store waits)."""
     text = httpx.get(f"{svc.base_url}/metrics", timeout=10).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    return sum(s.value for s in families["resimply_accepted_unreplicated"].samples)
+    samples = families["resimply_unreplicated_writes"].samples
+    return sum(s.value for s in samples if s.labels.get("write") == "accept")
 
 
 @pytest.fixture
@@ -306,7 +319,7 @@ def test_a_submission_the_replica_does_not_acknowledge_in_time_is_accepted_with_
         assert response.status_code == 202, response.text
         assert 0.2 <= took < 2, took  # waited the 200 ms, not for the replica
         assert unreplicated(svc) == 1
-        assert '"accepted_unreplicated"' in svc.web.log()
+        assert '"write_unreplicated"' in svc.web.log()
         task_key = Keys(svc.env["RESIMPLY_KEY_PREFIX"]).task(response.json()["task_id"])
         wait_for(lambda: group.replica.client().exists(task_key) == 1, timeout=10, what="sync")
     finally:
