@@ -40,6 +40,7 @@ from redis.asyncio.sentinel import (
 )
 from redis.backoff import NoBackoff
 
+from . import sentinel_watch
 from .settings import Settings
 
 R = TypeVar("R", bound=Redis)
@@ -96,6 +97,8 @@ def sentinel_pool(settings: Settings, **options: Any) -> SentinelConnectionPool:
     )
     # As Sentinel.master_for, without the client it wraps the pool in: the
     # caller's class takes the pool (and closes it with itself).
-    return SentinelConnectionPool(  # type: ignore[no-untyped-call]
+    pool = SentinelConnectionPool(  # type: ignore[no-untyped-call]
         settings.redis_sentinel_master, sentinel, is_master=True, **node, **options
     )
+    sentinel_watch.register(pool)  # dropped at once on a switch (sentinel_watch.py)
+    return pool

@@ -34,7 +34,7 @@ from arq.worker import Retry, func
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from . import metrics
+from . import metrics, sentinel_watch
 from .costs import pricing_of
 from .drafts import DraftStore
 from .heartbeat import Heartbeat
@@ -224,6 +224,10 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
             redis, Keys(settings.key_prefix), worker_id, leases=ctx["leases"]
         )
         await ctx["heartbeat"].start()
+        # With sentinels: drop the connections to a replaced master at once (the
+        # in-process worker shares the web process's watcher).
+        if not embedded:
+            ctx["sentinel_watch"] = sentinel_watch.start(settings)
         # The in-process worker's series are on the web process's /metrics.
         if not embedded:
             ctx["metrics_server"] = await start_worker_metrics(settings, redis)
@@ -243,6 +247,7 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await sentinel_watch.stop(ctx.get("sentinel_watch"))
     if ctx.get("metrics_server") is not None:
         await ctx["metrics_server"].cleanup()
     if "heartbeat" in ctx:

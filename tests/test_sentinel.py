@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import ResponseError
 
-from resimply import metrics
+from resimply import metrics, sentinel_watch
 from resimply.jobs import JobQueue
 from resimply.keys import Keys
 from resimply.outages import PatientRetry, is_unavailable
@@ -201,6 +201,38 @@ async def test_a_demoted_master_sends_clients_to_the_new_one(group: SentinelGrou
     finally:
         for client in clients:
             await client.aclose()
+
+
+@pytest.mark.timeout(120)
+async def test_a_switch_announced_by_the_sentinels_frees_commands_stuck_on_a_hung_master(
+    group: SentinelGroup,
+) -> None:
+    """A worker's command on a frozen master (SIGSTOP) would wait out its 30 s read
+    timeout; on `+switch-master` the watcher disconnects the pool at once and the
+    command goes to the new master."""
+    settings = Settings(
+        redis_sentinels=tuple(("127.0.0.1", s.port) for s in group.sentinels),
+        redis_sentinel_master=MASTER_NAME,
+    )
+    client = open_worker_redis(settings)  # socket_timeout 30 s, waits Redis out
+    watcher = sentinel_watch.start(settings)
+    try:
+        await client.set("before", "1")
+        await asyncio.sleep(0.5)  # the watcher subscribed
+        group.freeze_master()
+        frozen_at = time.monotonic()
+        stuck = asyncio.create_task(client.set("during", "1"))
+        promoted_at = await asyncio.to_thread(group.wait_promoted)
+        await asyncio.wait_for(stuck, timeout=25)
+        freed_s = time.monotonic() - promoted_at
+        print(
+            f"\npromoted {promoted_at - frozen_at:.1f} s after the freeze; command done {freed_s:.1f} s after"
+        )
+        assert freed_s < 10, freed_s  # not the 30 s read timeout
+        assert group.replica.client().get("during") == b"1"
+    finally:
+        await sentinel_watch.stop(watcher)
+        await client.aclose()
 
 
 @pytest.fixture
