@@ -272,13 +272,18 @@ async def test_a_failover_mid_run_loses_no_accepted_task_and_every_watcher_resum
     svc = service_on_sentinels
     run = await failover_mid_run(group, svc, gated_video, tmp_path, fault)
     print("\n" + run.report())
-    assert run.lost == [] and len(run.completed) == len(run.accepted), run
-    assert all(run.watchers_resumed), run
-    assert set(run.refused) <= {503}, run  # told to retry, never a 500
-    assert run.without_service_s < 30, run
-    for process in svc.processes:
-        assert process.proc.poll() is None, process.log()[-3000:]
-    assert httpx.get(f"{svc.base_url}/health", timeout=5).json()["workers"] == 2
+    try:
+        assert run.lost == [] and len(run.completed) == len(run.accepted), run
+        assert all(run.watchers_resumed), run
+        assert set(run.refused) <= {503}, run  # told to retry, never a 500
+        assert run.without_service_s < 30, run
+        for process in svc.processes:
+            assert process.proc.poll() is None, process.log()[-3000:]
+        assert httpx.get(f"{svc.base_url}/health", timeout=5).json()["workers"] == 2
+    except AssertionError:  # the fixtures print the logs only for their own errors
+        unfinished = set(run.accepted) - set(run.completed)
+        print(f"unfinished: {sorted(unfinished)}\n{svc.logs()[-30000:]}\n{group.logs()}")
+        raise
 
 
 def test_a_master_without_its_replicas_counts_as_unavailable() -> None:
