@@ -221,10 +221,10 @@ class TaskStore:
         self._finish = redis.register_script(_FINISH)
         self._partial = redis.register_script(_PARTIAL)
         # A new task's acceptance and a task's end wait for the replicas (Sentinel).
-        self._replica_wait: ReplicaWait | None = None
+        self._accept_wait: ReplicaWait | None = None
         self._finish_wait: ReplicaWait | None = None
         if accept_replicas > 0:
-            self._replica_wait, self._finish_wait = (
+            self._accept_wait, self._finish_wait = (
                 ReplicaWait(redis, replicas=accept_replicas, timeout_ms=accept_wait_ms, write=w)
                 for w in ("accept", "finish")
             )
@@ -291,14 +291,14 @@ class TaskStore:
             job.score_ms if job else 0,
             record,
         ]
-        if self._replica_wait is None:
+        if self._accept_wait is None:
             answer, created = await self._run_script(self._create, keys=keys, args=args)
         else:
-            (answer, created), acked = await self._replica_wait.run(
+            (answer, created), acked = await self._accept_wait.run(
                 self._create, keys=keys, args=args
             )
             if created == 1:  # a new task: the only answer that wrote one
-                self._replica_wait.acknowledged(acked)
+                self._accept_wait.acknowledged(acked)
         if created == -1:
             metrics.refused("submissions_per_user")
             raise RateLimited(

@@ -83,7 +83,7 @@ async def test_only_a_store_on_sentinels_waits_for_replicas() -> None:
     for settings, replicas in ((plain, None), (on_sentinels, 1)):
         client = open_request_redis(settings)
         store = task_store(client, settings, jobs=JobQueue(client, Keys("x:")))
-        wait = store._replica_wait
+        wait = store._accept_wait
         assert (wait.replicas if wait else None) == replicas
         assert wait is None or wait.timeout_ms == 80
         await client.aclose()
