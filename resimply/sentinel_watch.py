@@ -36,21 +36,24 @@ SENTINEL_TIMEOUT_S = 10.0
 # Between attempts when no sentinel can be reached.
 PAUSE_S = 1.0
 
-_pools: weakref.WeakSet[SentinelConnectionPool] = weakref.WeakSet()
+# Each pool, and whether its connections in use are cut too.
+_pools: weakref.WeakKeyDictionary[SentinelConnectionPool, bool] = weakref.WeakKeyDictionary()
 
 
-def register(pool: SentinelConnectionPool) -> None:
-    """Have `pool` disconnected when the sentinels switch its master."""
-    _pools.add(pool)
+def register(pool: SentinelConnectionPool, *, in_use: bool = True) -> None:
+    """Have `pool` disconnected when the sentinels switch its master; `in_use`
+    False: only its idle connections (a client that cannot take a command
+    failing mid-way, as arq's job start: see worker._sentinel_pool)."""
+    _pools[pool] = in_use
 
 
 async def switched(master: str) -> int:
     """Disconnect every registered pool of `master`; returns how many."""
-    pools = [pool for pool in list(_pools) if pool.service_name == master]
-    for pool in pools:
+    pools = [(pool, in_use) for pool, in_use in list(_pools.items()) if pool.service_name == master]
+    for pool, in_use in pools:
         # In-use connections too: the commands stuck on the old master are the point.
         with contextlib.suppress(Exception):
-            await pool.disconnect()
+            await pool.disconnect(inuse_connections=in_use)
     return len(pools)
 
 

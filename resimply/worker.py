@@ -32,6 +32,7 @@ import structlog
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry, func
 from redis.asyncio import Redis
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import RedisError
 
 from . import metrics, sentinel_watch
@@ -300,6 +301,12 @@ def _sentinel_pool(settings: Settings, keys: Keys) -> ArqRedis | None:
         retry=options.retry,
         retry_on_error=options.retry_on_error,
     )
+    # arq's job start (Worker.start_jobs) WATCHes a key and lets the WatchError
+    # that redis-py raises for a connection lost while watching end its loop: on
+    # a switch only the pool's idle connections are dropped, and a poll stuck on
+    # a hung master waits for its read timeout, as before.
+    if isinstance(pool.connection_pool, SentinelConnectionPool):
+        sentinel_watch.register(pool.connection_pool, in_use=False)
     pool.job_serializer = job_serializer
     pool.job_deserializer = job_deserializer
     pool.default_queue_name = keys.queue
