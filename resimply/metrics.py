@@ -139,6 +139,14 @@ REFUSALS = Counter(
     ["limit"],
 )
 
+UNREPLICATED_WRITES = Counter(
+    "resimply_unreplicated_writes_total",
+    "Writes the replicas had not acknowledged within RESIMPLY_ACCEPT_WAIT_MS (Redis Sentinel"
+    " only), by write: accept (a task answered 202), finish (a task's end); lost if the"
+    " master failed then.",
+    ["write"],
+)
+
 CUT_OFF_LAGGED = STREAM_CUTOFFS.labels(reason="lagged")
 CUT_OFF_SLOW = STREAM_CUTOFFS.labels(reason="send_timeout")
 

@@ -8,8 +8,10 @@ at the time of a failover are ended in three ways, all of which the clients'
 retries (resources.py, outages.PatientRetry) already ride out:
 
 - a killed master: the connection drops or is refused (ConnectionError);
-- a hung master: the command times out (TimeoutError; the stream hub's watchdog
-  for its blocking XREAD, events.READ_GRACE_S);
+- a hung master: the sentinels' `+switch-master` announcement, on which
+  sentinel_watch.py disconnects every pool built here (ConnectionError); failing
+  that, the command times out (TimeoutError; the stream hub's watchdog for its
+  blocking XREAD, events.READ_GRACE_S);
 - the old master back as a replica: Sentinel makes it one and kills its client
   connections; a write that still reaches it is answered READONLY, which
   redis-py's sentinel connection turns into a ConnectionError after dropping the
@@ -40,6 +42,7 @@ from redis.asyncio.sentinel import (
 )
 from redis.backoff import NoBackoff
 
+from . import sentinel_watch
 from .settings import Settings
 
 R = TypeVar("R", bound=Redis)
@@ -96,6 +99,8 @@ def sentinel_pool(settings: Settings, **options: Any) -> SentinelConnectionPool:
     )
     # As Sentinel.master_for, without the client it wraps the pool in: the
     # caller's class takes the pool (and closes it with itself).
-    return SentinelConnectionPool(  # type: ignore[no-untyped-call]
+    pool = SentinelConnectionPool(  # type: ignore[no-untyped-call]
         settings.redis_sentinel_master, sentinel, is_master=True, **node, **options
     )
+    sentinel_watch.register(pool)  # dropped at once on a switch (sentinel_watch.py)
+    return pool

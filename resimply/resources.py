@@ -94,4 +94,7 @@ def task_store(redis: Redis, settings: Settings, *, jobs: JobQueue | None = None
         # submission of the same video starts afresh.
         dedupe_ttl_s=settings.job_timeout_s + 120,
         jobs=jobs,
+        # Only a replica that can take over (Sentinel) makes waiting for one worth it.
+        accept_replicas=settings.accept_replicas if settings.redis_sentinels else 0,
+        accept_wait_ms=settings.accept_wait_ms,
     )

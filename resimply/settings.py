@@ -41,6 +41,10 @@ class Settings:
     redis_sentinels: tuple[tuple[str, int], ...] = ()
     redis_sentinel_master: str = "mymaster"
     redis_sentinel_password: str | None = None
+    # With sentinels, a submission's `202` waits up to accept_wait_ms for this
+    # many replicas to have its task (replication.py); 0: answer at once.
+    accept_replicas: int = 1
+    accept_wait_ms: int = 200
     key_prefix: str = "resimply:"
     data_dir: Path = Path.home() / ".local/share/resimply"
     dev: bool = False
@@ -337,6 +341,8 @@ def _from_env(cls: type[Settings], env: Mapping[str, str]) -> Settings:
         redis_sentinels=_sentinels(env),
         redis_sentinel_master=opt("REDIS_SENTINEL_MASTER") or base.redis_sentinel_master,
         redis_sentinel_password=opt("REDIS_SENTINEL_PASSWORD"),
+        accept_replicas=_count(env, "RESIMPLY_ACCEPT_REPLICAS", base.accept_replicas),
+        accept_wait_ms=_int(env, "RESIMPLY_ACCEPT_WAIT_MS", base.accept_wait_ms),
         key_prefix=opt("RESIMPLY_KEY_PREFIX") or base.key_prefix,
         data_dir=Path(opt("RESIMPLY_DATA_DIR") or base.data_dir).expanduser(),
         dev=dev,

@@ -29,6 +29,7 @@ from .keys import Keys
 from .messages import Completion, ErrorMessage, Message, Partial, Progress, encode
 from .models import TOTAL_STEPS, Recipe, ScrapeRequest, TaskErrorInfo, TaskResult, TaskStatus, Usage
 from .redis_lean import LeanCommands
+from .replication import ReplicaWait
 
 _TERMINAL = "'SUCCESS', 'FAILURE', 'CANCELLED'"
 
@@ -199,9 +200,14 @@ class TaskStore:
         stream_maxlen: int,
         dedupe_ttl_s: int,
         jobs: JobQueue | None = None,
+        accept_replicas: int = 0,
+        accept_wait_ms: int = 0,
     ) -> None:
         """`jobs`: where `create` enqueues each new task's job (the web tier's store);
-        None for stores that only run tasks (the worker's)."""
+        None for stores that only run tasks (the worker's). `accept_replicas` > 0:
+        `create` waits up to `accept_wait_ms` for that many replicas to have a new
+        task before answering, and a task's end for them to have it (replication.py;
+        Redis Sentinel only)."""
         self._redis = redis
         self._keys = keys
         self._ttl_s = ttl_s
@@ -214,6 +220,14 @@ class TaskStore:
         self._progress = redis.register_script(_PROGRESS)
         self._finish = redis.register_script(_FINISH)
         self._partial = redis.register_script(_PARTIAL)
+        # A new task's acceptance and a task's end wait for the replicas (Sentinel).
+        self._accept_wait: ReplicaWait | None = None
+        self._finish_wait: ReplicaWait | None = None
+        if accept_replicas > 0:
+            self._accept_wait, self._finish_wait = (
+                ReplicaWait(redis, replicas=accept_replicas, timeout_ms=accept_wait_ms, write=w)
+                for w in ("accept", "finish")
+            )
 
     async def create(
         self,
@@ -256,30 +270,35 @@ class TaskStore:
             fields["extractor"] = extractor
         record = msgspec.json.encode([item for pair in fields.items() for item in pair])
         idem_key = self._keys.idempotency(user_id, idempotency_key) if idempotency_key else ""
-        answer, created = await self._run_script(
-            self._create,
-            keys=[
-                self._keys.task(task_id),
-                self._keys.active(user_id),
-                self._keys.dedupe(user_id, canonical_url),
-                idem_key,
-                self._keys.rate(user_id, window),
-                job.job_key if job else "",
-                job.queue_key if job else "",
-            ],
-            args=[
-                task_id,
-                now,
-                self._ttl_s,
-                self._dedupe_ttl_s,
-                24 * 3600,
-                rate_limit_per_minute,
-                job.payload if job else b"",
-                job.expires_ms if job else 0,
-                job.score_ms if job else 0,
-                record,
-            ],
-        )
+        keys = [
+            self._keys.task(task_id),
+            self._keys.active(user_id),
+            self._keys.dedupe(user_id, canonical_url),
+            idem_key,
+            self._keys.rate(user_id, window),
+            job.job_key if job else "",
+            job.queue_key if job else "",
+        ]
+        args: list[EncodableT] = [
+            task_id,
+            now,
+            self._ttl_s,
+            self._dedupe_ttl_s,
+            24 * 3600,
+            rate_limit_per_minute,
+            job.payload if job else b"",
+            job.expires_ms if job else 0,
+            job.score_ms if job else 0,
+            record,
+        ]
+        if self._accept_wait is None:
+            answer, created = await self._run_script(self._create, keys=keys, args=args)
+        else:
+            (answer, created), acked = await self._accept_wait.run(
+                self._create, keys=keys, args=args
+            )
+            if created == 1:  # a new task: the only answer that wrote one
+                self._accept_wait.acknowledged(acked)
         if created == -1:
             metrics.refused("submissions_per_user")
             raise RateLimited(
@@ -427,25 +446,28 @@ class TaskStore:
         result: TaskResult | None,
         error: TaskErrorInfo | None,
     ) -> str | None:
-        event_id = await self._run_script(
-            self._finish,
-            keys=[
-                self._keys.task(record.task_id),
-                self._keys.events(record.task_id),
-                self._keys.active(record.user_id),
-                self._keys.dedupe(record.user_id, record.canonical_url),
-            ],
-            args=[
-                record.task_id,
-                status.value,
-                text,
-                time.time(),
-                str(message.__struct_config__.tag),
-                encode(message),
-                self._stream_maxlen,
-                self._ttl_s,
-                msgspec.json.encode(result) if result else b"",
-                msgspec.json.encode(error) if error else b"",
-            ],
-        )
+        keys = [
+            self._keys.task(record.task_id),
+            self._keys.events(record.task_id),
+            self._keys.active(record.user_id),
+            self._keys.dedupe(record.user_id, record.canonical_url),
+        ]
+        args: list[EncodableT] = [
+            record.task_id,
+            status.value,
+            text,
+            time.time(),
+            str(message.__struct_config__.tag),
+            encode(message),
+            self._stream_maxlen,
+            self._ttl_s,
+            msgspec.json.encode(result) if result else b"",
+            msgspec.json.encode(error) if error else b"",
+        ]
+        if self._finish_wait is None:
+            event_id = await self._run_script(self._finish, keys=keys, args=args)
+        else:
+            event_id, acked = await self._finish_wait.run(self._finish, keys=keys, args=args)
+            if event_id:  # it wrote (an already finished task is left as it was)
+                self._finish_wait.acknowledged(acked)
         return event_id.decode() if event_id else None

@@ -32,9 +32,10 @@ import structlog
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry, func
 from redis.asyncio import Redis
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import RedisError
 
-from . import metrics
+from . import metrics, sentinel_watch
 from .costs import pricing_of
 from .drafts import DraftStore
 from .heartbeat import Heartbeat
@@ -226,6 +227,10 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
             redis, Keys(settings.key_prefix), worker_id, leases=ctx["leases"]
         )
         await ctx["heartbeat"].start()
+        # With sentinels: drop the connections to a replaced master at once (the
+        # in-process worker shares the web process's watcher).
+        if not embedded:
+            ctx["sentinel_watch"] = sentinel_watch.start(settings)
         # The in-process worker's series are on the web process's /metrics.
         if not embedded:
             ctx["metrics_server"] = await start_worker_metrics(settings, redis)
@@ -245,6 +250,7 @@ def _startup(settings: Settings, *, embedded: bool) -> Any:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await sentinel_watch.stop(ctx.get("sentinel_watch"))
     if ctx.get("metrics_server") is not None:
         await ctx["metrics_server"].cleanup()
     if "heartbeat" in ctx:
@@ -297,6 +303,12 @@ def _sentinel_pool(settings: Settings, keys: Keys) -> ArqRedis | None:
         retry=options.retry,
         retry_on_error=options.retry_on_error,
     )
+    # arq's job start (Worker.start_jobs) WATCHes a key and lets the WatchError
+    # that redis-py raises for a connection lost while watching end its loop: on
+    # a switch only the pool's idle connections are dropped, and a poll stuck on
+    # a hung master waits for its read timeout, as before.
+    if isinstance(pool.connection_pool, SentinelConnectionPool):
+        sentinel_watch.register(pool.connection_pool, in_use=False)
     pool.job_serializer = job_serializer
     pool.job_deserializer = job_deserializer
     pool.default_queue_name = keys.queue

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
+from .. import sentinel_watch
 from ..auth import TokenVerifier
 from ..events import StreamHub
 from ..jobs import JobQueue
@@ -90,6 +91,8 @@ def create_app(
             recipes=recipes,
         )
         await hub.start()
+        # With sentinels: drop the connections to a replaced master at once.
+        switch_watch = sentinel_watch.start(settings)
         closer = asyncio.create_task(_close_streams_on(stopping, hub)) if stopping else None
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -99,6 +102,7 @@ def create_app(
         finally:
             if closer is not None:
                 closer.cancel()
+            await sentinel_watch.stop(switch_watch)
             await hub.stop()
             await verifier.aclose()
             await recipes.aclose()
