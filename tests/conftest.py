@@ -41,5 +41,6 @@ def gated_video() -> Iterator[GatedVideoServer]:
 def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One `resimply serve` and one `arq` worker shared by the end-to-end tests."""
     tmp: Path = tmp_path_factory.mktemp("service")
-    with Service(redis_url, tmp).running() as svc:
+    # As deployed: on-screen text read (the shared e2e tests include a draft's).
+    with Service(redis_url, tmp, RESIMPLY_OCR_BUDGET_S="30").running() as svc:
         yield svc

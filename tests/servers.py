@@ -129,6 +129,11 @@ class Service:
             "RESIMPLY_KEY_PREFIX": f"t{self.port}:",
             "LOG_FORMAT": "json",
             "RESIMPLY_RATE_LIMIT_PER_MINUTE": "60",
+            # No on-screen text reading unless a test asks for it: it is tested where
+            # it matters (test_screen_text, test_drafts_api), and elsewhere it only
+            # adds seconds of CPU per task on a loaded machine to tests that time
+            # outages, failovers and takeovers.
+            "RESIMPLY_OCR_BUDGET_S": "0",
             **extra_env,
         }
         self.tmp = tmp

@@ -35,9 +35,6 @@ def cluster(redis_url: str, tmp_path: Path) -> Any:
         # The orphaned job runs again 10 + 2 + 10 s after it started.
         RESIMPLY_JOB_TIMEOUT_S="10",
         RESIMPLY_WORKER_JOB_GRACE_S="2",
-        # With jobs cut to 10 s, reading the sample's on-screen text (a few seconds
-        # of CPU on a loaded machine) could time a job out: not what this tests.
-        RESIMPLY_OCR_BUDGET_S="0",
     )
     try:
         svc.start(workers=3)
