@@ -13,9 +13,8 @@ from ..drafts import Draft, DraftPage, DraftStore, summary
 from ..errors import InvalidRecipe, InvalidRetry, NotFound
 from ..models import Recipe
 from ..providers.offline import OfflineExtractor
-from .bodies import Submitted
 from .requests import _LANGUAGE, identify, read_json, web_state
-from .rest import json
+from .rest import json, submitted
 from .state import WebState
 
 _DRAFT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -191,15 +190,4 @@ async def retry_draft(request: Request) -> Response:
         draft_id=draft.draft_id,
         extractor=retry.extractor,
     )
-    task_id = submission.task_id
-    return json(
-        Submitted(
-            task_id=task_id,
-            status="PENDING",
-            status_url=f"/task/{task_id}",
-            events_url=f"/events/{task_id}",
-            ws_url=f"/ws/{task_id}",
-        ),
-        submission.http_status,
-        {"Location": f"/task/{task_id}"},
-    )
+    return submitted(submission)

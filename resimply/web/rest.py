@@ -18,6 +18,7 @@ from ..heartbeat import live_workers
 from ..links import canonical_link
 from ..models import Recipe
 from ..providers.routing import capabilities_of
+from ..tasks import Submission
 from .bodies import ActiveTasks, CancelAccepted, Capabilities, Health, RecipePage, Submitted
 from .requests import check_supported, identify, parse_scrape_body, read_json, web_state
 
@@ -81,6 +82,11 @@ async def start_scrape(request: Request) -> Response:
         idempotency_key=request.headers.get("idempotency-key") or None,
         rate_limit_per_minute=state.settings.rate_limit_per_minute,
     )
+    return submitted(submission)
+
+
+def submitted(submission: Submission) -> Response:
+    """202 for a new task (200 for a repeat): where to follow it."""
     task_id = submission.task_id
     return json(
         Submitted(
