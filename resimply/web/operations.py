@@ -149,6 +149,23 @@ _SCALED = (
     "`scaling` (docs/scaling.md); without them it is the stored recipe, byte for byte."
 )
 
+# A task-starting POST (`rest.submitted`): its header and its two answers.
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key",
+    "header",
+    "Any string: a repeat with the same key (and user) returns the first answer.",
+)
+
+
+def submitted(repeat: str) -> tuple[Answer, ...]:
+    """202 for a new task, 200 (`repeat`: when) for one the caller already has."""
+    location = {"Location": "The task's status URL, `/task/{task_id}`."}
+    return (
+        Answer(202, "A new task.", bodies.Submitted, headers=location),
+        Answer(200, repeat, bodies.Submitted, headers=location),
+    )
+
+
 # Every route that reads Redis answers 503 service_unavailable while it is away.
 _SIGNED_IN = (Unauthorized, ServiceUnavailable)
 
@@ -278,26 +295,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 },
             },
         },
-        params=(
-            Param(
-                "Idempotency-Key",
-                "header",
-                "Any string: a repeat with the same key (and user) returns the first answer.",
-            ),
-        ),
-        answers=(
-            Answer(
-                202,
-                "A new task.",
-                bodies.Submitted,
-                headers={"Location": "The task's status URL, `/task/{task_id}`."},
-            ),
-            Answer(
-                200,
-                "The caller's unfinished task for the same video, or an idempotent repeat.",
-                bodies.Submitted,
-                headers={"Location": "The task's status URL, `/task/{task_id}`."},
-            ),
+        params=(IDEMPOTENCY_KEY,),
+        answers=submitted(
+            "The caller's unfinished task for the same video, or an idempotent repeat."
         ),
         errors=(
             InvalidRequest,
@@ -476,26 +476,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         tag="drafts",
         body=RetryBody,
         body_examples={"german": {"summary": "In German", "value": {"language": "de"}}},
-        params=(
-            Param(
-                "Idempotency-Key",
-                "header",
-                "Any string: a repeat with the same key (and user) returns the first answer.",
-            ),
-        ),
-        answers=(
-            Answer(
-                202,
-                "A new task.",
-                bodies.Submitted,
-                headers={"Location": "The task's status URL, `/task/{task_id}`."},
-            ),
-            Answer(
-                200,
-                "The unfinished retry of this draft with the same options, or an idempotent repeat.",
-                bodies.Submitted,
-                headers={"Location": "The task's status URL, `/task/{task_id}`."},
-            ),
+        params=(IDEMPOTENCY_KEY,),
+        answers=submitted(
+            "The unfinished retry of this draft with the same options, or an idempotent repeat."
         ),
         errors=(
             NotFound,
