@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,17 +12,14 @@ from redis.asyncio import Redis
 
 from resimply.errors import NotARecipe
 from resimply.keys import Keys
-from resimply.media.analyze import MediaLimits
 from resimply.models import Recipe, ScrapeRequest
 from resimply.pipeline import PipelineDeps, run_task
 from resimply.pipeline.cache import ExtractionCache
 from resimply.providers.base import Extraction, ExtractionInput, ProgressReporter, ScrapedPost
 from resimply.providers.direct import DirectScraper
 from resimply.providers.offline import OfflineExtractor
-from resimply.providers.sqlite_store import SqliteRecipeStore
 from resimply.sample import SAMPLE_VIDEO
-from resimply.settings import Settings
-from resimply.tasks import TaskStore
+from tests.pipelines import local_pipeline
 
 VIDEO_ID = "7524354452762037512"
 LINK = f"https://www.tiktok.com/@chefanna/video/{VIDEO_ID}"
@@ -118,21 +114,15 @@ class _Counting(OfflineExtractor):
 
 @pytest.fixture
 async def deps(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[PipelineDeps]:
-    executor = concurrent.futures.ThreadPoolExecutor(2)
-    yield PipelineDeps(
-        tasks=TaskStore(redis, Keys(key_prefix), ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
+    async with local_pipeline(
+        redis,
+        key_prefix,
+        tmp_path,
         scraper=_TikTokFromSample(),
         extractor=_Counting(),
-        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
-        transcriber=None,
-        executor=executor,
-        limits=MediaLimits.from_settings(Settings()),
-        work_dir=tmp_path / "work",
-        download_timeout_s=30,
-        job_timeout_s=60,
         cache=cache(redis, key_prefix),
-    )
-    executor.shutdown()
+    ) as deps:
+        yield deps
 
 
 async def _run(deps: PipelineDeps, user: str, url: str = LINK) -> str:

@@ -3,7 +3,6 @@ local pipeline (direct scraper with sidecar files → media → offline extracto
 
 from __future__ import annotations
 
-import concurrent.futures
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,15 +10,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from resimply.keys import Keys
-from resimply.media.analyze import MediaLimits
 from resimply.pipeline import PipelineDeps, run_task
-from resimply.providers.direct import DirectScraper
-from resimply.providers.offline import OfflineExtractor
-from resimply.providers.sqlite_store import SqliteRecipeStore
 from resimply.sample import SAMPLE_VIDEO
-from resimply.settings import Settings
-from resimply.tasks import TaskStore
+from tests.pipelines import local_pipeline
 
 SPOKEN_VTT = """WEBVTT
 
@@ -36,20 +29,8 @@ Bake them for 2 minutes on each side at 180 degrees.
 
 @pytest.fixture
 async def deps(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[PipelineDeps]:
-    executor = concurrent.futures.ThreadPoolExecutor(2)
-    yield PipelineDeps(
-        tasks=TaskStore(redis, Keys(key_prefix), ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
-        scraper=DirectScraper(dev=True, allow_private_urls=True),
-        extractor=OfflineExtractor(),
-        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
-        transcriber=None,
-        executor=executor,
-        limits=MediaLimits.from_settings(Settings()),
-        work_dir=tmp_path / "work",
-        download_timeout_s=30,
-        job_timeout_s=60,
-    )
-    executor.shutdown()
+    async with local_pipeline(redis, key_prefix, tmp_path) as deps:
+        yield deps
 
 
 async def test_a_video_whose_amounts_are_only_spoken_has_them_as_ingredients(

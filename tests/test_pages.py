@@ -7,7 +7,6 @@ private-address allowance that local tests need.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from redis.asyncio import Redis
 
 from resimply import errors
 from resimply.keys import Keys
-from resimply.media.analyze import MediaLimits
 from resimply.models import Ingredient, ScrapeRequest
 from resimply.pages.images import thumbnail_jpeg
 from resimply.pages.links import recipe_links
@@ -38,9 +36,8 @@ from resimply.providers.direct import NO_RECIPE_MESSAGE, DirectScraper
 from resimply.providers.offline import OfflineExtractor
 from resimply.providers.sqlite_store import SqliteRecipeStore
 from resimply.sample import SAMPLE_VIDEO
-from resimply.settings import Settings
-from resimply.tasks import TaskStore
 from tests.pages.server import PAGES, PageServer
+from tests.pipelines import local_pipeline
 
 USER = "00000000-0000-4000-8000-000000000001"
 
@@ -313,21 +310,10 @@ def test_caption_links_skip_platforms_and_hubs_and_prefer_recipe_links() -> None
 
 @pytest.fixture
 async def deps(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[PipelineDeps]:
-    executor = concurrent.futures.ThreadPoolExecutor(2)
-    yield PipelineDeps(
-        tasks=TaskStore(redis, Keys(key_prefix), ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
-        scraper=DirectScraper(dev=True, allow_private_urls=True),
-        extractor=CountingExtractor(),
-        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
-        transcriber=None,
-        executor=executor,
-        limits=MediaLimits.from_settings(Settings()),
-        work_dir=tmp_path / "work",
-        download_timeout_s=30,
-        job_timeout_s=60,
-        allow_private_urls=True,
-    )
-    executor.shutdown()
+    async with local_pipeline(
+        redis, key_prefix, tmp_path, extractor=CountingExtractor(), allow_private_urls=True
+    ) as deps:
+        yield deps
 
 
 class ThumbnailStore(SqliteRecipeStore):

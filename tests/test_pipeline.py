@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,35 +12,19 @@ import pytest
 from redis.asyncio import Redis
 
 from resimply.keys import Keys
-from resimply.media.analyze import MediaLimits
 from resimply.models import Recipe, ScrapeRequest, TaskStatus
 from resimply.pipeline import PipelineDeps, run_task
 from resimply.pipeline.run import MAX_ATTEMPTS
 from resimply.providers.base import ProgressReporter, ScrapedPost
 from resimply.providers.direct import DirectScraper
-from resimply.providers.offline import OfflineExtractor
-from resimply.providers.sqlite_store import SqliteRecipeStore
 from resimply.sample import SAMPLE_VIDEO
-from resimply.settings import Settings
-from resimply.tasks import TaskStore
+from tests.pipelines import local_pipeline
 
 
 @pytest.fixture
 async def deps(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[PipelineDeps]:
-    executor = concurrent.futures.ThreadPoolExecutor(2)
-    yield PipelineDeps(
-        tasks=TaskStore(redis, Keys(key_prefix), ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
-        scraper=DirectScraper(dev=True, allow_private_urls=True),
-        extractor=OfflineExtractor(),
-        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
-        transcriber=None,
-        executor=executor,
-        limits=MediaLimits.from_settings(Settings()),
-        work_dir=tmp_path / "work",
-        download_timeout_s=30,
-        job_timeout_s=60,
-    )
-    executor.shutdown()
+    async with local_pipeline(redis, key_prefix, tmp_path) as deps:
+        yield deps
 
 
 async def new_task(deps: PipelineDeps, url: str = str(SAMPLE_VIDEO), user: str = "u1") -> str:

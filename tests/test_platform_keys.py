@@ -12,7 +12,6 @@ different tracking parameters is one task.
 
 from __future__ import annotations
 
-import concurrent.futures
 import html
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +22,6 @@ import pytest
 from redis.asyncio import Redis
 
 from resimply.keys import Keys
-from resimply.media.analyze import MediaLimits
 from resimply.models import ScrapeRequest
 from resimply.pipeline import PipelineDeps, run_task
 from resimply.pipeline.cache import ExtractionCache
@@ -38,10 +36,8 @@ from resimply.providers.base import (
 from resimply.providers.direct import DirectScraper
 from resimply.providers.offline import OfflineExtractor
 from resimply.providers.routing import RoutingScraper
-from resimply.providers.sqlite_store import SqliteRecipeStore
 from resimply.sample import SAMPLE_VIDEO
 from resimply.settings import Settings
-from resimply.tasks import TaskStore
 from tests.fakes.apify import (
     TOKEN,
     ApifyFakeState,
@@ -50,6 +46,7 @@ from tests.fakes.apify import (
     make_instagram_item,
 )
 from tests.fakes.server import start_fake
+from tests.pipelines import local_pipeline
 from tests.servers import GatedVideoServer, Service
 
 CODE = "C9xYz_AbC12"
@@ -123,22 +120,16 @@ async def deps(
         {"instagram": ApifyInstagramScraper(settings), "youtube": _YouTubeStandIn()},
         direct=DirectScraper(dev=True, allow_private_urls=True),
     )
-    executor = concurrent.futures.ThreadPoolExecutor(2)
-    yield PipelineDeps(
-        tasks=TaskStore(redis, Keys(key_prefix), ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
+    async with local_pipeline(
+        redis,
+        key_prefix,
+        tmp_path,
         scraper=router,
         extractor=_Counting(),
-        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
-        transcriber=None,
-        executor=executor,
-        limits=MediaLimits.from_settings(Settings()),
-        work_dir=tmp_path / "work",
-        download_timeout_s=30,
-        job_timeout_s=60,
         cache=ExtractionCache(redis, Keys(key_prefix), ttl_s=600, variant="offline"),
-    )
+    ) as deps:
+        yield deps
     await router.aclose()
-    executor.shutdown()
 
 
 async def _run(deps: PipelineDeps, user: str, url: str) -> tuple[str, bool | None]:

@@ -4,7 +4,6 @@ scraper with sidecar files → media → offline extractor → store)."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import os
 import socket
@@ -15,7 +14,6 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from resimply.keys import Keys
 from resimply.media import ocr
 from resimply.media.analyze import MediaLimits, VideoRead, read_video
 from resimply.media.processes import MediaProcesses
@@ -25,12 +23,8 @@ from resimply.offline.screen import title_card
 from resimply.pipeline import PipelineDeps, run_task
 from resimply.pipeline.evidence import text_holds_recipe
 from resimply.providers.base import ExtractionInput, Frame
-from resimply.providers.direct import DirectScraper
-from resimply.providers.offline import OfflineExtractor
 from resimply.providers.openai_extractor import OpenAIExtractor, evidence_of
-from resimply.providers.sqlite_store import SqliteRecipeStore
 from resimply.settings import Settings
-from resimply.tasks import TaskStore
 from tests.fakes.openai import (
     API_KEY,
     OpenAIFakeState,
@@ -39,6 +33,7 @@ from tests.fakes.openai import (
     make_openai_app,
 )
 from tests.fakes.server import start_fake
+from tests.pipelines import local_pipeline
 from tests.screengen import Overlay, make_screen_video, overlay_image
 
 LIMITS = MediaLimits.from_settings(Settings())
@@ -281,20 +276,10 @@ async def test_ocr_runs_in_the_media_process_loading_its_engine_once(
 
 @pytest.fixture
 async def deps(redis: Redis, key_prefix: str, tmp_path: Path) -> AsyncIterator[PipelineDeps]:
-    executor = concurrent.futures.ThreadPoolExecutor(2)
-    yield PipelineDeps(
-        tasks=TaskStore(redis, Keys(key_prefix), ttl_s=600, stream_maxlen=100, dedupe_ttl_s=600),
-        scraper=DirectScraper(dev=True, allow_private_urls=True),
-        extractor=OfflineExtractor(),
-        store=SqliteRecipeStore(tmp_path / "recipes.sqlite3"),
-        transcriber=None,
-        executor=executor,
-        limits=LIMITS,
-        work_dir=tmp_path / "work",
-        download_timeout_s=30,
-        job_timeout_s=120,
-    )
-    executor.shutdown()
+    async with local_pipeline(
+        redis, key_prefix, tmp_path, limits=LIMITS, job_timeout_s=120
+    ) as deps:
+        yield deps
 
 
 async def _run(deps: PipelineDeps, video: Path) -> tuple[Any, list[str]]:
